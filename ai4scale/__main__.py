@@ -1,0 +1,3 @@
+from ai4scale.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Prepared public-sector datasets with datasheets (the dataset registry issue fills this)."""

@@ -1,0 +1,1 @@
+"""The grading engine for nbgrader-format labs (the grading issue fills this)."""

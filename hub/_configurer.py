@@ -1,0 +1,235 @@
+"""Turn the settings dict into JupyterHub's traitlets configuration.
+
+As in The Littlest JupyterHub, :func:`apply_config` runs a list of small
+``update_*`` steps; each one only *sets* keys on ``c`` (never appends to or
+mutates what is there), so applying the same settings twice gives the same
+configuration.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ._settings import load_settings
+from ._state import admin_token_file, read_or_create_secret, state_dir
+
+__all__ = ["ADMIN_SERVICE", "INSTRUCTOR_SCOPES", "apply_config", "update_steps"]
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+
+#: Name of the hub-managed service the ``ai4scale`` command uses to sync the roster.
+ADMIN_SERVICE = "ai4scale-admin"
+
+#: What an instructor may do: see the learners and open their servers.
+INSTRUCTOR_SCOPES = [
+    "list:users!group=learners",
+    "read:users!group=learners",
+    "read:servers!group=learners",
+    "access:servers!group=learners",
+    "read:groups!group=learners",
+    "list:groups",
+]
+
+
+def _venv_bin(settings, name):
+    return str(Path(settings["paths"]["venv"]) / "bin" / name)
+
+
+def update_network(c, settings):
+    """Set where the proxy, the hub API and the proxy API listen.
+
+    Under the Zero to JupyterHub chart the chart sets these; leave them.
+    """
+    if settings["profile"] == "kubernetes":
+        return
+    hub = settings["hub"]
+    c.JupyterHub.bind_url = f"http://{hub['ip']}:{hub['port']}"
+    c.JupyterHub.hub_port = hub["api_port"]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub['proxy_api_port']}"
+    c.ConfigurableHTTPProxy.command = [_venv_bin(settings, "configurable-http-proxy")]
+
+
+def update_state(c, settings):
+    """Keep the hub database and cookie secret in the state directory."""
+    state = state_dir(settings)
+    c.JupyterHub.db_url = settings["hub"]["db_url"].replace("{state_dir}", str(state))
+    c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+    c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
+    c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+
+
+def update_branding(c, settings):
+    """Use our templates, with the programme's name and description."""
+    c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
+    c.JupyterHub.template_vars = {
+        "ai4scale_name": settings["branding"]["name"],
+        "ai4scale_description": settings["branding"]["description"],
+    }
+
+
+def update_auth(c, settings):
+    """Set the authenticator chosen by ``auth.type`` and the hub admins."""
+    from .authconfig import update_auth as _update_auth
+
+    _update_auth(c, settings)
+    c.Authenticator.admin_users = set(settings["hub"]["admin_users"])
+
+
+def update_groups_and_roles(c, settings):
+    """Load hub groups from the roster and give ``instructors`` the instructor role."""
+    from .accounts import AccountStore
+
+    groups = {"instructors": [], "learners": []}
+    store = AccountStore.from_settings(settings, create=False)
+    if store is not None:
+        groups.update(store.groups())
+    c.JupyterHub.load_groups = {name: {"users": sorted(users)} for name, users in groups.items()}
+    c.JupyterHub.load_roles = [
+        {
+            "name": "instructor",
+            "description": "Course instructors: list learners and open their servers.",
+            "scopes": list(INSTRUCTOR_SCOPES),
+            "groups": ["instructors"],
+        },
+        {
+            "name": ADMIN_SERVICE,
+            "description": "The ai4scale command: roster sync.",
+            "scopes": [
+                "admin:users",
+                "admin:groups",
+                "admin:servers",
+                "list:users",
+                "list:services",
+                "read:services",
+            ],
+            "services": [ADMIN_SERVICE],
+        },
+        {
+            "name": "idle-culler",
+            "description": "Stop idle servers.",
+            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            "services": ["idle-culler"],
+        },
+    ]
+
+
+def update_services(c, settings):
+    """Set the managed idle culler and the admin service token."""
+    services = [
+        {
+            "name": ADMIN_SERVICE,
+            "api_token": read_or_create_secret(admin_token_file(settings)),
+        }
+    ]
+    culler = settings["culler"]
+    if culler["timeout"] > 0:
+        services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={culler['timeout']}",
+                    f"--cull-every={culler['every']}",
+                ],
+            }
+        )
+    c.JupyterHub.services = services
+
+
+def learner_server_access(spawner):
+    """Return group overrides that let ``access:servers!group=learners`` reach a learner's server.
+
+    A single-user server checks API tokens without the hub database, so it
+    cannot tell that its owner is in ``learners``; an instructor's token
+    scope ``access:servers!group=learners`` would be refused. Naming the
+    group among the server's own access scopes lets the check match.
+    (Browser logins go through the hub's OAuth, which resolves groups.)
+
+    Parameters
+    ----------
+    spawner : jupyterhub.spawner.Spawner
+        Any spawner class: this is the callable form of ``Spawner.group_overrides``.
+
+    Returns
+    -------
+    dict
+    """
+    own = [
+        f"access:servers!server={spawner.user.name}/{spawner.name}",
+        f"access:servers!user={spawner.user.name}",
+    ]
+    return {
+        "ai4scale-learners": {
+            "groups": ["learners"],
+            "spawner_override": {"oauth_access_scopes": own + ["access:servers!group=learners"]},
+        }
+    }
+
+
+def update_spawner_common(c, settings):
+    """Set limits and the learner's landing page, whatever the profile."""
+    limits = settings["limits"]
+    c.Spawner.mem_limit = limits["memory"]
+    c.Spawner.cpu_limit = float(limits["cpu"])
+    c.Spawner.default_url = settings["hub"]["default_url"]
+    c.Spawner.group_overrides = learner_server_access
+    c.Spawner.environment = {"AI4SCALE_DATASETS": settings["paths"]["datasets_dir"]}
+    # Python kernels start a little slowly on a busy machine; be patient.
+    c.Spawner.start_timeout = 120
+    c.Spawner.http_timeout = 90
+
+
+def update_profile(c, settings):
+    """Set the spawner of the chosen profile (local, docker, kubernetes)."""
+    from .profiles import PROFILES
+
+    PROFILES[settings["profile"]](c, settings)
+
+
+def update_steps():
+    """Return the update steps in the order :func:`apply_config` runs them."""
+    return [
+        update_network,
+        update_state,
+        update_branding,
+        update_auth,
+        update_groups_and_roles,
+        update_services,
+        update_spawner_common,
+        update_profile,
+    ]
+
+
+def apply_config(c, settings=None, *, path=None):
+    """Apply the sandbox settings to JupyterHub's config object ``c``.
+
+    Parameters
+    ----------
+    c : traitlets.config.Config
+        The config object (``c`` in ``jupyterhub_config.py``).
+    settings : dict, optional
+        Already loaded settings; loaded with :func:`load_settings` if omitted.
+    path : str or Path, optional
+        Settings file to load when ``settings`` is omitted.
+
+    Returns
+    -------
+    traitlets.config.Config
+        The same ``c``, for chaining in tests.
+
+    Examples
+    --------
+    >>> from traitlets.config import Config
+    >>> from ai4scale.hub import apply_config, default_settings
+    >>> c = apply_config(Config(), default_settings())
+    >>> c.JupyterHub.bind_url
+    'http://127.0.0.1:8000'
+    """
+    if settings is None:
+        settings = load_settings(path)
+    for step in update_steps():
+        step(c, settings)
+    return c

@@ -1,0 +1,175 @@
+"""Prepare this machine for the hub: a list of idempotent ``ensure_*`` steps.
+
+As in The Littlest JupyterHub's installer, each step checks before it acts,
+so ``ai4scale up`` can be re-run safely and quickly. The Python environment
+itself is made by the ``sandbox`` bootstrap script before this runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from ._state import admin_token_file, read_or_create_secret, state_dir
+
+__all__ = [
+    "DEMO_ROSTER",
+    "demo_passwords_file",
+    "ensure_demo_course",
+    "ensure_directories",
+    "ensure_kernel_config",
+    "ensure_learner_environment",
+    "ensure_secrets",
+    "ensure_settings_file",
+    "install_steps",
+]
+
+DEMO_ROSTER = Path(__file__).with_name("demo") / "roster.csv"
+
+_SETTINGS_TEMPLATE = """\
+# AI4Scale Sandbox settings. Every key, with its default and meaning, is in
+# hub/defaults.toml of the sandbox sources; set here only what you change.
+profile = "local"
+
+# [hub]
+# port = 8000
+
+# [limits]
+# memory = "2G"
+# cpu = 1.0
+"""
+
+
+def demo_passwords_file(settings):
+    """Return the root-only file listing the demo accounts' passwords."""
+    return state_dir(settings) / "demo-passwords.txt"
+
+
+def ensure_settings_file(path):
+    """Write a commented settings file at ``path`` if there is none.
+
+    Parameters
+    ----------
+    path : Path
+        Usually ``/etc/ai4scale/ai4scale.toml``.
+
+    Returns
+    -------
+    str
+        What was done, for the progress display.
+    """
+    path = Path(path)
+    if path.exists():
+        return f"settings: {path} (kept)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_SETTINGS_TEMPLATE)
+    path.chmod(0o644)
+    return f"settings: wrote {path}"
+
+
+def ensure_directories(settings):
+    """Create the state directory (root only) and the datasets directory (readable)."""
+    state = state_dir(settings)
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o700)
+    datasets = Path(settings["paths"]["datasets_dir"])
+    datasets.mkdir(parents=True, exist_ok=True)
+    datasets.chmod(0o755)
+    return f"directories: {state} (0700), {datasets} (0755, read-only to learners)"
+
+
+def ensure_secrets(settings):
+    """Create the admin service token used by ``ai4scale roster import``."""
+    read_or_create_secret(admin_token_file(settings))
+    return "secrets: admin service token ready"
+
+
+def ensure_kernel_config(settings):
+    """Make every kernel load the memory-limit notice extension."""
+    from .memory_notice import install_kernel_config
+
+    install_kernel_config(settings["paths"]["venv"])
+    return "kernels: memory-limit notice enabled"
+
+
+#: Server extensions of the learner environment that learners must not get:
+#: nbgrader's formgrader and exchange (the course service replaces them).
+DISABLED_SERVER_EXTENSIONS = [
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+    "nbgrader.server_extensions.validate_assignment",
+]
+DISABLED_LAB_EXTENSIONS = ["@jupyter/nbgrader"]
+
+
+def _write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        path.chmod(0o644)
+
+
+def ensure_learner_environment(settings):
+    """Configure the single-user servers of the virtualenv for learners.
+
+    Disables nbgrader's server and JupyterLab extensions (instructor tools
+    and a shared-filesystem exchange) and makes jupyter-resource-usage warn
+    when a server nears its memory limit.
+    """
+    etc = Path(settings["paths"]["venv"]) / "etc" / "jupyter"
+    _write_json(
+        etc / "jupyter_server_config.d" / "zz-ai4scale.json",
+        {
+            "ServerApp": {"jpserver_extensions": dict.fromkeys(DISABLED_SERVER_EXTENSIONS, False)},
+            "ResourceUseDisplay": {"mem_warning_threshold": 0.1, "track_cpu_percent": True},
+        },
+    )
+    _write_json(
+        etc / "labconfig" / "page_config.json",
+        {"disabledExtensions": dict.fromkeys(DISABLED_LAB_EXTENSIONS, True)},
+    )
+    # No "get notified about Jupyter news?" prompt: learners' servers have no internet.
+    _write_json(
+        Path(settings["paths"]["venv"]) / "share" / "jupyter" / "lab" / "settings" / "overrides.json",
+        {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}},
+    )
+    return "learner environment: nbgrader extensions off, memory warning on, no news prompt"
+
+
+def ensure_demo_course(settings):
+    """Import the demo roster and give its accounts generated passwords.
+
+    Only when the roster is empty: a real roster is never touched. The
+    passwords are random, stored hashed, and listed in a root-only file.
+    """
+    from .accounts import AccountStore
+    from .roster import read_roster
+
+    store = AccountStore.from_settings(settings)
+    if store.usernames():
+        if demo_passwords_file(settings).exists():
+            return f"demo course: present (passwords in {demo_passwords_file(settings)})"
+        return "demo course: skipped (a roster is already imported)"
+    store.import_roster(read_roster(DEMO_ROSTER))
+    lines = ["# Demo accounts of the AI4Scale Sandbox (generated; root only)", ""]
+    for account in store.list_accounts():
+        password = secrets.token_urlsafe(12)
+        store.set_password(account.username, password)
+        lines.append(f"{account.username:10} {account.role:10} {password}")
+    target = demo_passwords_file(settings)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return f"demo course: 1 instructor, 3 learners, 1 team; passwords in {target}"
+
+
+def install_steps(*, demo=True):
+    """Return the ``ensure_*`` steps that take settings, in order."""
+    steps = [ensure_directories, ensure_secrets, ensure_kernel_config, ensure_learner_environment]
+    if demo:
+        steps.append(ensure_demo_course)
+    return steps

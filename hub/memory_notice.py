@@ -1,0 +1,236 @@
+"""Tell the learner, in the notebook, that the memory limit stopped their kernel.
+
+When a kernel outgrows the server's memory cgroup, the kernel's OOM killer
+stops it and JupyterLab only says "the kernel appears to have died". This
+IPython extension, loaded in every kernel of the sandbox's environment (see
+:func:`install_kernel_config`), compares the ``oom_kill`` count of the
+server's memory cgroup with the count the previous kernel saw; if it grew, the
+first cell the learner runs prints a clear explanation (to stderr, so it shows
+in red) with advice.
+
+It also makes kernels the OOM killer's first choice over the single-user
+server (``oom_score_adj``), so a full group loses a kernel, not the whole
+server. Whatever happens, it never breaks the kernel: without a cgroup it does
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = [
+    "EXTENSION",
+    "check_oom",
+    "install_kernel_config",
+    "kernel_config_text",
+    "load_ipython_extension",
+    "memory_cgroup",
+    "notice_text",
+]
+
+#: Name under which IPython loads this extension.
+EXTENSION = "ai4scale.hub.memory_notice"
+
+#: File in the Jupyter runtime directory remembering the last count seen.
+STATE_FILE = "ai4scale-memory-notice.json"
+
+#: Kernels get this ``oom_score_adj`` so that they, not the server, are killed first.
+KERNEL_OOM_SCORE_ADJ = 300
+
+# Limits at or above this mean "no limit" (cgroup v1 reports ~2**63).
+_NO_LIMIT = 1 << 60
+
+_CONFIG_MARKER = "# AI4Scale: memory-limit notice in every kernel"
+
+
+def memory_cgroup(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+    """Return the directory of this process's cgroup v1 memory group.
+
+    Parameters
+    ----------
+    proc_cgroup : str or Path
+        The ``/proc/<pid>/cgroup`` file to read.
+    root : str or Path
+        Where the v1 hierarchies are mounted.
+
+    Returns
+    -------
+    Path or None
+        None when there is no v1 memory controller or the group is missing.
+    """
+    for line in Path(proc_cgroup).read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            group = Path(root) / "memory" / path.lstrip("/")
+            return group if (group / "memory.oom_control").exists() else None
+    return None
+
+
+def _oom_kills(group):
+    for line in (group / "memory.oom_control").read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            return int(value)
+    return 0
+
+
+def _format_bytes(n):
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB"
+
+
+def notice_text(limit_bytes=None):
+    """Return the message shown after a kernel was stopped by the memory limit.
+
+    Parameters
+    ----------
+    limit_bytes : int, optional
+        The server's memory limit, shown when known.
+
+    Returns
+    -------
+    str
+    """
+    limit = f" ({_format_bytes(limit_bytes)})" if limit_bytes else ""
+    return (
+        "⚠ Your previous Python kernel was stopped because your server reached its "
+        f"memory limit{limit}.\n"
+        "All variables were lost: re-run your notebook from the top "
+        "(Run › Run All Cells).\n"
+        "Tip: load fewer rows or columns (pd.read_csv(..., nrows=10_000, "
+        "usecols=[...])), delete large objects you no longer need (del df), and shut "
+        "down the kernels of notebooks you are not using (Kernel › Shut Down Kernel).\n"
+    )
+
+
+def check_oom(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup", runtime_dir=None):
+    """Record the group's OOM-kill count; say whether it grew since last time.
+
+    The count is remembered per group in :data:`STATE_FILE`. A server's
+    group is made afresh at each start, so the group is identified by its
+    path and inode (cgroupfs does not reuse inode numbers).
+
+    Parameters
+    ----------
+    proc_cgroup, root : str or Path
+        As in :func:`memory_cgroup`.
+    runtime_dir : str or Path, optional
+        Where to remember the count; default: Jupyter's runtime directory.
+
+    Returns
+    -------
+    str or None
+        The notice to show (see :func:`notice_text`), or None.
+    """
+    group = memory_cgroup(proc_cgroup=proc_cgroup, root=root)
+    if group is None:
+        return None
+    kills = _oom_kills(group)
+    limit = int((group / "memory.limit_in_bytes").read_text())
+    identity = {"cgroup": str(group), "inode": group.stat().st_ino}
+    if runtime_dir is None:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        runtime_dir = jupyter_runtime_dir()
+    state_file = Path(runtime_dir) / STATE_FILE
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        state = {}
+    seen = state.get("oom_kills", 0) if state.get("identity") == identity else 0
+    state_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = state_file.with_name(f".{STATE_FILE}.{os.getpid()}")
+    tmp.write_text(json.dumps({"identity": identity, "oom_kills": kills}))
+    tmp.replace(state_file)
+    if kills > seen:
+        return notice_text(limit if limit < _NO_LIMIT else None)
+    return None
+
+
+def _prefer_kernel_for_oom():
+    """Raise this kernel's OOM score (allowed without privileges)."""
+    adj = Path("/proc/self/oom_score_adj")
+    if int(adj.read_text()) < KERNEL_OOM_SCORE_ADJ:
+        adj.write_text(str(KERNEL_OOM_SCORE_ADJ))
+
+
+def load_ipython_extension(ip):
+    """IPython entry point: arm a one-shot notice if the limit stopped a kernel.
+
+    Parameters
+    ----------
+    ip : IPython.core.interactiveshell.InteractiveShell
+        The kernel's shell.
+    """
+    try:
+        if memory_cgroup() is None:
+            return
+        _prefer_kernel_for_oom()
+        message = check_oom()
+    except Exception:  # never break a learner's kernel over a notice
+        return
+    if not message:
+        return
+
+    def show_notice(info=None):
+        try:
+            ip.events.unregister("pre_run_cell", show_notice)
+            print(message, file=sys.stderr, end="", flush=True)
+        except Exception:
+            pass
+
+    try:
+        ip.events.register("pre_run_cell", show_notice)
+    except Exception:
+        pass
+
+
+def kernel_config_text():
+    """Return the ``ipython_kernel_config.py`` that loads this extension.
+
+    Returns
+    -------
+    str
+        Python configuration text; it appends to the extensions list so that
+        other configuration can add its own.
+    """
+    return (
+        f"{_CONFIG_MARKER}\n"
+        "# (written by ai4scale.hub.memory_notice.install_kernel_config).\n"
+        f'c.InteractiveShellApp.extensions.append("{EXTENSION}")\n'
+    )
+
+
+def install_kernel_config(venv_path):
+    """Make every kernel of the environment ``venv_path`` load this extension.
+
+    Writes ``<venv>/etc/ipython/ipython_kernel_config.py`` (read by IPython
+    kernels started from that environment). Idempotent: a file that already
+    loads the extension is left alone; another existing file keeps its
+    content and gets our lines appended.
+
+    Parameters
+    ----------
+    venv_path : str or Path
+        The Python environment that runs learners' kernels.
+
+    Returns
+    -------
+    Path
+        The configuration file.
+    """
+    file = Path(venv_path) / "etc" / "ipython" / "ipython_kernel_config.py"
+    text = kernel_config_text()
+    if file.exists():
+        current = file.read_text()
+        if EXTENSION in current:
+            return file
+        text = current + ("" if current.endswith("\n") or not current else "\n") + "\n" + text
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(text)
+    file.chmod(0o644)
+    return file

@@ -1,0 +1,315 @@
+"""The spawner of the local profile: one system user and one cgroup per learner.
+
+:class:`SandboxSpawner` is JupyterHub's LocalProcessSpawner with three
+additions:
+
+* the server runs as the learner's own system account ``<prefix><name>``,
+  created on first spawn (:mod:`.system_users`), with a private home;
+* the server and everything it starts (kernels, terminals) run in a cgroup
+  (:mod:`.cgroups`) that enforces JupyterHub's ``mem_limit`` and
+  ``cpu_limit`` and a process cap; the group, with anything left in it, is
+  removed when the server stops;
+* when the memory limit kills the server, the hub log says so (kernels
+  killed by it are explained to the learner by :mod:`.memory_notice`).
+
+Where cgroups are unavailable (no cgroup v1, not root), servers start without
+limits and the hub logs a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import re
+import shutil
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Bool, Integer, Unicode, default
+
+from .cgroups import CGroup, CGroupError
+from .system_users import ensure_system_user, system_username
+
+__all__ = ["SandboxSpawner"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class SandboxSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner with per-learner system users and cgroup limits.
+
+    Configure it with the standard ``Spawner.mem_limit`` and
+    ``Spawner.cpu_limit`` (both enforced) and the traits below. The hub must
+    run as root.
+    """
+
+    user_prefix = Unicode(
+        help="""
+        Prefix of learners' system account names.
+
+        Hub user ``alice`` runs as system user ``<prefix>alice``
+        (``jupyter-alice`` by default, as in The Littlest JupyterHub). Names
+        that are too long or hold characters such as ``@`` are shortened or
+        escaped and get a hash suffix.
+        """,
+    ).tag(config=True)
+
+    cgroup_parent = Unicode(
+        help="""
+        Parent cgroup (v1) of all servers' groups.
+
+        Each server's group is ``/sys/fs/cgroup/{memory,cpu,pids}/<parent>/<account>``.
+        """,
+    ).tag(config=True)
+
+    cgroup_root = Unicode(
+        "/sys/fs/cgroup",
+        help="Where the cgroup v1 hierarchies (memory, cpu, pids) are mounted.",
+    ).tag(config=True)
+
+    process_limit = Integer(
+        help="""
+        Most processes and threads one server may run, kernels included
+        (``pids.max``). Stops fork bombs; 0 means no cap.
+        """,
+    ).tag(config=True)
+
+    create_system_users = Bool(
+        help="""
+        Create the learner's system account on first spawn.
+
+        Only users the authenticator let in reach the spawner (roster
+        members). When False, the account must already exist.
+        """,
+    ).tag(config=True)
+
+    datasets_dir = Unicode(
+        help="""
+        Directory of prepared datasets (read-only for learners).
+
+        When set and present, a ``datasets`` link to it is made in the
+        learner's home (unless the learner has a file of that name), and
+        ``AI4SCALE_DATASETS`` is set in the server's environment.
+        """,
+    ).tag(config=True)
+
+    @default("user_prefix")
+    def _default_user_prefix(self):
+        return "jupyter-"
+
+    @default("cgroup_parent")
+    def _default_cgroup_parent(self):
+        return "ai4scale"
+
+    @default("process_limit")
+    def _default_process_limit(self):
+        return 512
+
+    @default("create_system_users")
+    def _default_create_system_users(self):
+        return True
+
+    @default("datasets_dir")
+    def _default_datasets_dir(self):
+        return ""
+
+    # The group of the running server (None: not started, or no cgroups).
+    _cgroup = None
+
+    @property
+    def system_username(self):
+        """The system account this user's servers run as."""
+        return system_username(self.user_prefix, self.user.name)
+
+    @property
+    def cgroup(self):
+        """The :class:`~.cgroups.CGroup` of the running server, or None."""
+        return self._cgroup
+
+    def _cgroup_name(self):
+        name = self.system_username
+        if self.name:  # a named server gets its own group
+            name = f"{name}.{_UNSAFE.sub('-', self.name)}"
+        return name
+
+    # -- process and environment ------------------------------------------
+
+    def make_preexec_fn(self, name):
+        """Return the ``preexec_fn`` that confines and de-privileges the server.
+
+        ``name`` (the hub username) is ignored: the server runs as
+        :attr:`system_username`. The child first joins the server's cgroup,
+        while still root, then drops to the system user.
+        """
+        set_user = set_user_setuid(self.system_username)
+        cgroup = self._cgroup
+
+        def preexec():
+            if cgroup is not None:
+                cgroup.add_pid(os.getpid())
+            set_user()
+
+        return preexec
+
+    def user_env(self, env):
+        """Set USER, HOME and SHELL from the learner's system account."""
+        pw = pwd.getpwnam(self.system_username)
+        env["USER"] = pw.pw_name
+        if pw.pw_dir:
+            env["HOME"] = pw.pw_dir
+        if pw.pw_shell:
+            env["SHELL"] = pw.pw_shell
+        return env
+
+    def get_env(self):
+        """Add ``AI4SCALE_DATASETS`` to the server's environment."""
+        env = super().get_env()
+        if self.datasets_dir:
+            env.setdefault("AI4SCALE_DATASETS", self.datasets_dir)
+        return env
+
+    async def move_certs(self, paths):
+        """Stage internal-SSL certificates in the system account's home."""
+        pw = pwd.getpwnam(self.system_username)
+        out_dir = Path(pw.pw_dir) / ".jupyterhub" / "jupyterhub-certs"
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        moved = {}
+        for key in ("keyfile", "certfile", "cafile"):
+            target = out_dir / Path(paths[key]).name
+            (shutil.copy if key == "cafile" else shutil.move)(paths[key], target)
+            moved[key] = str(target)
+        for f in [out_dir.parent, out_dir, *moved.values()]:
+            os.chown(f, pw.pw_uid, pw.pw_gid)
+        return moved
+
+    def _link_datasets(self, pw):
+        if not self.datasets_dir or not os.path.isdir(self.datasets_dir):
+            return
+        link = Path(pw.pw_dir) / "datasets"
+        if os.path.lexists(link):
+            return
+        try:
+            link.symlink_to(self.datasets_dir)
+            os.lchown(link, pw.pw_uid, pw.pw_gid)
+        except OSError as e:
+            self.log.warning("Could not link %s to %s: %s", link, self.datasets_dir, e)
+
+    # -- cgroup ------------------------------------------------------------
+
+    def _make_cgroup(self):
+        """Create the server's group with its limits; None without cgroups."""
+        reason = CGroup.unavailable_reason(self.cgroup_root)
+        if reason:
+            self.log.warning(
+                "cgroups unavailable (%s): starting the server of %s WITHOUT memory, "
+                "CPU or process limits",
+                reason,
+                self.user.name,
+            )
+            return None
+        cgroup = CGroup(self._cgroup_name(), parent=self.cgroup_parent, root=self.cgroup_root)
+        cgroup.remove()  # leftovers of a server the hub lost track of
+        cgroup.create()
+        try:
+            cgroup.set_limits(
+                memory_bytes=self.mem_limit or None,
+                cpu_cores=self.cpu_limit or None,
+                max_pids=self.process_limit or None,
+            )
+        except BaseException:
+            cgroup.remove()
+            raise
+        self.log.info(
+            "cgroup %s/%s for %s: memory %s, cpu %s, processes %s",
+            self.cgroup_parent,
+            cgroup.name,
+            self.user.name,
+            self.mem_limit or "unlimited",
+            self.cpu_limit or "unlimited",
+            self.process_limit or "unlimited",
+        )
+        return cgroup
+
+    async def _remove_cgroup(self, status=None):
+        """Kill what is left in the server's group and delete it; log OOM kills."""
+        cgroup, self._cgroup = self._cgroup, None
+        if cgroup is None:
+            return
+        try:
+            kills = cgroup.oom_kills()
+            if kills and status in (-9, 137):
+                self.log.warning(
+                    "Server of %s was killed (status %s): it reached its memory limit (%s bytes)",
+                    self.user.name,
+                    status,
+                    cgroup.memory_limit(),
+                )
+            elif kills:
+                self.log.warning(
+                    "Server of %s: the memory limit (%s bytes) killed %d process(es) while it ran",
+                    self.user.name,
+                    cgroup.memory_limit(),
+                    kills,
+                )
+            await asyncio.to_thread(cgroup.remove)
+        except CGroupError as e:
+            self.log.error("Could not remove cgroup of %s: %s", self.user.name, e)
+
+    # -- life cycle --------------------------------------------------------
+
+    async def start(self):
+        """Create the account and the cgroup, then start the server in them."""
+        sysname = self.system_username
+        if self.create_system_users:
+            pw = await asyncio.to_thread(
+                ensure_system_user, sysname, comment=f"AI4Scale {self.user.name}"
+            )
+        else:
+            try:
+                pw = pwd.getpwnam(sysname)
+            except KeyError:
+                raise RuntimeError(
+                    f"system user {sysname} does not exist and create_system_users is False"
+                ) from None
+        self._link_datasets(pw)
+        self._cgroup = await asyncio.to_thread(self._make_cgroup)
+        try:
+            return await super().start()
+        except BaseException:
+            await self._remove_cgroup()
+            raise
+
+    async def poll(self):
+        """As LocalProcessSpawner; when the server has died, remove its cgroup."""
+        status = await super().poll()
+        if status is not None and self._cgroup is not None:
+            await self._remove_cgroup(status)
+        return status
+
+    async def stop(self, now=False):
+        """Stop the server, then kill what is left in its cgroup and remove it."""
+        try:
+            await super().stop(now=now)
+        finally:
+            await self._remove_cgroup()
+
+    # -- state across hub restarts -------------------------------------------
+
+    def get_state(self):
+        """Add the cgroup, so that a restarted hub can clean it up."""
+        state = super().get_state()
+        if self._cgroup is not None:
+            state["cgroup"] = {"name": self._cgroup.name, "parent": self._cgroup.parent}
+        return state
+
+    def load_state(self, state):
+        """Restore the cgroup of a server started before the hub restarted."""
+        super().load_state(state)
+        info = state.get("cgroup")
+        if info:
+            try:
+                self._cgroup = CGroup(info["name"], parent=info["parent"], root=self.cgroup_root)
+            except (CGroupError, KeyError, TypeError):
+                self.log.warning("Ignoring invalid cgroup state %r", info)

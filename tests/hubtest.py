@@ -1,0 +1,338 @@
+"""Helpers for tests that start a real JupyterHub, log in and run kernels.
+
+Index:
+- :class:`RunningHub` -- a hub process started from our settings, with its admin token.
+- :func:`login` -- a ``requests`` session logged in through the real login form.
+- :func:`spawn` / :func:`stop` -- start and stop a user's server through the REST API.
+- :class:`Kernel` -- run code in a kernel of a user's server over the websocket.
+- :func:`write_settings`, :func:`write_roster`, :func:`remove_accounts` -- test hub set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+import websocket
+from ai4scale.hub import load_settings
+from ai4scale.hub._state import admin_token_file
+from ai4scale.hub.cli_up import hub_command, wait_for_hub
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_settings(
+    state, *, user_prefix, cgroup_parent, memory="1G", culler_timeout=3600, hub_extra=""
+):
+    """Write a settings file for a test hub under ``state``; return (path, settings)."""
+    state = Path(state)
+    state.mkdir(parents=True, exist_ok=True)
+    datasets = state / "datasets"
+    datasets.mkdir(exist_ok=True)
+    venv = Path(os.environ.get("AI4SCALE_PREFIX", "/opt/ai4scale")) / "venv"
+    text = f"""
+profile = "local"
+[hub]
+ip = "127.0.0.1"
+port = {free_port()}
+api_port = {free_port()}
+proxy_api_port = {free_port()}
+{hub_extra}
+[paths]
+state_dir = "{state}"
+datasets_dir = "{datasets}"
+venv = "{venv}"
+[limits]
+memory = "{memory}"
+cpu = 1.0
+processes = 256
+[auth]
+lockout_attempts = 3
+lockout_seconds = 600
+[culler]
+timeout = {culler_timeout}
+every = 60
+[local]
+user_prefix = "{user_prefix}"
+cgroup_parent = "{cgroup_parent}"
+"""
+    path = state / "ai4scale.toml"
+    path.write_text(text)
+    return path, load_settings(path)
+
+
+def write_roster(path, roster):
+    """Write a roster CSV from {username: (role, team, password)}."""
+    lines = ["username,full_name,role,team"]
+    lines += [f"{u},Test {u.title()},{role},{team}" for u, (role, team, _) in roster.items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+    return path
+
+
+def remove_accounts(user_prefix, cgroup_parent):
+    """Remove the system users and cgroups a test hub left behind."""
+    for line in Path("/etc/passwd").read_text().splitlines():
+        name = line.split(":", 1)[0]
+        if name.startswith(user_prefix):
+            subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+            subprocess.run(["userdel", "-r", "-f", name], check=False, capture_output=True)
+    for controller in ("memory", "cpu", "pids"):
+        parent = Path("/sys/fs/cgroup") / controller / cgroup_parent
+        if parent.is_dir():
+            for child in parent.iterdir():
+                if child.is_dir():
+                    for pid in (child / "cgroup.procs").read_text().split():
+                        subprocess.run(["kill", "-9", pid], check=False)
+                    try:
+                        child.rmdir()
+                    except OSError:
+                        pass
+
+
+@dataclass
+class RunningHub:
+    """A JupyterHub process started with ``settings`` (see :func:`start_hub`)."""
+
+    settings: dict
+    settings_file: Path
+    proc: subprocess.Popen
+    log: Path
+    token: str = field(default="")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.settings['hub']['port']}"
+
+    @property
+    def api(self):
+        return self.url + "/hub/api"
+
+    def admin(self, method, path, **kw):
+        """Call the hub API as the ai4scale-admin service."""
+        headers = {"Authorization": f"token {self.token}"}
+        return requests.request(method, self.api + path, headers=headers, timeout=30, **kw)
+
+    def log_text(self):
+        return self.log.read_text(errors="replace")
+
+
+def start_hub(settings, settings_file, *, config_file=None, timeout=90):
+    """Start JupyterHub as the ``ai4scale up`` command does; wait until it answers."""
+    cmd, env = hub_command(settings, settings_file)
+    if config_file is not None:
+        cmd[cmd.index("-f") + 1] = str(config_file)
+    state = Path(settings["paths"]["state_dir"])
+    state.mkdir(parents=True, exist_ok=True)
+    log = state / "jupyterhub.log"
+    with open(log, "ab") as f:
+        proc = subprocess.Popen(cmd, env=env, cwd=state, stdout=f, stderr=f)
+    hub = RunningHub(settings, Path(settings_file), proc, log)
+    if not wait_for_hub(hub.url, proc, timeout=timeout):
+        proc.kill()
+        raise RuntimeError("hub did not start:\n" + hub.log_text()[-4000:])
+    hub.token = admin_token_file(settings).read_text().strip()
+    return hub
+
+
+def stop_hub(hub, timeout=60):
+    """Stop every server, the hub and its managed services."""
+    try:
+        for user in hub.admin("GET", "/users").json():
+            if user.get("server") or user.get("pending"):
+                stop(hub, user["name"], timeout=30)
+    except (requests.RequestException, ValueError):
+        pass  # the hub is already gone: nothing to stop
+    # Managed services (the idle culler) keep the hub waiting at shutdown: stop them first.
+    subprocess.run(["pkill", "-f", "jupyterhub_idle_culler.*--cull-every"], check=False)
+    hub.proc.send_signal(signal.SIGTERM)
+    try:
+        hub.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        hub.proc.kill()
+        hub.proc.wait(10)
+
+
+def wait_until(predicate, timeout=30, interval=0.3):
+    """Poll ``predicate`` until it is true; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def login(hub, username, password):
+    """Log in through the login form; return (session, response)."""
+    s = requests.Session()
+    r = s.get(hub.url + "/hub/login", timeout=30)
+    xsrf = s.cookies.get("_xsrf") or _xsrf_from_html(r.text)
+    r = s.post(
+        hub.url + "/hub/login",
+        data={"username": username, "password": password, "_xsrf": xsrf},
+        allow_redirects=False,
+        timeout=30,
+    )
+    return s, r
+
+
+def _xsrf_from_html(html):
+    m = re.search(r'name="_xsrf" value="([^"]+)"', html)
+    return m.group(1) if m else ""
+
+
+def session_api(s, hub, method, path, **kw):
+    """Call the hub API with a logged-in browser session (cookie + XSRF header)."""
+    headers = {"X-XSRFToken": s.cookies.get("_xsrf", "")}
+    return s.request(method, hub.api + path, headers=headers, timeout=30, **kw)
+
+
+def user_token(s, hub, username):
+    """Create an API token for the logged-in ``username``, as the user would."""
+    r = session_api(s, hub, "POST", f"/users/{username}/tokens", json={"note": "test"})
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def spawn(hub, username, *, token=None, timeout=120):
+    """Start ``username``'s server and wait until it is ready; return the user model."""
+    token = token or hub.token
+    headers = {"Authorization": f"token {token}"}
+    r = requests.post(f"{hub.api}/users/{username}/server", headers=headers, timeout=30)
+    if r.status_code not in (201, 202, 400):  # 400: already running
+        raise RuntimeError(f"spawn {username}: {r.status_code} {r.text}")
+
+    def ready():
+        model = hub.admin("GET", f"/users/{username}").json()
+        server = model.get("servers", {}).get("", {})
+        return model if server.get("ready") else None
+
+    model = wait_until(ready, timeout=timeout, interval=0.5)
+    if not model:
+        raise RuntimeError(f"server of {username} not ready:\n" + hub.log_text()[-4000:])
+    return model
+
+
+def stop(hub, username, timeout=60):
+    """Stop ``username``'s server and wait until it is gone."""
+    hub.admin("DELETE", f"/users/{username}/server")
+    return wait_until(
+        lambda: not hub.admin("GET", f"/users/{username}").json().get("server"), timeout=timeout
+    )
+
+
+def server_pid(username):
+    """Return the pid of ``username``'s running single-user server, or None."""
+    for proc in psutil.process_iter(["cmdline"]):
+        if not any("jupyterhub-singleuser" in arg for arg in proc.info["cmdline"] or []):
+            continue
+        try:
+            if proc.environ().get("JUPYTERHUB_USER") == username:
+                return proc.pid
+        except psutil.Error:
+            continue
+    return None
+
+
+class Kernel:
+    """A kernel of a user's server, driven over the Jupyter websocket protocol."""
+
+    def __init__(self, hub, username, token, *, kernel_name="python3"):
+        self.base = f"{hub.url}/user/{username}"
+        self.headers = {"Authorization": f"token {token}"}
+        r = requests.post(
+            self.base + "/api/kernels", json={"name": kernel_name}, headers=self.headers, timeout=60
+        )
+        r.raise_for_status()
+        self.id = r.json()["id"]
+        self.ws = self._connect()
+
+    def _connect(self):
+        url = self.base.replace("http", "ws", 1) + f"/api/kernels/{self.id}/channels"
+        return websocket.create_connection(
+            url, header=[f"Authorization: {self.headers['Authorization']}"], timeout=120
+        )
+
+    def reconnect(self):
+        self.ws.close()
+        self.ws = self._connect()
+
+    def execute(self, code, *, timeout=120):
+        """Run ``code``; return a dict with stdout, stderr, error (ename) and status.
+
+        ``status`` is ``"dead"`` when the kernel died (e.g. killed for memory)
+        before it answered.
+        """
+        msg_id = uuid.uuid4().hex
+        msg = {
+            "header": {
+                "msg_id": msg_id,
+                "msg_type": "execute_request",
+                "username": "test",
+                "session": uuid.uuid4().hex,
+                "version": "5.3",
+                "date": "",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+            "channel": "shell",
+            "buffers": [],
+        }
+        self.ws.send(json.dumps(msg))
+        out = {"stdout": "", "stderr": "", "error": None, "status": None, "results": []}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                reply = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                break
+            except websocket.WebSocketConnectionClosedException:
+                out["status"] = "dead"
+                break
+            mtype = reply.get("msg_type") or reply.get("header", {}).get("msg_type")
+            content = reply.get("content", {})
+            if mtype == "status" and content.get("execution_state") in ("restarting", "dead"):
+                out["status"] = "dead"
+                break
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if mtype == "stream":
+                out[content["name"]] += content["text"]
+            elif mtype == "error":
+                out["error"] = content["ename"]
+                out["stderr"] += "\n".join(content.get("traceback", []))
+            elif mtype in ("execute_result", "display_data"):
+                out["results"].append(content["data"].get("text/plain", ""))
+            elif mtype == "execute_reply":
+                out["status"] = content["status"]
+            elif mtype == "status" and content.get("execution_state") == "idle" and out["status"]:
+                break
+        return out
+
+    def shutdown(self):
+        try:
+            self.ws.close()
+        finally:
+            requests.delete(f"{self.base}/api/kernels/{self.id}", headers=self.headers, timeout=30)

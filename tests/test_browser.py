@@ -1,0 +1,45 @@
+"""A learner logs in from headless Chromium and lands in JupyterLab."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import ROSTER
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def test_learner_logs_in_and_gets_jupyterlab(hub, artifacts):
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: ./sandbox test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(hub.url + "/hub/login")
+            assert hub.settings["branding"]["name"] in page.content()
+            page.screenshot(path=str(artifacts / "login.png"))
+            page.fill("#username_input", "theo")
+            page.fill("#password_input", ROSTER["theo"][2])
+            page.click("#login_submit")
+            page.wait_for_selector(".jp-LabShell", timeout=120_000)
+            page.wait_for_selector(".jp-Launcher", timeout=60_000)
+            page.screenshot(path=str(artifacts / "jupyterlab.png"))
+            assert "/user/theo/lab" in page.url
+        finally:
+            browser.close()

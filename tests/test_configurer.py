@@ -1,0 +1,170 @@
+"""apply_config end to end: settings file -> traitlets Config -> what JupyterHub loads.
+
+Each test writes a settings file into a temporary directory (state there too,
+so nothing touches /srv), loads it with load_settings, applies it to a fresh
+Config, and checks the result; the spawner and authenticator names are
+resolved by JupyterHub itself, as at hub start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ai4scale.hub
+import pytest
+import sqlalchemy
+from ai4scale.hub import SettingsError, apply_config, load_settings
+from ai4scale.hub._configurer import INSTRUCTOR_SCOPES
+from jupyterhub.app import JupyterHub
+from traitlets.config import Config
+
+HUB_DIR = Path(ai4scale.hub.__file__).parent
+
+
+def write_settings(tmp_path, text=""):
+    """A settings file with state and datasets under tmp_path, plus ``text``."""
+    state = tmp_path / "state"
+    datasets = tmp_path / "datasets"
+    datasets.mkdir(exist_ok=True)
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(f'{text}\n[paths]\nstate_dir = "{state}"\ndatasets_dir = "{datasets}"\n')
+    return path
+
+
+def configure(tmp_path, text=""):
+    settings = load_settings(write_settings(tmp_path, text))
+    return settings, apply_config(Config(), settings)
+
+
+def loaded(c):
+    """The JupyterHub application as configured by ``c`` (not started)."""
+    return JupyterHub(config=c)
+
+
+def test_defaults_give_the_local_profile(tmp_path):
+    settings, c = configure(tmp_path)
+    state = tmp_path / "state"
+
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    assert c.JupyterHub.hub_port == 8081
+    assert c.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8001"
+    assert c.JupyterHub.db_url == f"sqlite:///{state}/jupyterhub.sqlite"
+    assert c.JupyterHub.cookie_secret_file == f"{state}/jupyterhub_cookie_secret"
+    assert c.JupyterHub.template_paths == [str(HUB_DIR / "templates")]
+    assert c.JupyterHub.template_vars["ai4scale_name"] == "AI4Scale Sandbox"
+
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    culler = services["idle-culler"]["command"]
+    assert culler[1:3] == ["-m", "jupyterhub_idle_culler"]
+    assert "--timeout=3600" in culler and "--cull-every=300" in culler
+    token = (state / "admin-service-token").read_text().strip()
+    assert services["ai4scale-admin"]["api_token"] == token
+
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["instructor"]["scopes"] == INSTRUCTOR_SCOPES
+    assert roles["instructor"]["groups"] == ["instructors"]
+    assert roles["idle-culler"]["services"] == ["idle-culler"]
+    assert "delete:servers" in roles["idle-culler"]["scopes"]
+
+    assert c.Spawner.mem_limit == "2G"
+    assert c.Spawner.cpu_limit == 1.0
+
+    hub = loaded(c)
+    assert hub.spawner_class.__name__ == "SandboxSpawner"
+    assert hub.authenticator_class.__name__ == "RosterAuthenticator"
+    assert c.RosterAuthenticator.accounts_url == f"sqlite:///{state}/accounts.sqlite"
+
+
+def test_culler_off_when_timeout_is_zero(tmp_path):
+    _, c = configure(tmp_path, "[culler]\ntimeout = 0")
+    assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin"]
+
+
+def test_docker_profile(tmp_path):
+    _, c = configure(tmp_path, 'profile = "docker"')
+    assert loaded(c).spawner_class.__name__ == "DockerSpawner"
+    assert c.DockerSpawner.image == "ai4scale/singleuser:latest"
+    # The network step still applies: the proxy runs in the hub's container.
+    assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    assert c.JupyterHub.hub_ip == "0.0.0.0"
+
+
+def test_kubernetes_profile_leaves_the_network_to_the_chart(tmp_path):
+    _, c = configure(tmp_path, 'profile = "kubernetes"')
+    assert loaded(c).spawner_class.__name__ == "KubeSpawner"
+    for key in ("bind_url", "hub_port", "hub_ip", "hub_connect_ip"):
+        assert key not in c.JupyterHub, key
+    assert "command" not in c.ConfigurableHTTPProxy
+    assert c.KubeSpawner.image == "ai4scale/singleuser:latest"
+
+
+def test_oidc(tmp_path):
+    _, c = configure(
+        tmp_path,
+        '[auth]\ntype = "oidc"\n[auth.oidc]\nclient_id = "sandbox"\n'
+        'token_url = "https://idp.example.eu/token"',
+    )
+    assert loaded(c).authenticator_class.__name__ == "GenericOAuthenticator"
+    assert c.GenericOAuthenticator.client_id == "sandbox"
+    assert c.GenericOAuthenticator.token_url == "https://idp.example.eu/token"
+
+
+def test_lti13(tmp_path):
+    _, c = configure(
+        tmp_path,
+        '[auth]\ntype = "lti13"\n[auth.lti13]\nclient_id = ["lms-1"]\n'
+        'issuer = "https://lms.example.eu"',
+    )
+    assert loaded(c).authenticator_class.__name__ == "LTI13Authenticator"
+    assert c.LTI13Authenticator.client_id == {"lms-1"}
+    assert c.LTI13Authenticator.issuer == "https://lms.example.eu"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg2://ai4scale:s3cret@db.example.eu:5432/jupyterhub",
+        "postgresql://ai4scale:s3cret@db.example.eu:5432/jupyterhub",
+    ],
+)
+def test_postgresql_hub_database(tmp_path, url):
+    _, c = configure(tmp_path, f'[hub]\ndb_url = "{url}"')
+    assert c.JupyterHub.db_url == url
+    # The driver is installed: SQLAlchemy builds the engine (without connecting).
+    engine = sqlalchemy.create_engine(c.JupyterHub.db_url)
+    assert engine.dialect.name == "postgresql"
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        'profile = "docker"',
+        'profile = "kubernetes"',
+        '[auth]\ntype = "oidc"',
+        '[auth]\ntype = "lti13"',
+    ],
+)
+def test_applying_twice_gives_the_same_config(tmp_path, text):
+    settings, once = configure(tmp_path, text)
+    twice = apply_config(apply_config(Config(), settings), settings)
+    assert twice == once
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[limits]\nmemry = "2G"', "memry"),
+        ('[dockr]\nimage = "x"', "dockr"),
+        ('[auth.oidc]\nclient_idd = "x"', "client_idd"),
+    ],
+)
+def test_unknown_keys_are_refused_by_name(tmp_path, text, key):
+    with pytest.raises(SettingsError, match=key):
+        load_settings(write_settings(tmp_path, text))
+
+
+def test_ill_typed_value_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="limits.cpu"):
+        load_settings(write_settings(tmp_path, '[limits]\ncpu = "lots"'))

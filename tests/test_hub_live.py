@@ -1,0 +1,232 @@
+"""End-to-end: a real hub, real system users, real servers in real cgroups, real kernels."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from conftest import ROSTER, TEST_CGROUP_PARENT, TEST_USER_PREFIX
+from hubtest import Kernel, login, server_pid, spawn, user_token, wait_until
+
+pytestmark = pytest.mark.hub
+
+
+def password(name):
+    return ROSTER[name][2]
+
+
+def cgroup_dir(pid, controller):
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return Path("/sys/fs/cgroup") / controller / path.lstrip("/")
+    raise AssertionError(f"pid {pid} has no {controller} cgroup")
+
+
+@pytest.fixture(scope="module")
+def tom(hub):
+    s, r = login(hub, "tom", password("tom"))
+    assert r.status_code == 302, r.text
+    spawn(hub, "tom")
+    return s, user_token(s, hub, "tom")
+
+
+def test_login_form_and_spawn_as_own_system_user_in_cgroup(hub, tom):
+    pid = server_pid("tom")
+    assert pid, "no single-user server process for tom"
+    proc = psutil.Process(pid)
+    assert proc.username() == TEST_USER_PREFIX + "tom"
+    home = Path(f"/home/{TEST_USER_PREFIX}tom")
+    st = home.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o700
+    assert st.st_uid == proc.uids().real
+
+    memory = cgroup_dir(pid, "memory")
+    assert memory.parent.name == TEST_CGROUP_PARENT
+    assert int((memory / "memory.limit_in_bytes").read_text()) == 1024**3
+    cpu = cgroup_dir(pid, "cpu")
+    assert int((cpu / "cpu.cfs_quota_us").read_text()) == int(
+        (cpu / "cpu.cfs_period_us").read_text()
+    )
+    pids = cgroup_dir(pid, "pids")
+    assert (pids / "pids.max").read_text().strip() == "256"
+
+
+def test_kernel_has_the_lab_software(hub, tom):
+    _, token = tom
+    kernel = Kernel(hub, "tom", token)
+    try:
+        out = kernel.execute(
+            "import pandas, sklearn, fairlearn, shap, matplotlib, pyarrow, ai4scale, os\n"
+            "print('ok', fairlearn.__version__, os.getuid() != 0, os.environ['MEM_LIMIT'])",
+            timeout=180,
+        )
+    finally:
+        kernel.shutdown()
+    assert out["error"] is None, out["stderr"]
+    assert out["stdout"].startswith("ok "), out
+    assert "True" in out["stdout"] and str(1024**3) in out["stdout"]
+
+
+def test_learner_cannot_read_another_learners_home(hub, tom):
+    _, token = tom
+    spawn(hub, "tara")
+    secret = Path(f"/home/{TEST_USER_PREFIX}tara/secret.txt")
+    secret.write_text("tara's work")
+    kernel = Kernel(hub, "tom", token)
+    try:
+        out = kernel.execute(f"open({str(secret)!r}).read()")
+    finally:
+        kernel.shutdown()
+    assert out["error"] == "PermissionError", out
+
+
+def test_learner_token_cannot_reach_other_servers_or_admin_api(hub, tom):
+    _, token = tom
+    headers = {"Authorization": f"token {token}"}
+
+    def call(method, url):
+        return requests.request(method, url, headers=headers, timeout=30, allow_redirects=False)
+
+    assert call("POST", f"{hub.api}/users/tara/server").status_code in (403, 404)
+    assert call("DELETE", f"{hub.api}/users/tara/server").status_code in (403, 404)
+    assert call("GET", f"{hub.url}/user/tara/api/contents").status_code in (302, 403, 404)
+    assert call("POST", f"{hub.api}/users/newbie").status_code in (403, 404)
+    assert call("GET", f"{hub.api}/groups").status_code in (403, 404)
+    r = call("GET", f"{hub.api}/users")
+    visible = {u["name"] for u in r.json()} if r.status_code == 200 else set()
+    assert visible <= {"tom"}
+    # and tara's server is still running
+    assert hub.admin("GET", "/users/tara").json()["servers"][""]["ready"]
+    # while tom reaches his own
+    assert call("GET", f"{hub.url}/user/tom/api/status").status_code == 200
+
+
+def test_instructor_lists_learners_and_opens_their_server(hub, tom):
+    s, r = login(hub, "tina", password("tina"))
+    assert r.status_code == 302
+    token = user_token(s, hub, "tina")
+    headers = {"Authorization": f"token {token}"}
+    users = requests.get(f"{hub.api}/users", headers=headers, timeout=30).json()
+    names = {u["name"] for u in users}
+    assert {"tom", "tara", "theo"} <= names
+    learners = requests.get(f"{hub.api}/groups/learners", headers=headers, timeout=30).json()
+    assert {"tom", "tara", "theo"} <= set(learners["users"])
+    r = requests.get(f"{hub.url}/user/tom/api/contents", headers=headers, timeout=30)
+    assert r.status_code == 200
+    # but an instructor is no admin
+    assert requests.delete(f"{hub.api}/users/tom", headers=headers, timeout=30).status_code == 403
+
+
+def test_groups_follow_the_roster(hub):
+    groups = {g["name"]: set(g["users"]) for g in hub.admin("GET", "/groups").json()}
+    assert groups["instructors"] == {"tina"}
+    assert {"tom", "tara", "theo"} <= groups["learners"]
+    assert groups["team-t1"] == {"tom", "tara"}
+
+
+def test_memory_bomb_is_killed_and_the_learner_told(hub, tom):
+    s, r = login(hub, "theo", password("theo"))
+    assert r.status_code == 302
+    spawn(hub, "theo")
+    token = user_token(s, hub, "theo")
+    kernel = Kernel(hub, "theo", token)
+    try:
+        assert kernel.execute("x = 1")["status"] == "ok"
+        out = kernel.execute("bomb = b'x' * (3 * 1024**3)", timeout=120)
+        assert out["status"] in ("dead", None), out
+        pid = server_pid("theo")
+        memory = cgroup_dir(pid, "memory")
+        assert "oom_kill 0" not in (memory / "memory.oom_control").read_text()
+        # the hub and the other learners are unharmed
+        assert requests.get(hub.api + "/", timeout=10).status_code == 200
+        assert hub.admin("GET", "/users/tom").json()["servers"][""]["ready"]
+        headers = {"Authorization": f"token {tom[1]}"}
+        assert requests.get(f"{hub.url}/user/tom/api/status", headers=headers, timeout=10).ok
+        # the server survived; the restarted kernel tells the learner what happened
+        assert server_pid("theo") == pid
+        kernel.reconnect()
+
+        def notice():
+            out = kernel.execute("print('after')", timeout=60)
+            return out if "after" in out["stdout"] else None
+
+        out = wait_until(notice, timeout=60, interval=2)
+        assert out, "the kernel did not come back after the memory kill"
+        assert "memory limit" in out["stderr"].lower(), out
+        assert kernel.execute("x")["error"] == "NameError"
+    finally:
+        kernel.shutdown()
+
+
+def test_wrong_password_and_lockout(hub):
+    for _ in range(3):
+        s, r = login(hub, "tlock", "not-the-password")
+        assert r.status_code in (200, 403), r.status_code
+        assert "Invalid" in r.text or "invalid" in r.text or "incorrect" in r.text.lower()
+    s, r = login(hub, "tlock", password("tlock"))
+    assert r.status_code != 302
+    assert "locked" in r.text.lower()
+    hub.store.unlock("tlock")
+    s, r = login(hub, "tlock", password("tlock"))
+    assert r.status_code == 302
+
+
+def test_non_roster_user_cannot_log_in(hub):
+    s, r = login(hub, "mallory", "whatever-password")
+    assert r.status_code != 302
+    assert not hub.admin("GET", "/users/mallory").ok
+
+
+def test_first_login_with_one_time_code(hub):
+    s, r = login(hub, "tnew", "")
+    assert r.status_code != 302
+    code = hub.store.issue_code("tnew", ttl_hours=1)
+    s = requests.Session()
+    page = s.get(hub.url + "/hub/set-password", timeout=30)
+    assert page.status_code == 200
+    data = {
+        "username": "tnew",
+        "code": code,
+        "password": "a-new-long-password",
+        "password_confirmation": "a-new-long-password",
+        "_xsrf": s.cookies.get("_xsrf", ""),
+    }
+    r = s.post(hub.url + "/hub/set-password", data=data, timeout=30, allow_redirects=False)
+    assert r.status_code in (200, 302, 303), r.text
+    s, r = login(hub, "tnew", "a-new-long-password")
+    assert r.status_code == 302
+    # the code works once
+    r = requests.Session()
+    r.get(hub.url + "/hub/set-password", timeout=30)
+    data["_xsrf"] = r.cookies.get("_xsrf", "")
+    data["password"] = data["password_confirmation"] = "another-long-password"
+    r.post(hub.url + "/hub/set-password", data=data, timeout=30)
+    s, resp = login(hub, "tnew", "another-long-password")
+    assert resp.status_code != 302
+
+
+def test_branding_and_services(hub):
+    page = requests.get(hub.url + "/hub/login", timeout=30).text
+    assert hub.settings["branding"]["name"] in page
+    services = hub.admin("GET", "/services").json()
+    assert "idle-culler" in services
+    out = subprocess.run(["pgrep", "-f", "jupyterhub_idle_culler"], capture_output=True)
+    assert out.returncode == 0, "idle culler is not running"
+
+
+def test_stopping_a_server_removes_its_cgroup(hub):
+    s, r = login(hub, "tara", password("tara"))
+    spawn(hub, "tara")
+    pid = server_pid("tara")
+    memory = cgroup_dir(pid, "memory")
+    assert memory.is_dir()
+    hub.admin("DELETE", "/users/tara/server")
+    assert wait_until(lambda: not memory.exists(), timeout=60), f"{memory} left behind"
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert os.path.isdir(f"/home/{TEST_USER_PREFIX}tara")

@@ -1,0 +1,116 @@
+"""``ai4scale up`` preparation steps, the README's two commands and CI."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from pathlib import Path
+
+from ai4scale.hub import load_settings
+from ai4scale.hub.accounts import AccountStore, LoginResult
+from ai4scale.hub.installer import DISABLED_SERVER_EXTENSIONS, demo_passwords_file
+
+from ai4scale.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def settings_file(tmp_path, venv):
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(
+        f'[paths]\nstate_dir = "{tmp_path / "state"}"\n'
+        f'datasets_dir = "{tmp_path / "datasets"}"\nvenv = "{venv}"\n'
+    )
+    return path
+
+
+def demo_passwords(settings):
+    lines = demo_passwords_file(settings).read_text().splitlines()
+    return {ln.split()[0]: ln.split()[-1] for ln in lines if ln and not ln.startswith("#")}
+
+
+def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
+    venv = tmp_path / "venv"
+    path = settings_file(tmp_path, venv)
+    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    settings = load_settings(path)
+    state = Path(settings["paths"]["state_dir"])
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(settings["paths"]["datasets_dir"]).stat().st_mode) == 0o755
+    pw_file = demo_passwords_file(settings)
+    assert stat.S_IMODE(pw_file.stat().st_mode) == 0o600
+    passwords = demo_passwords(settings)
+    assert set(passwords) == {"ines", "anna", "ben", "chloe"}
+    assert len(set(passwords.values())) == 4  # generated, not a shared default
+
+    store = AccountStore.from_settings(settings)
+    groups = store.groups()
+    assert groups["instructors"] == ["ines"]
+    assert sorted(groups["learners"]) == ["anna", "ben", "chloe"]
+    assert sorted(groups["team-fraud-audit"]) == ["anna", "ben"]
+    for name, password in passwords.items():
+        assert store.verify_login(name, password, max_attempts=5, lockout_seconds=60) == (
+            LoginResult.OK
+        )
+
+    # the learner environment: nbgrader's instructor extensions off, kernels get the notice
+    server_cfg = json.loads(
+        (venv / "etc/jupyter/jupyter_server_config.d/zz-ai4scale.json").read_text()
+    )
+    assert all(
+        server_cfg["ServerApp"]["jpserver_extensions"][ext] is False
+        for ext in DISABLED_SERVER_EXTENSIONS
+    )
+    assert (
+        "ai4scale.hub.memory_notice" in (venv / "etc/ipython/ipython_kernel_config.py").read_text()
+    )
+
+    # re-running is safe: same passwords, nothing re-imported
+    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    assert demo_passwords(settings) == passwords
+
+
+def test_up_leaves_a_real_roster_alone(tmp_path):
+    path = settings_file(tmp_path, tmp_path / "venv")
+    roster = tmp_path / "course.csv"
+    roster.write_text("username,full_name,role,team\nmaria,Maria Rossi,instructor,\n")
+    assert main(["--config", str(path), "roster", "import", str(roster)]) == 0
+    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    settings = load_settings(path)
+    assert AccountStore.from_settings(settings).usernames() == ["maria"]
+    assert not demo_passwords_file(settings).exists()
+
+
+def test_bad_settings_file_is_refused_naming_the_key(tmp_path, capsys):
+    path = tmp_path / "ai4scale.toml"
+    path.write_text('[limits]\nmemroy = "2G"\n')
+    assert main(["--config", str(path), "up", "--no-start"]) == 2
+    err = capsys.readouterr().err
+    assert "limits" in err and "memroy" in err
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1)
+    commands = [ln.split("#")[0].strip() for ln in block.splitlines() if ln.strip()]
+    assert commands == ["sudo ./sandbox up", "sudo ./sandbox test"]
+    assert readme.index("```bash") < 200  # the first lines
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "./sandbox test" in ci
+
+
+def test_no_generic_top_level_modules_are_installed():
+    import importlib.util
+
+    import ai4scale.datasets
+    import ai4scale.grading
+    import ai4scale.hub
+
+    for name in ("hub", "grading"):
+        assert importlib.util.find_spec(name) is None, f"top-level module {name!r} is installed"
+    spec = importlib.util.find_spec("datasets")
+    assert spec is None or "ai4scale" not in (spec.origin or ""), spec
+    assert ai4scale.hub.__name__ == "ai4scale.hub"
+    assert ai4scale.datasets.__name__ == "ai4scale.datasets"
+    assert ai4scale.grading.__name__ == "ai4scale.grading"

@@ -1,0 +1,379 @@
+"""Scale-out profiles without a cluster: what the spawners would ask Docker / Kubernetes for.
+
+The spawners are the real DockerSpawner and KubeSpawner, configured by
+apply_config from a settings file. Only the network boundary is cut:
+
+- DockerSpawner: docker-py's APIClient is built for a fixed API version (so it
+  does not ask a daemon), builds the real host config, and the spawner's one
+  gateway to the daemon, ``docker(method, ...)``, records the call instead of
+  sending it.
+- KubeSpawner: the Kubernetes client reads a kubeconfig pointing at a closed
+  port; ``get_pod_manifest()`` / ``get_pvc_manifest()`` make no API call, and
+  the pod is serialized by the client's own serializer, i.e. the JSON the API
+  server would receive.
+
+The chart's values file and the single-user Dockerfile are checked here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import ai4scale.hub
+import ai4scale.hub.installer
+import kubernetes_asyncio.config.kube_config as kube_config
+import pytest
+import yaml
+from ai4scale.hub import apply_config, load_settings
+from ai4scale.hub._settings import SYSTEM_SETTINGS_FILE
+from ai4scale.hub.profiles.docker import HUB_HOSTNAME, SINGLEUSER_USER
+from dockerspawner import DockerSpawner
+from jupyterhub.app import JupyterHub
+from kubespawner import KubeSpawner
+from traitlets.config import Config
+
+HUB_DIR = Path(ai4scale.hub.__file__).parent
+REPO = HUB_DIR.parent
+GiB = 1024**3
+
+SCALE_SETTINGS = """
+[limits]
+memory = "3G"
+cpu = 1.5
+processes = 256
+[docker]
+image = "registry.example.eu/ai4scale/singleuser:0.1.0"
+network = "classnet"
+volume_template = "home-{{username}}"
+[kubernetes]
+image = "registry.example.eu/ai4scale/singleuser:0.1.0"
+storage_capacity = "5Gi"
+storage_class = "{storage_class}"
+datasets_claim = "course-datasets"
+"""
+
+
+def configure(tmp_path, profile, *, storage_class="fast-ssd"):
+    datasets = tmp_path / "datasets"
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(
+        f'profile = "{profile}"\n'
+        + SCALE_SETTINGS.format(storage_class=storage_class)
+        + f'[paths]\nstate_dir = "{tmp_path / "state"}"\ndatasets_dir = "{datasets}"\n'
+    )
+    settings = load_settings(path)
+    return settings, apply_config(Config(), settings)
+
+
+class User:
+    """What a spawner reads of JupyterHub's user wrapper."""
+
+    def __init__(self, name):
+        self.name = name
+        self.id = 7
+        self.url = f"/user/{name}/"
+
+
+class Hub:
+    """What a spawner reads of JupyterHub's Hub object."""
+
+    api_url = "http://hub:8081/hub/api"
+    base_url = "/hub/"
+    url = "http://hub:8081/hub/"
+    public_host = ""
+
+
+# -- docker ------------------------------------------------------------------
+
+
+class RecordingDockerSpawner(DockerSpawner):
+    """DockerSpawner whose calls to the Docker daemon are recorded, not sent."""
+
+    def docker(self, method, *args, **kwargs):
+        self.calls.append((method, args, kwargs))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result({"Id": "0123456789ab"})
+        return future
+
+
+async def created_container(c, username="anna"):
+    c.RecordingDockerSpawner.client_kwargs = {
+        "version": "1.44",
+        "base_url": "unix:///nonexistent/docker.sock",
+    }
+    spawner = RecordingDockerSpawner(config=c, user=User(username), hub=Hub())
+    spawner.calls = []
+    await spawner.create_object()
+    [(method, args, kwargs)] = spawner.calls
+    assert method == "create_container"
+    return spawner, kwargs
+
+
+async def test_docker_container_specification(tmp_path):
+    settings, c = configure(tmp_path, "docker")
+    assert JupyterHub(config=c).spawner_class is DockerSpawner
+    datasets = settings["paths"]["datasets_dir"]
+    spawner, create = await created_container(c)
+    host = create["host_config"]
+
+    assert create["image"] == "registry.example.eu/ai4scale/singleuser:0.1.0"
+    assert create["user"] == SINGLEUSER_USER == "1000:100"
+    assert create["command"] == ["jupyterhub-singleuser"]
+    assert create["environment"]["AI4SCALE_DATASETS"] == datasets
+    assert sorted(create["volumes"]) == sorted(["/home/jovyan", datasets])
+
+    assert sorted(host["Binds"]) == sorted(
+        ["home-anna:/home/jovyan:rw", f"{datasets}:{datasets}:ro"]
+    )
+    assert host["Memory"] == host["MemorySwap"] == 3 * GiB
+    assert host["CpuQuota"] == 150_000 and host["CpuPeriod"] == 100_000
+    assert host["PidsLimit"] == 256
+    assert host["NetworkMode"] == "classnet"
+    assert host["AutoRemove"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert not host.get("Privileged")
+    assert "PortBindings" not in host  # reached on the network, not via host ports
+
+    # Servers reach the hub API by the hub container's name on that network.
+    assert c.JupyterHub.hub_ip == "0.0.0.0"
+    assert c.JupyterHub.hub_connect_ip == HUB_HOSTNAME
+    assert spawner.use_internal_ip and spawner.network_name == "classnet"
+
+
+async def test_docker_volume_is_per_user(tmp_path):
+    _, c = configure(tmp_path, "docker")
+    _, create = await created_container(c, "ben")
+    assert "home-ben:/home/jovyan:rw" in create["host_config"]["Binds"]
+
+
+# -- kubernetes ---------------------------------------------------------------
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: nowhere
+  cluster: {server: "https://127.0.0.1:9"}
+users:
+- name: nobody
+  user: {token: none}
+contexts:
+- name: nowhere
+  context: {cluster: nowhere, user: nobody, namespace: ai4scale}
+current-context: nowhere
+"""
+
+
+@pytest.fixture
+def kubeconfig(tmp_path, monkeypatch):
+    """A kubeconfig for a cluster that is not there."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG)
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    return path
+
+
+async def pod_and_pvc(c, username="anna"):
+    spawner = KubeSpawner(config=c, user=User(username), hub=Hub())
+    serialize = spawner.api.api_client.sanitize_for_serialization
+    pod = serialize(await spawner.get_pod_manifest())
+    pvc = serialize(spawner.get_pvc_manifest())
+    return spawner, pod, pvc
+
+
+async def test_kubernetes_pod_specification(tmp_path, kubeconfig):
+    settings, c = configure(tmp_path, "kubernetes")
+    assert JupyterHub(config=c).spawner_class is KubeSpawner
+    datasets = settings["paths"]["datasets_dir"]
+    spawner, pod, pvc = await pod_and_pvc(c)
+    [container] = pod["spec"]["containers"]
+
+    assert container["image"] == "registry.example.eu/ai4scale/singleuser:0.1.0"
+    assert container["resources"]["limits"] == {"cpu": 1.5, "memory": 3 * GiB}
+    assert container["resources"]["requests"] == {"cpu": 0.75, "memory": 3 * GiB}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AI4SCALE_DATASETS"] == datasets
+
+    security = container["securityContext"]
+    assert security["runAsUser"] == 1000
+    assert security["runAsNonRoot"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert not security.get("privileged")
+    assert pod["spec"]["securityContext"] == {"fsGroup": 100}
+    assert pod["spec"]["automountServiceAccountToken"] is False
+
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["home"]["persistentVolumeClaim"] == {"claimName": "claim-anna"}
+    assert volumes["datasets"]["persistentVolumeClaim"] == {
+        "claimName": "course-datasets",
+        "readOnly": True,
+    }
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["home"]["mountPath"] == "/home/jovyan"
+    assert not mounts["home"].get("readOnly")
+    assert mounts["datasets"] == {"name": "datasets", "mountPath": datasets, "readOnly": True}
+
+    assert pvc["metadata"]["name"] == "claim-anna"
+    assert pvc["spec"]["resources"]["requests"] == {"storage": "5Gi"}
+    assert pvc["spec"]["storageClassName"] == "fast-ssd"
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert spawner.storage_pvc_ensure
+
+
+async def test_kubernetes_default_storage_class(tmp_path, kubeconfig):
+    _, c = configure(tmp_path, "kubernetes", storage_class="")
+    _, _, pvc = await pod_and_pvc(c, "ben")
+    assert pvc["metadata"]["name"] == "claim-ben"
+    assert "storageClassName" not in pvc["spec"]
+
+
+# -- the Zero to JupyterHub values file -----------------------------------------
+
+
+def chart_config(values):
+    """A Config as the chart's jupyterhub_config.py leaves it before hub.extraConfig.
+
+    Only what our configuration interacts with; see z2jh's
+    jupyterhub/files/hub/jupyterhub_config.py.
+    """
+    single = values["singleuser"]
+    c = Config()
+    c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+    c.ConfigurableHTTPProxy.api_url = "http://proxy-api:8001"
+    c.ConfigurableHTTPProxy.should_start = False
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.db_url = "sqlite:///jupyterhub.sqlite"
+    c.JupyterHub.hub_bind_url = "http://:8081"
+    c.JupyterHub.hub_connect_url = "http://hub:8081"
+    c.JupyterHub.cookie_secret = b"\x01" * 32
+    c.KubeSpawner.namespace = "ai4scale"
+    c.KubeSpawner.start_timeout = single["startTimeout"]
+    c.KubeSpawner.image_pull_policy = single["image"]["pullPolicy"]
+    c.KubeSpawner.uid = single["uid"]
+    c.KubeSpawner.fs_gid = single["fsGid"]
+    c.KubeSpawner.mem_guarantee = "1G"  # the chart's default singleuser.memory.guarantee
+    c.KubeSpawner.environment = {}  # singleuser.extraEnv
+    c.KubeSpawner.image = f"{single['image']['name']}:{single['image']['tag']}"
+    c.KubeSpawner.allow_privilege_escalation = single["allowPrivilegeEscalation"]
+    c.JupyterHub.services = []
+    c.JupyterHub.load_roles = []
+    c.Spawner.cmd = "jupyterhub-singleuser"
+    return c
+
+
+@pytest.fixture
+def values():
+    return yaml.safe_load((HUB_DIR / "values.yaml").read_text())
+
+
+def test_values_embed_valid_kubernetes_settings(values, tmp_path):
+    files = values["hub"]["extraFiles"]["ai4scale-settings"]
+    # Mounted where apply_config() and the ai4scale command look by default.
+    assert files["mountPath"] == str(SYSTEM_SETTINGS_FILE)
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(files["stringData"])
+    settings = load_settings(path)
+    assert settings["profile"] == "kubernetes"
+    # The hub's volume of the chart's sqlite-pvc database holds our state.
+    assert values["hub"]["db"]["type"] == "sqlite-pvc"
+    assert settings["paths"]["state_dir"] == "/srv/jupyterhub"
+    # The image puller pulls the image our pods use.
+    image = values["singleuser"]["image"]
+    assert f"{image['name']}:{image['tag']}" == settings["kubernetes"]["image"]
+    assert values["singleuser"]["storage"]["type"] == "none"
+    assert values["cull"]["enabled"] is False
+
+
+async def test_values_extra_config_under_the_chart(values, tmp_path, monkeypatch, kubeconfig):
+    text = values["hub"]["extraFiles"]["ai4scale-settings"]["stringData"]
+    state = tmp_path / "state"
+    assert text.count('state_dir = "/srv/jupyterhub"') == 1
+    settings_file = tmp_path / "ai4scale.toml"
+    settings_file.write_text(text.replace('"/srv/jupyterhub"', f'"{state}"'))
+    monkeypatch.setenv("AI4SCALE_CONFIG", str(settings_file))
+    settings = tomllib.loads(settings_file.read_text())
+
+    c = chart_config(values)
+    [(name, code)] = values["hub"]["extraConfig"].items()
+    exec(compile(code, f"hub.extraConfig.{name}", "exec"), {"c": c})
+
+    # The chart's plumbing is intact ...
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy-api:8001"
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.JupyterHub.hub_bind_url == "http://:8081"
+    assert c.JupyterHub.hub_connect_url == "http://hub:8081"
+    assert c.JupyterHub.cleanup_servers is False
+    assert c.KubeSpawner.start_timeout == 300
+    for key in ("bind_url", "hub_port"):
+        assert key not in c.JupyterHub
+    assert "command" not in c.ConfigurableHTTPProxy
+    # ... and ours decides the rest.
+    assert c.JupyterHub.db_url == f"sqlite:///{state}/jupyterhub.sqlite"
+    assert c.JupyterHub.authenticator_class == "ai4scale-roster"
+    assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin", "idle-culler"]
+
+    spawner, pod, _ = await pod_and_pvc(c)
+    assert spawner.namespace == "ai4scale"  # the chart's
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == settings["kubernetes"]["image"]
+    assert container["resources"]["limits"]["memory"] == 2 * GiB
+    assert container["resources"]["requests"]["memory"] == 2 * GiB  # not the chart's 1G
+    assert {e["name"] for e in container["env"]} >= {"AI4SCALE_DATASETS"}
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]}
+    assert claims == {"home": "claim-anna", "datasets": settings["kubernetes"]["datasets_claim"]}
+
+
+# -- the single-user Dockerfile -----------------------------------------------------
+
+
+def dockerfile_instructions():
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (HUB_DIR / "Dockerfile").read_text()
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    result = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, args = line.strip().partition(" ")
+            result.append((instruction.upper(), args.strip()))
+    return result
+
+
+def test_dockerfile():
+    steps = dockerfile_instructions()
+    by_kind = {}
+    for kind, args in steps:
+        by_kind.setdefault(kind, []).append(args)
+
+    [base] = by_kind["FROM"]
+    name, _, tag = base.partition(":")
+    assert re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag), base  # pinned patch release
+    assert name == "python"
+
+    user = by_kind["USER"][-1]
+    assert user.split(":")[0] not in ("root", "0")
+    assert user == SINGLEUSER_USER
+
+    runs = " ".join(by_kind["RUN"])
+    assert "useradd --uid 1000 --gid 100" in runs
+    assert "pip install -r /tmp/ai4scale/requirements.txt" in runs
+    assert "pip install --no-deps /tmp/ai4scale/src" in runs
+    for step in ("ensure_kernel_config", "ensure_learner_environment"):
+        assert step in runs
+        assert hasattr(ai4scale.hub.installer, step), step
+
+    # Every file the image copies exists in the repository (build context = repo root).
+    for args in by_kind["COPY"]:
+        *sources, _ = shlex.split(args)
+        for source in sources:
+            assert (REPO / source).exists(), source
+
+    assert by_kind["EXPOSE"] == ["8888"]
+    assert by_kind["CMD"] == ['["jupyterhub-singleuser"]']
+    assert by_kind["ENTRYPOINT"] == ['["tini", "--"]']
