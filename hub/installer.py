@@ -134,7 +134,7 @@ def ensure_learner_environment(settings):
     )
     # No "get notified about Jupyter news?" prompt: learners' servers have no internet.
     _write_json(
-        Path(settings["paths"]["venv"]) / "share" / "jupyter" / "lab" / "settings" / "overrides.json",
+        Path(settings["paths"]["venv"]) / "share/jupyter/lab/settings/overrides.json",
         {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}},
     )
     return "learner environment: nbgrader extensions off, memory warning on, no news prompt"
