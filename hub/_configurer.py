@@ -105,13 +105,16 @@ def update_groups_and_roles(c, settings):
             ],
             "services": [ADMIN_SERVICE],
         },
-        {
-            "name": "idle-culler",
-            "description": "Stop idle servers.",
-            "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-            "services": ["idle-culler"],
-        },
     ]
+    if settings["culler"]["timeout"] > 0:
+        c.JupyterHub.load_roles.append(
+            {
+                "name": "idle-culler",
+                "description": "Stop idle servers.",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        )
 
 
 def update_services(c, settings):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 from ai4scale.hub import load_settings
@@ -100,17 +102,16 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     assert "./sandbox test" in ci
 
 
-def test_no_generic_top_level_modules_are_installed():
-    import importlib.util
-
-    import ai4scale.datasets
-    import ai4scale.grading
-    import ai4scale.hub
-
-    for name in ("hub", "grading"):
-        assert importlib.util.find_spec(name) is None, f"top-level module {name!r} is installed"
-    spec = importlib.util.find_spec("datasets")
-    assert spec is None or "ai4scale" not in (spec.origin or ""), spec
-    assert ai4scale.hub.__name__ == "ai4scale.hub"
-    assert ai4scale.datasets.__name__ == "ai4scale.datasets"
-    assert ai4scale.grading.__name__ == "ai4scale.grading"
+def test_no_generic_top_level_modules_are_installed(tmp_path):
+    # A fresh interpreter outside the checkout sees what a learner's kernel sees.
+    code = """
+import importlib.util, ai4scale.hub, ai4scale.datasets, ai4scale.grading
+for name in ("hub", "grading", "datasets"):
+    spec = importlib.util.find_spec(name)
+    where = spec and (spec.origin or str(spec.submodule_search_locations))
+    if where and "ai4scale" in where or where and name != "datasets":
+        print(name, where)
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
