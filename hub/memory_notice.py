@@ -77,7 +77,7 @@ def _oom_kills(group):
     return 0
 
 
-def _format_bytes(n):
+def format_bytes(n):
     if n >= 1 << 30:
         return f"{n / (1 << 30):.1f} GiB"
     return f"{n / (1 << 20):.0f} MiB"
@@ -95,7 +95,7 @@ def notice_text(limit_bytes=None):
     -------
     str
     """
-    limit = f" ({_format_bytes(limit_bytes)})" if limit_bytes else ""
+    limit = f" ({format_bytes(limit_bytes)})" if limit_bytes else ""
     return (
         "⚠ Your previous Python kernel was stopped because your server reached its "
         f"memory limit{limit}.\n"

@@ -29,6 +29,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Integer, Unicode, default
 
 from .cgroups import CGroup, CGroupError
+from .memory_notice import format_bytes
 from .system_users import ensure_system_user, system_username
 
 __all__ = ["SandboxSpawner"]
@@ -116,6 +117,12 @@ class SandboxSpawner(LocalProcessSpawner):
 
     # The group of the running server (None: not started, or no cgroups).
     _cgroup = None
+
+    #: Why the last server stopped, for the learner (shown on the hub's
+    #: "server not running" page); empty when it stopped normally. Kept in
+    #: the spawner's saved state (clear_state leaves it) because the hub
+    #: replaces the spawner object once a server has stopped.
+    stop_message = ""
 
     @property
     def system_username(self):
@@ -240,6 +247,13 @@ class SandboxSpawner(LocalProcessSpawner):
         try:
             kills = cgroup.oom_kills()
             if kills and status in (-9, 137):
+                limit = cgroup.memory_limit()
+                self.stop_message = (
+                    "Your server was stopped because it used more memory than its limit"
+                    + (f" ({format_bytes(limit)})" if limit else "")
+                    + ". Your files are kept. Start it again, then load less data at once"
+                    " or shut down kernels you no longer use."
+                )
                 self.log.warning(
                     "Server of %s was killed (status %s): it reached its memory limit (%s bytes)",
                     self.user.name,
@@ -261,6 +275,7 @@ class SandboxSpawner(LocalProcessSpawner):
 
     async def start(self):
         """Create the account and the cgroup, then start the server in them."""
+        self.stop_message = ""
         sysname = self.system_username
         if self.create_system_users:
             pw = await asyncio.to_thread(
@@ -300,6 +315,8 @@ class SandboxSpawner(LocalProcessSpawner):
     def get_state(self):
         """Add the cgroup, so that a restarted hub can clean it up."""
         state = super().get_state()
+        if self.stop_message:
+            state["stop_message"] = self.stop_message
         if self._cgroup is not None:
             state["cgroup"] = {"name": self._cgroup.name, "parent": self._cgroup.parent}
         return state
@@ -307,6 +324,7 @@ class SandboxSpawner(LocalProcessSpawner):
     def load_state(self, state):
         """Restore the cgroup of a server started before the hub restarted."""
         super().load_state(state)
+        self.stop_message = state.get("stop_message", "")
         info = state.get("cgroup")
         if info:
             try:

@@ -20,6 +20,14 @@ def password(name):
     return ROSTER[name][2]
 
 
+def is_gone(pid):
+    """True when ``pid`` has exited (a zombie not yet reaped by the hub counts)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def cgroup_dir(pid, controller):
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
@@ -228,5 +236,40 @@ def test_stopping_a_server_removes_its_cgroup(hub):
     assert memory.is_dir()
     hub.admin("DELETE", "/users/tara/server")
     assert wait_until(lambda: not memory.exists(), timeout=60), f"{memory} left behind"
-    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert is_gone(pid)
     assert os.path.isdir(f"/home/{TEST_USER_PREFIX}tara")
+
+
+def test_server_killed_by_memory_limit_tells_the_learner_why(hub):
+    s, r = login(hub, "theo", password("theo"))
+    assert r.status_code == 302
+    spawn(hub, "theo")
+    token = user_token(s, hub, "theo")
+    pid = server_pid("theo")
+    kernel = Kernel(hub, "theo", token)
+    shm = Path(f"/dev/shm/{TEST_USER_PREFIX}theo-fill")
+    try:
+        # Make the server the OOM killer's choice (as if it had grown), then
+        # fill the group with tmpfs pages, which count against the limit but
+        # belong to no process's resident size.
+        Path(f"/proc/{pid}/oom_score_adj").write_text("1000")
+        kernel.execute(
+            f"f = open({str(shm)!r}, 'wb')\nfor _ in range(3 * 1024):\n    f.write(b'x' * 2**20)",
+            timeout=60,
+        )
+        assert wait_until(lambda: is_gone(pid), timeout=30), "the server was not killed"
+    finally:
+        kernel.ws.close()
+        shm.unlink(missing_ok=True)
+    # the hub notices on its next poll and the learner is told why
+    assert wait_until(
+        lambda: not hub.admin("GET", "/users/theo").json().get("server"), timeout=90, interval=2
+    ), "the hub did not notice the dead server"
+    page = s.get(hub.url + "/hub/user/theo/lab", timeout=30)
+    assert page.status_code == 424
+    assert "used more memory than its limit" in page.text
+    assert "1.0 GiB" in page.text
+    # starting again works and clears the message
+    spawn(hub, "theo")
+    page = s.get(hub.url + "/hub/home", timeout=30)
+    assert "used more memory" not in page.text

@@ -210,6 +210,7 @@ async def test_memory_limit_kills_server_and_poll_cleans_up(make_spawner, caplog
     assert not group.exists()
     assert spawner.cgroup is None
     assert "reached its memory limit" in caplog.text
+    assert "used more memory than its limit" in spawner.stop_message
 
 
 @needs_root_cgroups
