@@ -70,3 +70,4 @@ def hub():
         (ARTIFACTS / "jupyterhub.log").write_text(log)
         hubtest.remove_accounts(TEST_USER_PREFIX, TEST_CGROUP_PARENT)
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(settings["paths"]["datasets_dir"], ignore_errors=True)

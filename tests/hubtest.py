@@ -41,8 +41,10 @@ def write_settings(
     """Write a settings file for a test hub under ``state``; return (path, settings)."""
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
-    datasets = state / "datasets"
+    # Beside the (root-only) state directory: learners must be able to read it.
+    datasets = state.parent / f"{state.name}-datasets"
     datasets.mkdir(exist_ok=True)
+    datasets.chmod(0o755)
     venv = Path(os.environ.get("AI4SCALE_PREFIX", "/opt/ai4scale")) / "venv"
     text = f"""
 profile = "local"

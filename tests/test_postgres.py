@@ -66,3 +66,4 @@ def test_hub_database_in_postgresql(pg_url):
     finally:
         stop_hub(hub)
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(settings["paths"]["datasets_dir"], ignore_errors=True)
