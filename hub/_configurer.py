@@ -65,6 +65,8 @@ def update_branding(c, settings):
     c.JupyterHub.template_vars = {
         "ai4scale_name": settings["branding"]["name"],
         "ai4scale_description": settings["branding"]["description"],
+        # The built-in login serves /hub/codes, where instructors issue one-time codes.
+        "ai4scale_codes_page": settings["auth"]["type"] == "roster",
     }
 
 

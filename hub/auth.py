@@ -194,8 +194,14 @@ class RosterAuthenticator(Authenticator):
         return self.store.get(username) is not None
 
     def get_handlers(self, app):
-        """Return the login page and the set-password page."""
-        return [("/login", RosterLoginHandler), (SET_PASSWORD_PATH, SetPasswordHandler)]
+        """Return the login page, the set-password page and the instructors' codes page."""
+        from .codes_page import CODES_PATH, OneTimeCodeHandler
+
+        return [
+            ("/login", RosterLoginHandler),
+            (SET_PASSWORD_PATH, SetPasswordHandler),
+            (CODES_PATH, OneTimeCodeHandler),
+        ]
 
 
 class RosterLoginHandler(LoginHandler):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -273,3 +274,44 @@ def test_server_killed_by_memory_limit_tells_the_learner_why(hub):
     spawn(hub, "theo")
     page = s.get(hub.url + "/hub/home", timeout=30)
     assert "used more memory" not in page.text
+
+
+def test_instructor_issues_a_one_time_code_from_the_browser(hub):
+    s, r = login(hub, "tina", password("tina"))
+    assert r.status_code == 302
+    home = s.get(hub.url + "/hub/home", timeout=30).text
+    assert 'id="ai4scale-codes-link"' in home
+    page = s.get(hub.url + "/hub/codes", timeout=30)
+    assert page.status_code == 200
+    assert "<td>tnew</td>" in page.text  # learners only:
+    assert "<td>tina</td>" not in page.text
+    xsrf = s.cookies.get("_xsrf", "")
+    r = s.post(hub.url + "/hub/codes", data={"username": "tnew", "_xsrf": xsrf}, timeout=30)
+    assert r.status_code == 200
+    code = re.search(r'<code class="fs-4">([A-Z0-9-]+)</code>', r.text).group(1)
+    # the learner redeems it
+    s2 = requests.Session()
+    s2.get(hub.url + "/hub/set-password", timeout=30)
+    data = {
+        "username": "tnew",
+        "code": code,
+        "password": "code-from-instructor",
+        "password_confirmation": "code-from-instructor",
+        "_xsrf": s2.cookies.get("_xsrf", ""),
+    }
+    r = s2.post(hub.url + "/hub/set-password", data=data, timeout=30, allow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    assert login(hub, "tnew", "code-from-instructor")[1].status_code == 302
+    # an instructor cannot take over another instructor's account
+    r = s.post(hub.url + "/hub/codes", data={"username": "tina", "_xsrf": xsrf}, timeout=30)
+    assert r.status_code == 403
+
+
+def test_learner_cannot_issue_codes(hub):
+    s, r = login(hub, "tara", password("tara"))
+    assert r.status_code == 302
+    assert 'id="ai4scale-codes-link"' not in s.get(hub.url + "/hub/home", timeout=30).text
+    assert s.get(hub.url + "/hub/codes", timeout=30).status_code == 403
+    xsrf = s.cookies.get("_xsrf", "")
+    r = s.post(hub.url + "/hub/codes", data={"username": "tom", "_xsrf": xsrf}, timeout=30)
+    assert r.status_code == 403
