@@ -6,16 +6,12 @@ directory (mode 0600, root only). The ``ai4scale`` command writes it
 reads it at each login.
 
 Secrets are never stored in clear: passwords and one-time codes are hashed
-with :func:`hashlib.scrypt` (random salt, parameters kept with the hash) and
-compared with :func:`hmac.compare_digest`.
+by :mod:`ai4scale.hub._hashing` (scrypt with a random salt).
 """
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -27,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ._errors import UserError
+from ._hashing import _dummy_hash, _normalize_code, hash_secret, verify_secret
 from ._state import state_dir
 from .roster import RosterEntry, RosterError, team_problem, username_problem
 
@@ -47,10 +44,6 @@ __all__ = [
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_GROUPS, CODE_GROUP_LENGTH = 4, 4
 MAX_PASSWORD_LENGTH = 1024
-
-# scrypt cost: 16 MiB of memory and ~50 ms per hash on this kind of machine.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-_SCRYPT_DKLEN = 32
 
 
 class UnknownAccountError(UserError, LookupError):
@@ -83,84 +76,6 @@ class LoginResult(enum.StrEnum):
     LOCKED = "locked"
     UNKNOWN = "unknown"
     NO_PASSWORD = "no_password"
-
-
-def _b64(data):
-    return base64.b64encode(data).decode("ascii").rstrip("=")
-
-
-def _unb64(text):
-    return base64.b64decode(text + "=" * (-len(text) % 4))
-
-
-def hash_secret(secret):
-    """Hash a password or code with scrypt and a random salt.
-
-    Parameters
-    ----------
-    secret : str
-
-    Returns
-    -------
-    str
-        ``scrypt$n=16384,r=8,p=1$<salt>$<hash>`` (base64), for :func:`verify_secret`.
-    """
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        secret.encode("utf-8"),
-        salt=salt,
-        n=_SCRYPT_N,
-        r=_SCRYPT_R,
-        p=_SCRYPT_P,
-        dklen=_SCRYPT_DKLEN,
-    )
-    return f"scrypt$n={_SCRYPT_N},r={_SCRYPT_R},p={_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def verify_secret(secret, encoded):
-    """Return whether ``secret`` matches a hash made by :func:`hash_secret`.
-
-    Parameters
-    ----------
-    secret : str
-    encoded : str or None
-        The stored hash; None never matches.
-
-    Returns
-    -------
-    bool
-    """
-    if not encoded:
-        return False
-    try:
-        scheme, params, salt, digest = encoded.split("$")
-        cost = dict(item.split("=") for item in params.split(","))
-        n, r, p = int(cost["n"]), int(cost["r"]), int(cost["p"])
-        salt, expected = _unb64(salt), _unb64(digest)
-    except (ValueError, KeyError):
-        return False
-    if scheme != "scrypt":
-        return False
-    actual = hashlib.scrypt(
-        secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=2**26
-    )
-    return hmac.compare_digest(actual, expected)
-
-
-# A hash to compare against when the account is unknown, so that unknown and
-# known usernames take the same time to refuse.
-_DUMMY_HASH = None
-
-
-def _dummy_hash():
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_secret(secrets.token_hex(16))
-    return _DUMMY_HASH
-
-
-def _normalize_code(code):
-    return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
 class _Base(DeclarativeBase):
