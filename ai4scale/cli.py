@@ -13,7 +13,12 @@ import sys
 from ai4scale import __version__
 
 #: Modules that contribute subcommands, in help order.
-GROUPS = ["ai4scale.hub.cli_up", "ai4scale.hub.cli_roster", "ai4scale.hub.cli_users"]
+GROUPS = [
+    "ai4scale.hub.cli_up",
+    "ai4scale.hub.cli_roster",
+    "ai4scale.hub.cli_users",
+    "ai4scale.datasets.cli",
+]
 
 
 def build_parser():

@@ -75,7 +75,7 @@ def main():
     from ai4scale.hub.installer import install_steps
     from ai4scale.hub.roster import read_roster
 
-    for step in install_steps(demo=False):
+    for step in install_steps(demo=False, datasets=False):
         step(settings)
     store = AccountStore.from_settings(settings)
     store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", roster)))

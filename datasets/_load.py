@@ -8,13 +8,14 @@ no jsonschema), and every file read is checked against the manifest's sha256.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
 
 from ._errors import ChecksumError, DatasetNotPreparedError, UnknownDatasetError
 
-__all__ = ["Bunch", "DEFAULT_DATA_HOME", "data_home", "describe", "list_datasets", "load"]
+__all__ = ["Bunch", "DEFAULT_DATA_HOME", "describe", "get_data_home", "list_datasets", "load"]
 
 #: Where prepared datasets live unless ``$AI4SCALE_DATASETS`` or ``data_home`` says otherwise.
 DEFAULT_DATA_HOME = "/srv/ai4scale/datasets"
@@ -40,7 +41,7 @@ class Bunch(dict):
         return list(self.keys())
 
 
-def data_home(data_home=None):
+def get_data_home(data_home=None):
     """Return the prepared-data directory: argument, else ``$AI4SCALE_DATASETS``, else default."""
     return Path(data_home or os.environ.get("AI4SCALE_DATASETS") or DEFAULT_DATA_HOME)
 
@@ -82,11 +83,11 @@ def list_datasets(*, data_home=None, prepared_only=False):
     Parameters
     ----------
     data_home : path-like, optional
-        Prepared-data directory (see :func:`data_home`).
+        Prepared-data directory (see :func:`get_data_home`).
     prepared_only : bool
         Only the datasets prepared in that directory.
     """
-    manifest = _manifest(globals()["data_home"](data_home))
+    manifest = _manifest(get_data_home(data_home))
     if prepared_only:
         return sorted(manifest.get("datasets", {}))
     return sorted(_known(manifest))
@@ -94,7 +95,7 @@ def list_datasets(*, data_home=None, prepared_only=False):
 
 def describe(name, *, data_home=None):
     """Return the Markdown datasheet of dataset ``name`` (prepared copy, else packaged card)."""
-    folder = globals()["data_home"](data_home)
+    folder = get_data_home(data_home)
     entry = _manifest(folder).get("datasets", {}).get(name)
     if entry is not None:
         path = folder / name / "card.md"
@@ -143,13 +144,11 @@ def load(name, *, data_home=None, as_frame=True, return_X_y=False):
     """
     import pandas as pd
 
-    folder = globals()["data_home"](data_home)
+    folder = get_data_home(data_home)
     entry = _entry(name, folder)
     files = entry["files"]
     card = json.loads(_read_verified(folder / name / "card.json", files["card.json"]))
     raw = _read_verified(folder / name / "data.parquet", files["data.parquet"])
-    import io
-
     frame = pd.read_parquet(io.BytesIO(raw))
     roles = {c["name"]: c["role"] for c in card["columns"]}
     features = [n for n, r in roles.items() if r == "feature"]
@@ -159,9 +158,7 @@ def load(name, *, data_home=None, as_frame=True, return_X_y=False):
         data, target, sensitive = data.to_numpy(), target.to_numpy(), sensitive.to_numpy()
     if return_X_y:
         return data, target
-    descr = (folder / name / "card.md").read_bytes()
-    if hashlib.sha256(descr).hexdigest() != files["card.md"]:
-        raise ChecksumError(folder / name / "card.md", files["card.md"], "(differs)")
+    descr = _read_verified(folder / name / "card.md", files["card.md"])
     return Bunch(
         frame=frame if as_frame else None,
         data=data,

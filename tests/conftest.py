@@ -52,7 +52,7 @@ def hub():
     settings_file, settings = hubtest.write_settings(
         state, user_prefix=TEST_USER_PREFIX, cgroup_parent=TEST_CGROUP_PARENT
     )
-    for step in install_steps(demo=False):
+    for step in install_steps(demo=False, datasets=False):
         step(settings)
     store = AccountStore.from_settings(settings)
     store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", ROSTER)))

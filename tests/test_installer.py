@@ -35,7 +35,7 @@ def demo_passwords(settings):
 def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
     venv = tmp_path / "venv"
     path = settings_file(tmp_path, venv)
-    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     settings = load_settings(path)
     state = Path(settings["paths"]["state_dir"])
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
@@ -69,7 +69,7 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
     )
 
     # re-running is safe: same passwords, nothing re-imported
-    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     assert demo_passwords(settings) == passwords
 
 
@@ -78,7 +78,7 @@ def test_up_leaves_a_real_roster_alone(tmp_path):
     roster = tmp_path / "course.csv"
     roster.write_text("username,full_name,role,team\nmaria,Maria Rossi,instructor,\n")
     assert main(["--config", str(path), "roster", "import", str(roster)]) == 0
-    assert main(["--config", str(path), "up", "--no-start"]) == 0
+    assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     settings = load_settings(path)
     assert AccountStore.from_settings(settings).usernames() == ["maria"]
     assert not demo_passwords_file(settings).exists()
@@ -87,7 +87,7 @@ def test_up_leaves_a_real_roster_alone(tmp_path):
 def test_bad_settings_file_is_refused_naming_the_key(tmp_path, capsys):
     path = tmp_path / "ai4scale.toml"
     path.write_text('[limits]\nmemroy = "2G"\n')
-    assert main(["--config", str(path), "up", "--no-start"]) == 2
+    assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 2
     err = capsys.readouterr().err
     assert "limits" in err and "memroy" in err
 
@@ -115,3 +115,15 @@ for name in ("hub", "grading", "datasets"):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_up_prepares_the_datasets_read_only_for_learners(tmp_path):
+    path = settings_file(tmp_path, tmp_path / "venv")
+    assert main(["--config", str(path), "up", "--no-start", "--no-demo"]) == 0
+    datasets = Path(load_settings(path)["paths"]["datasets_dir"])
+    manifest = json.loads((datasets / "manifest.json").read_text())
+    from ai4scale.datasets import card_ids
+
+    assert set(manifest["datasets"]) == set(card_ids())
+    parquet = datasets / "compas-recidivism" / "data.parquet"
+    assert stat.S_IMODE(parquet.stat().st_mode) == 0o644 and parquet.stat().st_uid == 0

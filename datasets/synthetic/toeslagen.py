@@ -42,7 +42,15 @@ FLAG_RATES = {(False, False): 0.04, (True, False): 0.12, (False, True): 0.40, (T
 FALSE_FLAG_RATE_RATIO = FLAG_RATES[True, False] / FLAG_RATES[False, False]
 TOLERANCE = {"correlation": 0.03, "ratio": 0.15, "rate": 0.01}
 
-COUNTRIES = ["Netherlands", "Turkey", "Morocco", "Suriname", "Dutch Caribbean", "EU (other)", "Other"]
+COUNTRIES = [
+    "Netherlands",
+    "Turkey",
+    "Morocco",
+    "Suriname",
+    "Dutch Caribbean",
+    "EU (other)",
+    "Other",
+]
 P_COUNTRY = {  # parent's country of birth given dual nationality (True) or not (False)
     True: [0.15, 0.30, 0.27, 0.04, 0.03, 0.08, 0.13],
     False: [0.85, 0.01, 0.01, 0.05, 0.02, 0.04, 0.02],
@@ -64,20 +72,20 @@ P_SINGLE = {True: 0.25, False: 0.18}
 
 CARE_TYPES = ["daycare centre", "out-of-school care", "childminder"]
 P_CARE = [0.50, 0.35, 0.15]
-HOURS_PER_CHILD = [(95.0, 25.0), (60.0, 20.0), (80.0, 30.0)]  # mean, sd per month
+HOURS_PER_CHILD = [(80.0, 25.0), (50.0, 20.0), (70.0, 30.0)]  # mean, sd per month
 PRICE = [(8.40, 0.60), (7.30, 0.50), (6.50, 0.80)]  # EUR per hour, mean, sd
 MAX_RATE = [8.17, 7.02, 6.27]  # 2020 maximum reimbursed hourly rates (approximate)
 P_CHILDREN = [0.55, 0.35, 0.08, 0.02]  # 1, 2, 3, 4 children in care
 
 
 def _phi(p_group: float, p_if: float, p_else: float) -> float:
-    """Population phi coefficient of a binary indicator with a binary group."""
+    """Return the population phi coefficient of a binary indicator with a binary group."""
     q = p_group * p_if + (1 - p_group) * p_else
     return (p_if - p_else) * np.sqrt(p_group * (1 - p_group) / (q * (1 - q)))
 
 
 def _point_biserial_gamma() -> float:
-    """Population correlation of (continuous) years at address with dual nationality."""
+    """Return the population correlation of (continuous) years at address with dual nationality."""
     m1, m0 = (YEARS_SHAPE * YEARS_SCALE[d] for d in (True, False))
     v1, v0 = (YEARS_SHAPE * YEARS_SCALE[d] ** 2 for d in (True, False))
     p = P_DUAL
@@ -111,7 +119,11 @@ def ground_truth() -> dict:
         ("contact_language", "contact_language != 'Dutch'", LANGUAGES, not_dutch),
         ("region", "region in {Amsterdam, Rotterdam, The Hague, Utrecht}", REGIONS, g4),
     ]
-    table = {"parent_country_of_birth": P_COUNTRY, "contact_language": P_LANGUAGE, "region": P_REGION}
+    table = {
+        "parent_country_of_birth": P_COUNTRY,
+        "contact_language": P_LANGUAGE,
+        "region": P_REGION,
+    }
     out = []
     for feature, indicator, cats, chosen in proxies:
         a = share(table[feature], cats, chosen, True)
@@ -146,7 +158,9 @@ def ground_truth() -> dict:
             "false_flag_rate_ratio": r3(FALSE_FLAG_RATE_RATIO),
             "true_positive_rate": {"dual": ff[True, True], "not_dual": ff[False, True]},
             "flag_rate": {
-                "dual": r3(ff[True, False] * (1 - IRREGULARITY_RATE) + ff[True, True] * IRREGULARITY_RATE),
+                "dual": r3(
+                    ff[True, False] * (1 - IRREGULARITY_RATE) + ff[True, True] * IRREGULARITY_RATE
+                ),
                 "not_dual": r3(
                     ff[False, False] * (1 - IRREGULARITY_RATE) + ff[False, True] * IRREGULARITY_RATE
                 ),

@@ -1,0 +1,373 @@
+"""The synthetic scenarios: cards, determinism, speed, and that a simple audit finds the bias.
+
+These tests call the generators directly and read the cards with ``yaml.safe_load``, so they
+do not depend on the preparation pipeline or the loader.
+"""
+
+from __future__ import annotations
+
+import doctest
+import hashlib
+import io
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from ai4scale.datasets.synthetic import GENERATORS, alevels, ams, child_welfare, toeslagen
+
+MODULES = {
+    "childcare-benefit-fraud": toeslagen,
+    "jobseeker-profiling": ams,
+    "exam-standardisation": alevels,
+    "child-welfare-screening": child_welfare,
+}
+CARDS_DIR = Path(toeslagen.__file__).resolve().parents[1] / "cards"
+CARD_KEYS = {
+    "id", "title", "kind", "domain", "decision", "source", "licence", "target", "protected",
+    "columns", "missing_values", "personal_data_removed", "caveats", "datasheet", "facts",
+    "ground_truth", "shape",
+}  # fmt: skip
+DATASHEET = {"motivation", "composition", "collection", "preprocessing", "uses", "distribution",
+             "maintenance"}  # fmt: skip
+
+
+def card(name: str) -> dict:
+    return yaml.safe_load((CARDS_DIR / f"{name}.yaml").read_text())
+
+
+_FRAMES: dict = {}
+
+
+def generated(name: str):
+    """The frame and ground truth at the card's seed and size (generated once per session)."""
+    if name not in _FRAMES:
+        src = card(name)["source"]
+        _FRAMES[name] = MODULES[name].generate(seed=src["seed"], n_rows=src["n_rows"])
+    return _FRAMES[name]
+
+
+def parquet_sha256(frame: pd.DataFrame) -> str:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, engine="pyarrow")
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def fact_value(frame: pd.DataFrame, c: dict, fact: dict) -> float:
+    rows = frame
+    for col, value in fact.get("where", {}).items():
+        rows = rows[rows[col] == value]
+    if fact["kind"] == "count":
+        return len(rows)
+    column = fact.get("column") or c["target"]["column"]
+    return float(rows[column].astype("float64").mean())
+
+
+# --- cards -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_card_has_every_contract_key(name):
+    c = card(name)
+    assert set(c) == CARD_KEYS
+    assert c["id"] == name and c["kind"] == "synthetic"
+    assert set(c["datasheet"]) == DATASHEET
+    assert set(c["licence"]) == {"name", "stated_by", "training_use"}
+    assert "EUPL-1.2" in c["licence"]["name"] and "CC-BY-4.0" in c["licence"]["name"]
+    src = c["source"]
+    assert set(src) == {"generator", "seed", "n_rows", "inspired_by", "citation"}
+    assert src["generator"] == GENERATORS[name] == f"{MODULES[name].__name__}:generate"
+    assert src["seed"] == MODULES[name].DEFAULT_SEED and src["n_rows"] == MODULES[name].DEFAULT_ROWS
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_card_columns_dtypes_roles_and_shape_match_the_frame(name):
+    c = card(name)
+    frame, _ = generated(name)
+    assert list(frame.columns) == [col["name"] for col in c["columns"]]
+    for col in c["columns"]:
+        assert str(frame[col["name"]].dtype) == col["dtype"], col["name"]
+    assert frame.shape == (c["shape"]["rows"], c["shape"]["columns"])
+    roles = {col["name"]: col["role"] for col in c["columns"]}
+    assert [n for n, r in roles.items() if r == "target"] == [c["target"]["column"]]
+    assert sorted(n for n, r in roles.items() if r == "protected") == sorted(c["protected"])
+    assert c["target"]["positive"] in set(frame[c["target"]["column"]].unique())
+    assert not frame.isna().any().any(), "cards say there are no missing values"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_card_ground_truth_is_the_generators(name):
+    _, truth = generated(name)
+    assert json.loads(json.dumps(truth)) == card(name)["ground_truth"]
+    # Parameters, not the sample: the injected bias is the same for another seed...
+    _, other = MODULES[name].generate(seed=1, n_rows=2000)
+    if name != "exam-standardisation":  # ...except the realised rates recorded for A-levels
+        assert other == truth
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_card_facts_reproduced(name):
+    c = card(name)
+    frame, _ = generated(name)
+    assert c["facts"]
+    for fact in c["facts"]:
+        value = fact_value(frame, c, fact)
+        assert value == pytest.approx(fact["value"], abs=fact["tolerance"]), fact["statement"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_datasheet_prose(name):
+    c = card(name)
+    for section, text in c["datasheet"].items():
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if len(s) > 15]
+        assert len(sentences) >= 2, f"{name}: {section}"
+        assert not re.search(r"TODO|TBD|lorem|\.\.\.", text, re.I), (name, section)
+    assert "generated by" in c["datasheet"]["collection"].lower()
+    assert "synthetic" in " ".join(c["caveats"]).lower()
+    assert len(c["licence"]["training_use"]) > 150
+
+
+# --- determinism and speed -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_same_seed_same_bytes_other_seed_other_bytes(name):
+    gen = MODULES[name].generate
+    a, _ = gen(seed=11, n_rows=3000)
+    b, _ = gen(seed=11, n_rows=3000)
+    c, _ = gen(seed=12, n_rows=3000)
+    assert parquet_sha256(a) == parquet_sha256(b)
+    assert parquet_sha256(a) != parquet_sha256(c)
+    assert len(a) == 3000
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_generation_is_fast(name):
+    src = card(name)["source"]
+    start = time.perf_counter()
+    MODULES[name].generate(seed=src["seed"] + 1, n_rows=src["n_rows"])
+    assert time.perf_counter() - start < 2.0
+
+
+def test_docstring_examples():
+    for module in MODULES.values():
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__
+
+
+def test_categories_have_fixed_order_even_when_absent():
+    frame, _ = toeslagen.generate(seed=3, n_rows=30)
+    assert list(frame["parent_country_of_birth"].cat.categories) == toeslagen.COUNTRIES
+    assert list(frame["contact_language"].cat.categories) == toeslagen.LANGUAGES
+
+
+# --- childcare-benefit-fraud: the audit recovers the injected bias ---------------------------
+
+
+@pytest.mark.parametrize("seed", [toeslagen.DEFAULT_SEED, 7])
+def test_toeslagen_audit_recovers_label_bias_and_proxies(seed):
+    frame, truth = toeslagen.generate(seed=seed, n_rows=toeslagen.DEFAULT_ROWS)
+    tol = truth["tolerance"]
+    dual, irr, flag = frame["dual_nationality"], frame["irregularity"], frame["flagged"]
+    lb = truth["label_bias"]
+    ratio = flag[dual & ~irr].mean() / flag[~dual & ~irr].mean()
+    assert ratio == pytest.approx(lb["false_flag_rate_ratio"], abs=tol["ratio"])
+    assert irr[dual].mean() / irr[~dual].mean() == pytest.approx(
+        lb["true_rate_ratio"], abs=tol["ratio"]
+    )
+    assert flag[dual & irr].mean() == pytest.approx(
+        lb["true_positive_rate"]["dual"], abs=tol["rate"]
+    )
+    assert flag[dual].mean() == pytest.approx(lb["flag_rate"]["dual"], abs=tol["rate"])
+    assert flag[~dual].mean() == pytest.approx(lb["flag_rate"]["not_dual"], abs=tol["rate"])
+    assert dual.mean() == pytest.approx(truth["protected_share"], abs=tol["rate"])
+    indicators = {
+        "parent_country_of_birth": frame["parent_country_of_birth"] != "Netherlands",
+        "contact_language": frame["contact_language"] != "Dutch",
+        "region": frame["region"].isin(["Amsterdam", "Rotterdam", "The Hague", "Utrecht"]),
+        "years_at_address": frame["years_at_address"],
+    }
+    for proxy in truth["proxies"]:
+        x = indicators[proxy["feature"]].astype(float)
+        r = np.corrcoef(x, dual.astype(float))[0, 1]
+        assert r == pytest.approx(proxy["correlation_with_protected"], abs=tol["correlation"])
+
+
+def test_toeslagen_childcare_features_do_not_depend_on_nationality():
+    frame, _ = toeslagen.generate(seed=5, n_rows=40_000)
+    by = frame.groupby("dual_nationality")
+    assert abs(np.diff(by["childcare_hours_per_month"].mean().to_numpy())[0]) < 5
+    assert abs(np.diff(by["household_income"].median().to_numpy())[0]) > 5000  # this one does
+
+
+# --- jobseeker-profiling ---------------------------------------------------------------------
+
+
+def _irls(x: np.ndarray, y: np.ndarray, iterations: int = 30) -> np.ndarray:
+    """Maximum-likelihood logistic regression by iteratively reweighted least squares."""
+    beta = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-x @ beta))
+        hessian = x.T @ (x * (p * (1 - p))[:, None])
+        beta = beta + np.linalg.solve(hessian, x.T @ (y - p))
+    return beta
+
+
+def test_ams_refitted_logistic_regression_recovers_the_coefficients():
+    frame, truth = generated("jobseeker-profiling")
+    coefs = truth["models"]["short_term"]["coefficients"]
+    terms = ams.model_terms(frame)
+    assert ["intercept", *terms.columns] == list(coefs)
+    x = np.column_stack([np.ones(len(frame)), terms.to_numpy()])
+    beta = _irls(x, frame["reintegrated"].to_numpy(dtype=float))
+    tol = truth["tolerance"]["coefficient"]
+    for name, fitted in zip(coefs, beta, strict=True):
+        assert fitted == pytest.approx(coefs[name], abs=tol), name
+    # The gender penalty and the women-only care penalty are both visible.
+    assert beta[list(coefs).index("gender=female")] < 0
+    assert beta[list(coefs).index("care_duties_female")] < 0
+
+
+def test_ams_scores_and_groups_follow_the_documented_model():
+    frame, truth = generated("jobseeker-profiling")
+    terms = ams.model_terms(frame)
+    for model in truth["models"].values():
+        c = model["coefficients"]
+        logit = c["intercept"] + terms.to_numpy() @ np.array([c[t] for t in terms.columns])
+        np.testing.assert_allclose(frame[model["probability_column"]], 1 / (1 + np.exp(-logit)))
+    th = truth["thresholds"]
+    expected = np.where(
+        frame["p_short"] > th["a_above"], "A", np.where(frame["p_long"] < th["c_below"], "C", "B")
+    )
+    assert (frame["group"].astype(str).to_numpy() == expected).all()
+    # Care duties count for women only: men with and without care duties score alike.
+    men = frame[frame["gender"] == "male"]
+    assert terms.loc[men.index, "care_duties_female"].eq(0).all()
+    assert men["care_duties"].any()
+
+
+def test_ams_women_more_often_in_group_c():
+    frame, truth = generated("jobseeker-profiling")
+    shares = frame.groupby("gender", observed=True)["group"].value_counts(normalize=True)
+    tol = truth["tolerance"]["share"]
+    for gender in ("female", "male"):
+        for group in "ABC":
+            expected = truth["expected_group_shares"][gender][group]
+            assert shares[gender, group] == pytest.approx(expected, abs=tol), (gender, group)
+    assert shares["female", "C"] > shares["male", "C"] + 0.02
+
+
+# --- exam-standardisation --------------------------------------------------------------------
+
+
+def _learner_standardise(frame: pd.DataFrame, rule: dict) -> list[str]:
+    """An independent implementation written only from the card's machine-readable rule."""
+    grades = rule["grades_best_to_worst"]
+    hist_cols = ["hist_share_astar", "hist_share_a", "hist_share_b", "hist_share_c",
+                 "hist_share_d", "hist_share_e", "hist_share_u"]  # fmt: skip
+    out = pd.Series(index=frame.index, dtype=object)
+    for _, cohort in frame.groupby(["centre_id", "subject"], observed=True):
+        n = int(cohort["cohort_size"].iloc[0])
+        w = min(max((n - 5) / 10, 0.0), 1.0)
+        h = np.cumsum(cohort[hist_cols].iloc[0].to_numpy())
+        cags = cohort["cag"].astype(str)
+        t = np.array([cags.isin(grades[: i + 1]).mean() for i in range(len(grades))])
+        c = w * h + (1 - w) * t
+        c[-1] = 1.0
+        for idx, r in cohort["rank"].items():
+            out[idx] = next(g for g, cg in zip(grades, c, strict=True) if (r - 0.5) / n < cg - 1e-9)
+    return out.tolist()
+
+
+def test_alevels_standardised_grades_follow_the_rule():
+    frame, truth = generated("exam-standardisation")
+    assert (
+        alevels.standardise_frame(frame).tolist()
+        == frame["standardised_grade"].astype(str).tolist()
+    )
+    sample = frame[frame["centre_id"] <= 40]
+    assert (
+        _learner_standardise(sample, truth["rule"])
+        == sample["standardised_grade"].astype(str).tolist()
+    )
+
+
+def test_alevels_small_cohort_rule():
+    frame, truth = generated("exam-standardisation")
+    rule = truth["small_cohort_rule"]
+    small = frame[frame["cohort_size"] <= rule["cag_only_if_cohort_at_most"]]
+    assert len(small) > 500
+    assert (small["cag"] == small["standardised_grade"]).all()
+    assert (
+        frame["grade_change"] == frame["standardised_grade"].cat.codes - frame["cag"].cat.codes
+    ).all()
+    assert (frame["downgraded"] == (frame["grade_change"] < 0)).all()
+    # Large cohorts receive exactly their centre's historical distribution (midpoint rule).
+    large = frame[frame["cohort_size"] >= rule["history_only_if_cohort_at_least"]]
+    for _, cohort in list(large.groupby(["centre_id", "subject"], observed=True))[:50]:
+        n = len(cohort)
+        hist = np.cumsum(cohort[alevels.HIST_COLUMNS].iloc[0].to_numpy())
+        got = cohort["standardised_grade"].astype(str)
+        for i in range(len(alevels.GRADES) - 1):
+            at_least = got.isin(alevels.GRADES[: i + 1]).sum()
+            assert at_least == int(np.sum((np.arange(1, n + 1) - 0.5) / n < hist[i] - 1e-9))
+
+
+def test_alevels_downgrade_rates_by_centre_type():
+    frame, truth = generated("exam-standardisation")
+    rates = frame.groupby("centre_type", observed=True)["downgraded"].mean()
+    tol = truth["tolerance"]["rate"]
+    for centre_type, expected in truth["downgrade_rate"].items():
+        got = frame["downgraded"].mean() if centre_type == "all" else rates[centre_type]
+        assert got == pytest.approx(expected, abs=tol), centre_type
+    assert rates.idxmin() == "independent"
+    # Realised rates stay near the population values recorded alongside them.
+    for centre_type, expected in truth["expected_downgrade_rate"].items():
+        assert truth["downgrade_rate"][centre_type] == pytest.approx(expected, abs=0.06)
+
+
+def test_alevels_national_shape_is_plausible():
+    frame, _ = generated("exam-standardisation")
+
+    def top(col):
+        return frame[col].astype(str).isin(["A*", "A"]).mean()
+
+    assert 0.33 < top("cag") < 0.45  # CAGs: optimistic
+    assert 0.22 < top("counterfactual_exam_grade") < 0.30  # about the 2019 national 25%
+    assert top("counterfactual_exam_grade") < top("standardised_grade") < top("cag")
+    assert 0.33 < frame["downgraded"].mean() < 0.45  # Ofqual: about 39% lowered
+    ranks = frame.groupby(["centre_id", "subject"], observed=True)["rank"]
+    assert (ranks.min() == 1).all() and (ranks.max() == ranks.size()).all()
+
+
+# --- child-welfare-screening -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [child_welfare.DEFAULT_SEED, 9])
+def test_child_welfare_audit_finds_the_label_not_a_feature(seed):
+    frame, truth = child_welfare.generate(seed=seed, n_rows=child_welfare.DEFAULT_ROWS)
+    assert truth["injected_cause"] == "label"
+    tol, lb = truth["tolerance"], truth["label_bias"]
+    m, harm, label = frame["minority"], frame["substantiated_harm"], frame["rereferred"]
+    # The disparity is in the proxy label...
+    assert label[m].mean() / label[~m].mean() == pytest.approx(
+        lb["disparity_ratio"], abs=tol["ratio"]
+    )
+    ratio = label[m & ~harm].mean() / label[~m & ~harm].mean()
+    assert ratio == pytest.approx(lb["rereferral_rate_without_harm_ratio"], abs=tol["ratio"])
+    # ...not in the truth...
+    assert harm[m].mean() / harm[~m].mean() == pytest.approx(
+        lb["true_rate_ratio"], abs=tol["ratio"]
+    )
+    # ...nor in the risk features (standardised mean differences are small)...
+    for feature in truth["unbiased_features"]:
+        x = frame[feature]
+        x = x.cat.codes if isinstance(x.dtype, pd.CategoricalDtype) else x.astype(float)
+        smd = (x[m].mean() - x[~m].mean()) / x.std()
+        assert abs(smd) < 0.1, feature
+    # ...while the decoy is strongly associated with the group.
+    assert abs(np.corrcoef(frame["district"] == "Centre", m)[0, 1]) > 0.3
