@@ -100,6 +100,7 @@ def main():
         ppid = proxy_pid(hub)
         proxy_rss = rss_mb(ppid) if ppid else float("nan")
         server_rss = [rss_mb(hubtest.server_pid(n)) for n in names]
+        server_cpu = [sum(psutil.Process(hubtest.server_pid(n)).cpu_times()[:2]) for n in names]
 
         # a kernel after the lab imports, in the first learner's server
         session, _ = hubtest.login(hub, names[0], roster[names[0]][2])
@@ -127,6 +128,10 @@ def main():
         print(
             f"RSS single-user server: median {statistics.median(server_rss):.0f} MiB "
             f"(min {min(server_rss):.0f}, max {max(server_rss):.0f})"
+        )
+        print(
+            f"CPU time to start one server: median {statistics.median(server_cpu):.1f} s "
+            f"({psutil.cpu_count()} cores for {len(names)} servers)"
         )
         print(f"RSS kernel after lab imports: {kernel_rss:.0f} MiB")
         print(f"per active learner (server + one kernel): {per_learner:.0f} MiB")

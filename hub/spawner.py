@@ -291,10 +291,31 @@ class SandboxSpawner(LocalProcessSpawner):
         self._link_datasets(pw)
         self._cgroup = await asyncio.to_thread(self._make_cgroup)
         try:
-            return await super().start()
+            ip, port = await super().start()
         except BaseException:
             await self._remove_cgroup()
             raise
+        await self._wait_for_port(ip, port)
+        return ip, port
+
+    async def _wait_for_port(self, ip, port, interval=0.1):
+        """Return once the server accepts connections, or has exited, or time is up.
+
+        The hub checks a new server with an exponential backoff that reaches
+        seconds between tries; a server that took 3 s to start was often seen
+        only at 7 s. Returning when the port opens lets its first check succeed.
+        """
+        deadline = asyncio.get_running_loop().time() + self.start_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                return  # exited: the hub's own checks report it
+            try:
+                _, writer = await asyncio.open_connection(ip or "127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(interval)
+                continue
+            writer.close()
+            return
 
     async def poll(self):
         """As LocalProcessSpawner; when the server has died, remove its cgroup."""

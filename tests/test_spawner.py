@@ -106,6 +106,8 @@ def make_spawner():
         traits.setdefault("mem_limit", "300M")
         traits.setdefault("cpu_limit", 0.5)
         traits.setdefault("process_limit", 64)
+        # These stand-in servers never listen: don't wait long for their port.
+        traits.setdefault("start_timeout", 2)
         for key in ("interrupt_timeout", "term_timeout", "kill_timeout"):
             traits.setdefault(key, 2)
         spawner = user._new_spawner("", spawner_class=SandboxSpawner, hub=Hub(), **traits)
@@ -121,6 +123,9 @@ def make_spawner():
             if spawner.cgroup is not None:
                 spawner.cgroup.remove()
             CGroup(spawner.system_username, parent=PARENT).remove()
+            # without a cgroup (the "unavailable" test) a server's children outlive it
+            subprocess.run(["pkill", "-KILL", "-u", spawner.system_username], check=False)
+            time.sleep(0.2)
             remove_system_user(spawner.system_username)
 
     asyncio.run(cleanup())
