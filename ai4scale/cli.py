@@ -18,6 +18,8 @@ GROUPS = [
     "ai4scale.hub.cli_roster",
     "ai4scale.hub.cli_users",
     "ai4scale.datasets.cli",
+    "ai4scale.grading.cli_lab",
+    "ai4scale.grading.cli_gradebook",
 ]
 
 
@@ -27,7 +29,7 @@ def build_parser():
 
     parser = argparse.ArgumentParser(
         prog="ai4scale",
-        description="AI4Scale Sandbox: run the hub, manage the roster and users.",
+        description="AI4Scale Sandbox: the hub, roster, users, datasets, labs and gradebook.",
     )
     parser.add_argument("--version", action="version", version=f"ai4scale {__version__}")
     parser.add_argument(

@@ -1,1 +1,11 @@
-"""The grading engine for nbgrader-format labs (the grading issue fills this)."""
+"""The grading engine for nbgrader-format labs.
+
+- :mod:`ai4scale.grading.labformat`: the lab format (``lab.toml`` plus
+  nbgrader-format notebooks), learner versions, local scoring, nbgrader import.
+- :mod:`ai4scale.grading.gradebook`: the gradebook database (SQLAlchemy,
+  Alembic migrations, SQLite or PostgreSQL) and its exports.
+- :mod:`ai4scale.grading.sandbox`: running a submission's notebook in a
+  sandbox (grading user, cgroup, no network, timeouts).
+
+The ``ai4scale grade`` pipeline that joins them is not written yet.
+"""

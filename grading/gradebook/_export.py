@@ -1,0 +1,120 @@
+"""Export the gradebook: one row per learner, one column per lab and per item."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ._models import Lab, Learner, Notebook, Team
+from ._records import item_keys
+
+__all__ = ["export_csv", "export_json", "export_table"]
+
+
+def export_table(gradebook, *, labs=None):
+    """Return the gradebook as a table: one row per learner.
+
+    Each learner's score in a lab is that of the newest current submission
+    among their own and their teams' (a team's submission counts for every
+    member). The manual score of an item overrides the automatic one.
+    Learners without a submission, and items not scored yet, get None.
+
+    Parameters
+    ----------
+    gradebook : Gradebook
+    labs : Iterable[str], optional
+        Lab ids, in column order; default every lab, sorted by id.
+
+    Returns
+    -------
+    columns : list of str
+        ``username``, ``full_name``, then per lab ``<lab>:total`` followed by
+        ``<lab>:<item>`` in notebook order (``<item>`` is the ``grade_id``,
+        or ``<notebook>/<grade_id>`` when it repeats across notebooks).
+    rows : list of dict
+        Column -> value (str for names, float or None for scores).
+    """
+    with gradebook.session() as s:
+        if labs is None:
+            labs = list(s.scalars(select(Lab.slug).order_by(Lab.slug)))
+        learners = list(s.scalars(select(Learner).order_by(Learner.username)))
+        teams_of = {}
+        for team in s.scalars(select(Team).options(selectinload(Team.members))):
+            for m in team.members:
+                teams_of.setdefault(m.username, []).append(team.name)
+        columns = ["username", "full_name"]
+        per_lab = []
+        for slug in labs:
+            lab = s.scalar(
+                select(Lab)
+                .where(Lab.slug == slug)
+                .options(selectinload(Lab.notebooks).selectinload(Notebook.items))
+            )
+            if lab is None:
+                raise KeyError(f"unknown lab {slug!r}")
+            keys = list(item_keys(lab).values())
+            columns += [f"{slug}:total"] + [f"{slug}:{k}" for k in keys]
+            per_lab.append((slug, keys))
+    rows = [{"username": x.username, "full_name": x.full_name} for x in learners]
+    for slug, keys in per_lab:
+        by_owner = {
+            (sc["submission"].owner_kind, sc["submission"].owner): sc
+            for sc in gradebook.scores(slug)
+        }
+        for row in rows:
+            user = row["username"]
+            candidates = [by_owner.get(("learner", user))]
+            candidates += [by_owner.get(("team", t)) for t in teams_of.get(user, [])]
+            candidates = [c for c in candidates if c is not None]
+            chosen = max(
+                candidates,
+                key=lambda c: (c["submission"].submitted_at, c["submission"].id),
+                default=None,
+            )
+            row[f"{slug}:total"] = chosen["total"] if chosen else None
+            for k in keys:
+                item = chosen["items"].get(k) if chosen else None
+                row[f"{slug}:{k}"] = item["score"] if item else None
+    return columns, rows
+
+
+def _cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(round(value, 6))
+    return str(value)
+
+
+def export_csv(gradebook, file, *, labs=None):
+    """Write the table of :func:`export_table` as CSV (empty cell: no score).
+
+    Parameters
+    ----------
+    gradebook : Gradebook
+    file : text file
+        Opened with ``newline=""``.
+    labs : Iterable[str], optional
+    """
+    columns, rows = export_table(gradebook, labs=labs)
+    writer = csv.writer(file, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[c]) for c in columns])
+
+
+def export_json(gradebook, file, *, labs=None):
+    """Write the table of :func:`export_table` as JSON (``null``: no score).
+
+    Parameters
+    ----------
+    gradebook : Gradebook
+    file : text file
+    labs : Iterable[str], optional
+    """
+    columns, rows = export_table(gradebook, labs=labs)
+    json.dump({"columns": columns, "rows": rows}, file, indent=1, ensure_ascii=False)
+    file.write("\n")

@@ -1,0 +1,330 @@
+"""Lab-level operations: list items, build learner versions, validate, import."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._autograde import autograde_locally
+from ._labtoml import LabError, dump_lab_toml, load_lab
+from ._learner import learner_version, notebook_bytes, read_source_notebook
+from ._metadata import MetadataError, is_grade, is_task
+
+__all__ = [
+    "BuildReport",
+    "build_lab",
+    "find_labs",
+    "import_nbgrader",
+    "lab_items",
+    "read_lab_notebooks",
+    "stale_orphans",
+    "validate_lab",
+]
+
+_SKIP = {"lab.toml"}
+
+
+def read_lab_notebooks(lab):
+    """Read and validate every source notebook of a lab, checking the points total.
+
+    Returns
+    -------
+    dict
+        Notebook file name -> validated ``NotebookNode``, in lab.toml order.
+
+    Raises
+    ------
+    LabError
+        When a notebook is malformed or the item points do not add up to
+        ``points`` in lab.toml.
+    """
+    notebooks = {}
+    for name in lab.notebooks:
+        try:
+            notebooks[name] = read_source_notebook(lab.path / name, name=f"{lab.id}/{name}")
+        except MetadataError as e:
+            raise LabError(str(e)) from None
+    total = sum(item["points"] for item in lab_items(notebooks))
+    if not math.isclose(total, lab.points, abs_tol=1e-9):
+        raise LabError(
+            f"{lab.path / 'lab.toml'}: points = {lab.points:g} but the notebooks' items add up "
+            f"to {total:g}"
+        )
+    return notebooks
+
+
+def lab_items(notebooks):
+    """Return the graded items (grade and task cells) of validated notebooks.
+
+    Parameters
+    ----------
+    notebooks : dict
+        Notebook name -> validated notebook.
+
+    Returns
+    -------
+    list of dict
+        ``{"notebook", "grade_id", "points", "kind"}`` with kind ``"auto"``,
+        ``"manual"`` (an answer cell a person grades) or ``"task"``.
+    """
+    items = []
+    for name, nb in notebooks.items():
+        for cell in nb.cells:
+            if not (is_grade(cell) or is_task(cell)):
+                continue
+            meta = cell.metadata.nbgrader
+            if is_task(cell):
+                kind = "task"
+            elif meta["solution"] or cell.cell_type != "code":
+                kind = "manual"
+            else:
+                kind = "auto"
+            items.append(
+                {
+                    "notebook": name,
+                    "grade_id": meta["grade_id"],
+                    "points": float(meta["points"]),
+                    "kind": kind,
+                }
+            )
+    return items
+
+
+def find_labs(labs_root, ids=None):
+    """Return the lab folders under ``labs_root`` (those with a lab.toml), or the named ones.
+
+    Raises
+    ------
+    LabError
+        When a named lab has no folder.
+    """
+    labs_root = Path(labs_root)
+    if ids:
+        missing = [i for i in ids if not (labs_root / i / "lab.toml").is_file()]
+        if missing:
+            raise LabError(f"no lab {missing[0]!r} in {labs_root} (no {missing[0]}/lab.toml)")
+        return [labs_root / i for i in ids]
+    return sorted(p.parent for p in labs_root.glob("*/lab.toml"))
+
+
+def _resource_files(lab_dir):
+    """Non-notebook files a learner also gets (data files, images), relative paths."""
+    files = []
+    for path in sorted(Path(lab_dir).rglob("*")):
+        rel = path.relative_to(lab_dir)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix != ".ipynb" and str(rel) not in _SKIP:
+            files.append(rel)
+    return files
+
+
+@dataclass
+class BuildReport:
+    """What :func:`build_lab` wrote (or, with ``check``, found stale)."""
+
+    lab_id: str
+    changed: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+
+    @property
+    def stale(self):
+        """All paths that differ from what the lab generates."""
+        return self.changed + self.removed
+
+
+def build_lab(lab_dir, notebooks_root, *, check=False):
+    """Write a lab's learner notebooks (and resource files) to ``notebooks_root/<id>/``.
+
+    Output is deterministic: building twice changes no byte. Files in the
+    output folder that the lab no longer produces are removed.
+
+    Parameters
+    ----------
+    lab_dir : str or Path
+        The lab folder.
+    notebooks_root : str or Path
+        The ``notebooks/`` folder.
+    check : bool
+        Write nothing; report the files that are stale.
+
+    Returns
+    -------
+    BuildReport
+    """
+    lab = load_lab(lab_dir)
+    out_dir = Path(notebooks_root) / lab.id
+    expected = {}
+    for name, nb in read_lab_notebooks(lab).items():
+        try:
+            expected[name] = notebook_bytes(learner_version(nb, name=f"{lab.id}/{name}"))
+        except MetadataError as e:
+            raise LabError(str(e)) from None
+    for rel in _resource_files(lab.path):
+        expected[str(rel)] = (lab.path / rel).read_bytes()
+    report = BuildReport(lab.id)
+    for rel, data in expected.items():
+        target = out_dir / rel
+        if target.is_file() and target.read_bytes() == data:
+            continue
+        report.changed.append(target)
+        if not check:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+    if out_dir.is_dir():
+        for path in sorted(out_dir.rglob("*")):
+            rel = str(path.relative_to(out_dir))
+            if path.is_file() and rel not in expected and rel != "README.md":
+                report.removed.append(path)
+                if not check:
+                    path.unlink()
+    return report
+
+
+def stale_orphans(labs_root, notebooks_root):
+    """Return folders in ``notebooks_root`` whose lab no longer exists in ``labs_root``."""
+    labs = {p.name for p in find_labs(labs_root)}
+    root = Path(notebooks_root)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name not in labs)
+
+
+def validate_lab(lab_dir, *, executor=None, timeout=60):
+    """Check that the reference solution gets full marks and the blank version zero.
+
+    Autograded items must score full points when the source notebook (with its
+    solutions) is graded, and every item that is scored automatically (tests,
+    and answer cells left as the placeholder) must score 0 when the learner
+    version is graded with the hidden tests put back.
+
+    Parameters
+    ----------
+    lab_dir : str or Path
+        The lab folder.
+    executor : callable, optional
+        Passed to :func:`autograde_locally`.
+    timeout : int
+        Per-cell timeout in seconds.
+
+    Returns
+    -------
+    list of str
+        One line per problem, naming the notebook and item; empty when valid.
+    """
+    lab = load_lab(lab_dir)
+    problems = []
+    for name, source in read_lab_notebooks(lab).items():
+        blank = learner_version(source, name=name)
+        kwargs = {"name": name, "resources_dir": lab.path, "executor": executor, "timeout": timeout}
+        for result in autograde_locally(source, source, **kwargs):
+            if result.kind == "auto" and result.score != result.max_score:
+                problems.append(
+                    f"{lab.id}/{name}: item {result.grade_id!r}: the reference solution scores "
+                    f"{result.score:g}/{result.max_score:g} ({result.status}"
+                    + (f": {result.message}" if result.message else "")
+                    + ")"
+                )
+        for result in autograde_locally(source, blank, **kwargs):
+            if result.score is not None and result.score != 0:
+                problems.append(
+                    f"{lab.id}/{name}: item {result.grade_id!r}: the blank learner version "
+                    f"scores {result.score:g}/{result.max_score:g} (the test passes without "
+                    "an answer)"
+                )
+    return problems
+
+
+def _first_heading(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                m = re.match(r"#+\s+(.+)", line.strip())
+                if m:
+                    return m.group(1).strip()
+    return None
+
+
+def import_nbgrader(sources, *, lab_id, labs_root, title=None, resources=True):
+    """Create ``labs_root/<lab_id>/`` from nbgrader source notebooks, as they are.
+
+    The notebooks are copied byte for byte (older metadata schemas are upgraded
+    when read); sibling non-notebook files (images, data) are copied when
+    ``resources`` is true; a lab.toml is generated with the points total.
+
+    Parameters
+    ----------
+    sources : list of str or Path
+        nbgrader source notebooks (with solutions and hidden tests).
+    lab_id : str
+        The new lab's id (lowercase letters, digits, hyphens).
+    labs_root : str or Path
+        The ``labs/`` folder.
+    title : str, optional
+        The lab's title (default: the first Markdown heading, else the id).
+    resources : bool
+        Copy the other files next to the source notebooks.
+
+    Returns
+    -------
+    Path
+        The new lab folder.
+
+    Raises
+    ------
+    LabError
+        When the lab exists, names clash, or a notebook is malformed.
+    """
+    sources = [Path(s) for s in sources]
+    if not sources:
+        raise LabError("import-nbgrader needs at least one source notebook")
+    lab_dir = Path(labs_root) / lab_id
+    dump_lab_toml({"id": lab_id})  # checks the id before anything is written
+    if lab_dir.exists():
+        raise LabError(f"{lab_dir} already exists; choose another --lab id or remove it")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise LabError("two source notebooks have the same file name")
+    notebooks = {}
+    for src in sources:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.ipynb", src.name):
+            raise LabError(f"{src}: notebook names may use letters, digits, '_', '-', '.'")
+        try:
+            nb = read_source_notebook(src)
+            learner_version(nb, name=str(src))
+        except MetadataError as e:
+            raise LabError(str(e)) from None
+        notebooks[src.name] = nb
+    points = sum(item["points"] for item in lab_items(notebooks))
+    first = next(iter(notebooks.values()))
+    data = {
+        "id": lab_id,
+        "title": title or _first_heading(first) or lab_id,
+        "summary": "Imported from nbgrader source notebooks: " + ", ".join(names) + ".",
+        "learning_objectives": [],
+        "datasets": [],
+        "estimated_minutes": 30 * len(sources),
+        "points": int(points) if float(points).is_integer() else points,
+        "notebooks": names,
+    }
+    lab_dir.mkdir(parents=True)
+    try:
+        for src in sources:
+            shutil.copyfile(src, lab_dir / src.name)
+        if resources:
+            for folder in {s.parent for s in sources}:
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and path.suffix != ".ipynb" and not path.name.startswith("."):
+                        if path.name != "lab.toml":
+                            shutil.copyfile(path, lab_dir / path.name)
+        (lab_dir / "lab.toml").write_text(dump_lab_toml(data), encoding="utf-8")
+        load_lab(lab_dir)
+    except Exception:
+        shutil.rmtree(lab_dir)
+        raise
+    return lab_dir
