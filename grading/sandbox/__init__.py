@@ -1,0 +1,27 @@
+"""Sandboxed execution of one notebook.
+
+A fresh kernel per run, as an unprivileged grading account, in its own cgroup
+and network, mount and pid namespaces, with per-cell and per-notebook timeouts and an output cap.
+
+>>> from ai4scale.grading.sandbox import run_notebook  # doctest: +SKIP
+>>> result = run_notebook("submission.ipynb", cell_timeout=10)  # doctest: +SKIP
+>>> result.outcome, [c.status for c in result.cells]  # doctest: +SKIP
+('completed', ['ok', 'error'])
+"""
+
+from ._account import GRADER_ACCOUNT, ensure_grader_account, remove_grader_account
+from ._results import OUTCOMES, TRUNCATED, CellResult, RunResult
+from ._sandbox import Sandbox, parse_size, run_notebook
+
+__all__ = [
+    "GRADER_ACCOUNT",
+    "OUTCOMES",
+    "TRUNCATED",
+    "CellResult",
+    "RunResult",
+    "Sandbox",
+    "ensure_grader_account",
+    "parse_size",
+    "remove_grader_account",
+    "run_notebook",
+]

@@ -1,0 +1,531 @@
+"""Run one notebook's code cells in a fresh, confined kernel and collect the evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import zmq
+from ai4scale.hub.cgroups import CGroup
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.connect import write_connection_file
+from jupyter_client.kernelspec import KernelSpecManager
+from traitlets import Float, Integer, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from ._account import GRADER_ACCOUNT, ensure_grader_account
+from ._launch import kernel_command, popen_kernel
+from ._results import TRUNCATED, CellResult, RunResult
+
+__all__ = ["Sandbox", "parse_size", "run_notebook"]
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
+
+#: Largest message (bytes) the client accepts from the kernel; zmq drops bigger ones
+#: (the run then ends with "output_limit"). With at most :data:`QUEUED_MESSAGES`
+#: queued per socket, a kernel can make us buffer at most 256 MiB.
+HARD_MESSAGE_BYTES = 8 << 20
+QUEUED_MESSAGES = 32
+
+#: Directories each kernel gets its own empty tmpfs on (see ``_launch``).
+_PRIVATE_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
+
+#: Seconds to wait for the kernel's "idle" after its execute_reply.
+IDLE_GRACE = 2.0
+
+
+def parse_size(value):
+    """Return ``value`` ("1G", "512M", 1024) in bytes.
+
+    Examples
+    --------
+    >>> parse_size("1G"), parse_size("512M"), parse_size(4096)
+    (1073741824, 536870912, 4096)
+    """
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"not a size: {value!r} (e.g. 512M, 1G)")
+    return int(float(match[1]) * _UNITS[match[2].upper()])
+
+
+class _Stop(Exception):
+    """Ends a run early; carries the outcome and its reason."""
+
+    def __init__(self, outcome, reason):
+        super().__init__(reason)
+        self.outcome, self.reason = outcome, reason
+
+
+class Sandbox(LoggingConfigurable):
+    """Executes notebooks, one fresh confined kernel per run.
+
+    Each :meth:`run` makes a private run directory under :attr:`runs_dir`,
+    a cgroup under :attr:`cgroup_parent`, starts the kernel as the grading
+    account in new network, mount and pid namespaces (see
+    :mod:`ai4scale.grading.sandbox._launch`), executes the code cells one by
+    one and removes everything afterwards, whatever happened. Runs are
+    independent: several may go on at once from different threads.
+    """
+
+    user = Unicode(
+        GRADER_ACCOUNT,
+        help="""System account that runs the kernels; created if missing (never root,
+        never a learner's account).""",
+    ).tag(config=True)
+
+    runs_dir = Unicode(
+        "/srv/ai4scale/grading-runs",
+        help="""Root-owned directory (mode 0711) holding one private directory per run.""",
+    ).tag(config=True)
+
+    cgroup_parent = Unicode("ai4scale-grading", help="""Parent cgroup of the runs' groups.""").tag(
+        config=True
+    )
+
+    kernel_name = Unicode("python3", help="""Kernel spec to start.""").tag(config=True)
+
+    cell_timeout = Float(30.0, help="""Seconds one cell may run.""").tag(config=True)
+    notebook_timeout = Float(300.0, help="""Seconds all cells together may run.""").tag(config=True)
+    startup_timeout = Float(30.0, help="""Seconds the kernel may take to answer.""").tag(
+        config=True
+    )
+
+    memory = Unicode("1G", help="""Memory of the kernel and its children (e.g. 512M, 1G).""").tag(
+        config=True
+    )
+    cpu = Float(1.0, help="""CPU cores (CFS quota) of the kernel and its children.""").tag(
+        config=True
+    )
+    max_pids = Integer(128, help="""Processes and threads of the run.""").tag(config=True)
+    disk = Unicode(
+        "100M", help="""Size of the working directory (a tmpfs; counts as memory too)."""
+    ).tag(config=True)
+    tmp_disk = Unicode("20M", help="""Size of the run's private /tmp, /var/tmp, /dev/shm.""").tag(
+        config=True
+    )
+    max_output_bytes = Integer(
+        1_000_000,
+        help="""Output (streams, results, errors) all cells together may print; above it
+        the text is cut with a marker and the run ends with outcome "output_limit".""",
+    ).tag(config=True)
+
+    @validate("memory", "disk", "tmp_disk")
+    def _valid_size(self, proposal):
+        parse_size(proposal["value"])
+        return proposal["value"]
+
+    @default("log")
+    def _default_log(self):
+        import logging
+
+        return logging.getLogger(__name__)
+
+    # -- public ------------------------------------------------------------
+
+    def run(self, nb, *, workdir_files=None, env=None):
+        """Execute the code cells of ``nb`` in a fresh sandboxed kernel.
+
+        Parameters
+        ----------
+        nb : nbformat.NotebookNode or str or Path
+            The notebook (or its file). It is not modified and not copied into
+            the working directory (its hidden tests must stay hidden).
+        workdir_files : dict or list, optional
+            Files for the working directory: ``{relative name: Path or bytes}``,
+            or a list of Paths (copied under their own names). Directories are
+            copied whole.
+        env : dict, optional
+            Extra environment variables of the kernel.
+
+        Returns
+        -------
+        RunResult
+        """
+        if isinstance(nb, (str, Path)):
+            nb = nbformat.read(str(nb), as_version=4)
+        started = time.monotonic()
+        pw = ensure_grader_account(self.user)
+        rundir = self._make_rundir(pw)
+        cgroup = CGroup(f"run-{rundir.name[:16]}", parent=self.cgroup_parent)
+        cells = [
+            CellResult(index=i, cell_id=cell.get("id"))
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code"
+        ]
+        result = RunResult(outcome="completed", reason="all code cells were executed", cells=cells)
+        proc = client = context = log_file = None
+        budget = [self.max_output_bytes]  # bytes left, shared by all cells
+        try:
+            self._stage(rundir / "stage", workdir_files)
+            cgroup.create()
+            cgroup.set_limits(
+                memory_bytes=parse_size(self.memory), cpu_cores=self.cpu, max_pids=self.max_pids
+            )
+            connection_file, info = self._connection_file(rundir / "ipc", pw)
+            log_file = open(rundir / "kernel.log", "wb")  # noqa: SIM115
+            cmd = kernel_command(
+                self._kernel_argv(connection_file),
+                pw=pw,
+                workdir=rundir / "work",
+                stagedir=rundir / "stage",
+                disk_bytes=parse_size(self.disk),
+                tmp_bytes=parse_size(self.tmp_disk),
+            )
+            kernel_env = self._kernel_env(rundir / "work", env)
+            launched = time.monotonic()
+            proc = popen_kernel(
+                cmd,
+                cgroup=cgroup,
+                env=kernel_env,
+                log_file=log_file,
+                fsize_bytes=parse_size(self.disk),
+            )
+            context = zmq.Context()
+            context.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_BYTES)
+            context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
+            client = BlockingKernelClient(context=context)
+            client.load_connection_info(info)
+            client.start_channels()
+            self._wait_ready(client, proc, cgroup, rundir)
+            result.startup_seconds = time.monotonic() - launched
+            deadline = time.monotonic() + self.notebook_timeout
+            code_cells = [c for c in nb.cells if c.cell_type == "code"]
+            for cell, res in zip(code_cells, cells, strict=True):
+                self._execute(client, proc, cgroup, cell.source, res, deadline, budget)
+                if result.first_result_seconds is None:
+                    result.first_result_seconds = time.monotonic() - launched
+        except _Stop as stop:
+            result.outcome, result.reason = stop.outcome, stop.reason
+        finally:
+            result.output_bytes = self.max_output_bytes - budget[0]
+            result.oom_kills = cgroup.oom_kills()
+            if proc is not None and proc.poll() is not None:
+                code = proc.returncode
+                result.exit_code, result.exit_signal = (None, -code) if code < 0 else (code, None)
+            if client is not None:
+                client.stop_channels()
+            if context is not None:
+                context.destroy(linger=0)
+            if proc is not None:
+                _stop(proc, cgroup)
+            cgroup.remove()
+            if log_file is not None:
+                log_file.close()
+            shutil.rmtree(rundir, ignore_errors=True)
+            result.seconds = time.monotonic() - started
+        return result
+
+    # -- the run directory -------------------------------------------------
+
+    def _make_rundir(self, pw):
+        parent = Path(self.runs_dir).resolve()
+        hidden = [d for d in _PRIVATE_MOUNTS if parent == Path(d) or Path(d) in parent.parents]
+        if hidden:
+            raise ValueError(f"runs_dir {parent} is under {hidden[0]}, which each kernel hides")
+        parent.mkdir(parents=True, exist_ok=True)
+        if parent.is_symlink() or parent.stat().st_uid != 0:
+            raise OSError(f"{parent} must be a root-owned directory, not a link")
+        # Traversable by the grader, not listable: a kernel cannot find other runs.
+        os.chmod(parent, 0o711)
+        rundir = parent / secrets.token_hex(16)
+        rundir.mkdir(mode=0o711)
+        (rundir / "stage").mkdir(mode=0o700)
+        (rundir / "work").mkdir(mode=0o700)
+        ipc = rundir / "ipc"
+        ipc.mkdir(mode=0o700)
+        os.chown(ipc, pw.pw_uid, pw.pw_gid)
+        return rundir
+
+    @staticmethod
+    def _stage(stage, files):
+        if not files:
+            return
+        if not isinstance(files, dict):
+            files = {Path(p).name: Path(p) for p in files}
+        for name, source in files.items():
+            rel = Path(name)
+            if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+                raise ValueError(f"workdir file name must be relative, not {name!r}")
+            target = stage / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(source, bytes):
+                target.write_bytes(source)
+            elif Path(source).is_dir():
+                shutil.copytree(source, target, symlinks=False)
+            else:
+                shutil.copyfile(source, target)
+
+    @staticmethod
+    def _connection_file(ipc, pw):
+        fname, info = write_connection_file(
+            str(ipc / "kernel.json"),
+            ip=str(ipc / "k"),
+            transport="ipc",
+            key=secrets.token_hex(32).encode(),
+        )
+        os.chown(fname, pw.pw_uid, pw.pw_gid)
+        os.chmod(fname, 0o600)
+        return fname, info
+
+    def _kernel_argv(self, connection_file):
+        spec = KernelSpecManager().get_kernel_spec(self.kernel_name)
+        argv = [a.replace("{connection_file}", connection_file) for a in spec.argv]
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        if "ipykernel_launcher" in argv or "ipykernel" in argv:
+            # No history database: nothing to write, nothing a full /tmp can break.
+            argv.append("--HistoryManager.enabled=False")
+        return argv
+
+    @staticmethod
+    def _kernel_env(workdir, extra):
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "IPYTHONDIR": "/tmp/.ipython",
+            "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "TMPDIR": "/tmp",
+        }
+        env.update(extra or {})
+        return env
+
+    # -- talking to the kernel ---------------------------------------------
+
+    def _check_alive(self, proc, cgroup, doing):
+        if proc.poll() is None:
+            return
+        code = proc.returncode
+        if cgroup.oom_kills():
+            raise _Stop(
+                "memory_limit",
+                f"the kernel was killed by the OOM killer at the memory limit ({self.memory}) "
+                f"{doing}",
+            )
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            raise _Stop("kernel_died", f"the kernel was killed by {name} {doing}")
+        raise _Stop("kernel_died", f"the kernel exited with status {code} {doing}")
+
+    def _wait_ready(self, client, proc, cgroup, rundir):
+        deadline = time.monotonic() + self.startup_timeout
+        msg_id = client.kernel_info()
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log = (rundir / "kernel.log").read_bytes()[-2000:].decode("utf-8", "replace")
+                raise _Stop(
+                    "startup_failed",
+                    f"the kernel exited with status {proc.returncode} before answering: {log}",
+                )
+            try:
+                msg = client.shell_channel.get_msg(timeout=0.1)
+            except Exception:  # queue.Empty
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                # Drain iopub of the start-up chatter.
+                while True:
+                    try:
+                        client.iopub_channel.get_msg(timeout=0.05)
+                    except Exception:
+                        return
+        raise _Stop("startup_failed", f"the kernel did not answer within {self.startup_timeout} s")
+
+    def _execute(self, client, proc, cgroup, source, res, nb_deadline, budget):
+        start = time.monotonic()
+        cell_deadline = start + self.cell_timeout
+        msg_id = client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
+        poller = zmq.Poller()
+        poller.register(client.shell_channel.socket, zmq.POLLIN)
+        poller.register(client.iopub_channel.socket, zmq.POLLIN)
+        reply = idle = False
+        replied_at = None
+        where = f"in cell {res.index}"
+        res.status = "running"
+        try:
+            while not (reply and idle):
+                now = time.monotonic()
+                if now > nb_deadline:
+                    res.status = "timeout"
+                    raise _Stop(
+                        "notebook_timeout",
+                        f"the notebook ran longer than {self.notebook_timeout} s (stopped {where})",
+                    )
+                if now > cell_deadline:
+                    res.status = "timeout"
+                    raise _Stop(
+                        "cell_timeout", f"cell {res.index} ran longer than {self.cell_timeout} s"
+                    )
+                if replied_at is not None and now - replied_at > IDLE_GRACE:
+                    res.status = "output_limit"
+                    raise _Stop(
+                        "output_limit",
+                        f"cell {res.index}: output was lost (a message above "
+                        f"{HARD_MESSAGE_BYTES} bytes was dropped)",
+                    )
+                try:
+                    self._check_alive(proc, cgroup, f"while running cell {res.index}")
+                except _Stop:
+                    res.status = "dead"
+                    raise
+                events = dict(poller.poll(100))
+                if client.shell_channel.socket in events:
+                    msg = client.shell_channel.get_msg(timeout=0)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        reply = True
+                        replied_at = time.monotonic()
+                        content = msg["content"]
+                        res.status = str(content.get("status"))
+                        res.execution_count = content.get("execution_count")
+                        if res.status == "error":
+                            res.ename = str(content.get("ename"))[:1000]
+                            res.evalue = str(content.get("evalue"))[:10000]
+                if client.iopub_channel.socket in events:
+                    msg = client.iopub_channel.get_msg(timeout=0)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        idle = self._on_iopub(msg, res, budget) or idle
+        finally:
+            res.seconds = time.monotonic() - start
+
+    def _on_iopub(self, msg, res, budget):
+        """Record one iopub message; return True on the kernel's "idle"."""
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "status":
+            return content.get("execution_state") == "idle"
+        if kind == "stream":
+            text = self._take(str(content.get("text", "")), res, budget)
+            name = content.get("name")
+            last = res.outputs[-1] if res.outputs else None
+            if last and last["output_type"] == "stream" and last["name"] == name:
+                last["text"] += text
+            else:
+                res.outputs.append({"output_type": "stream", "name": name, "text": text})
+        elif kind in ("execute_result", "display_data"):
+            data = content.get("data") or {}
+            plain = self._take(str(data.get("text/plain", "")), res, budget)
+            # Other mime types are not kept, but their size still counts.
+            budget[0] -= sum(len(json.dumps(v)) for k, v in data.items() if k != "text/plain")
+            out = {"output_type": kind, "data": {"text/plain": plain}}
+            if kind == "execute_result":
+                out["execution_count"] = content.get("execution_count")
+            res.outputs.append(out)
+        elif kind == "error":
+            tb = self._take("\n".join(map(str, content.get("traceback") or [])), res, budget)
+            res.traceback = tb.split("\n")
+            res.ename = str(content.get("ename"))[:1000]
+            res.evalue = str(content.get("evalue"))[:10000]
+            res.outputs.append({"output_type": "error", "ename": res.ename, "evalue": res.evalue})
+        elif kind == "clear_output":
+            res.outputs.clear()
+        if budget[0] < 0:
+            res.status = "output_limit"
+            raise _Stop(
+                "output_limit",
+                f"cell {res.index} took the output above {self.max_output_bytes} bytes",
+            )
+        return False
+
+    def _take(self, text, res, budget):
+        """Charge ``text`` to the budget; return what fits, cut with a marker."""
+        size = len(text.encode("utf-8", "replace"))
+        room = budget[0]
+        budget[0] -= size
+        if size <= room:
+            return text
+        res.truncated = True
+        return text.encode("utf-8", "replace")[: max(room, 0)].decode("utf-8", "ignore") + TRUNCATED
+
+
+def _stop(proc, cgroup, timeout=5.0):
+    """Kill the run's processes but ``unshare`` itself, then reap it.
+
+    ``unshare`` must outlive the kernel to reap it: killed first, it would
+    leave the kernel a zombie for PID 1 of the machine to reap (or not).
+    """
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        for pid in cgroup.pids():
+            if pid != proc.pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        try:
+            proc.wait(0.05)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def run_notebook(
+    nb,
+    *,
+    workdir_files=None,
+    cell_timeout=30,
+    notebook_timeout=300,
+    memory="1G",
+    cpu=1.0,
+    max_pids=128,
+    max_output_bytes=1_000_000,
+    kernel_name="python3",
+    env=None,
+    **config,
+):
+    """Execute ``nb`` in a fresh sandboxed kernel; see :class:`Sandbox`.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode or str or Path
+        The notebook.
+    workdir_files : dict or list, optional
+        Files for the private working directory (see :meth:`Sandbox.run`).
+    cell_timeout, notebook_timeout : float
+        Seconds per cell, and for all cells together.
+    memory : str
+        Memory cap, e.g. ``"1G"``.
+    cpu : float
+        CPU cores.
+    max_pids : int
+        Processes and threads.
+    max_output_bytes : int
+        Output cap of the whole run.
+    kernel_name : str
+        Kernel spec.
+    env : dict, optional
+        Extra environment variables of the kernel.
+    **config
+        Other :class:`Sandbox` traits (``user``, ``runs_dir``, ``cgroup_parent``, ...).
+
+    Returns
+    -------
+    RunResult
+    """
+    sandbox = Sandbox(
+        cell_timeout=cell_timeout,
+        notebook_timeout=notebook_timeout,
+        memory=memory,
+        cpu=cpu,
+        max_pids=max_pids,
+        max_output_bytes=max_output_bytes,
+        kernel_name=kernel_name,
+        **config,
+    )
+    return sandbox.run(nb, workdir_files=workdir_files, env=env)
