@@ -6,6 +6,6 @@
   Alembic migrations, SQLite or PostgreSQL) and its exports.
 - :mod:`ai4scale.grading.sandbox`: running a submission's notebook in a
   sandbox (grading user, cgroup, no network, timeouts).
-
-The ``ai4scale grade`` pipeline that joins them is not written yet.
+- :mod:`ai4scale.grading.autograde`: the ``ai4scale grade`` pipeline of small
+  steps: parse, sanitise, insert canaries, execute, score, record.
 """

@@ -1,0 +1,156 @@
+"""Step 3: hidden canary cells that must fail, and be reported failing, in every run.
+
+A canary is a cell of ours whose exception we know in advance (its type and
+message are computed here, outside the learner's process). Whatever the
+learner's code does to failure reporting -- AST or input transformers,
+``showtraceback`` or ``sys.excepthook`` patches, ``run_cell`` wrappers,
+``sys.settrace`` tricks, patched builtins -- it shows in a canary: reported
+``ok``, with another exception or message, or without its error output.
+Some canaries put the results of builtins (``abs``, ``round``, ``float``,
+``len``, ``isinstance``, ``min``, ``max``, ``sum``) on random inputs in their
+message, so patched builtins change it.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import dataclass
+
+from nbformat.v4 import new_code_cell
+from nbformat.v4.nbbase import random_cell_id
+
+__all__ = ["Canary", "check_canaries", "insert_canaries"]
+
+_ERRORS = ("ValueError", "RuntimeError", "LookupError", "ArithmeticError")
+
+
+@dataclass(frozen=True)
+class Canary:
+    """One inserted canary: its cell index and the exception it must raise."""
+
+    index: int
+    ename: str
+    evalue: str
+
+
+def _probe_expr(rng):
+    a = rng.randrange(10_000, 99_999) / 1000
+    b = rng.randrange(10_000, 99_999) / 1000
+    k = rng.randrange(3, 40)
+    return (
+        f"repr((abs(-{a!r}), round({a!r} * {b!r}, 3), float('{b!r}'), len('{'x' * k}'), "
+        f"isinstance({k}, int), min({a!r}, {b!r}), max({a!r}, {b!r}), sum([{a!r}, {b!r}]), "
+        f"abs({a!r} - {a!r}) < 1e-9, type({a!r}).__name__))"
+    )
+
+
+def _canary_source(kind, rng):
+    # Never a single line: a sys.settrace hook that jumps over assert lines
+    # must have somewhere to jump to, so it shows.
+    nonce = secrets.token_hex(8)
+    if kind == 0:
+        return f'assert 1 == 2, "ai4scale-canary-{nonce}"\npass\n'
+    if kind == 1:
+        n = rng.randrange(2, 1000)
+        return f'assert abs(-{n}) == {n + 1}, "{nonce}:" + {_probe_expr(rng)}\npass\n'
+    ename = rng.choice(_ERRORS)
+    return f'raise {ename}("{nonce}:" + {_probe_expr(rng)})\npass\n'
+
+
+def _expected(source):
+    try:
+        exec(compile(source, "<canary>", "exec"), {"__builtins__": __builtins__})  # our own code
+    except Exception as e:  # the canary must raise; record what
+        return type(e).__name__, str(e)
+    raise AssertionError(f"canary did not raise: {source!r}")
+
+
+def insert_canaries(nb, *, rng=None):
+    """Return a copy of ``nb`` with canary cells, and the canaries.
+
+    Canaries go before the first code cell that is not the first, after
+    every autograded (test) cell, and at the end; their kinds rotate
+    (plain assert, assert with builtin probes, raise with builtin probes).
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The sanitised notebook (not modified).
+    rng : random.Random, optional
+        Source of randomness (``secrets.SystemRandom()`` by default).
+
+    Returns
+    -------
+    tuple
+        ``(notebook, canaries)``, canaries a list of :class:`Canary`.
+    """
+    rng = rng or secrets.SystemRandom()
+    out = copy.deepcopy(nb)
+    cells, canaries = [], []
+    kind = rng.randrange(3)
+
+    def add():
+        nonlocal kind
+        source = _canary_source(kind % 3, rng)
+        kind += 1
+        ename, evalue = _expected(source)
+        canaries.append(Canary(len(cells), ename, evalue))
+        cells.append(new_code_cell(source))
+
+    code_seen = 0
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            code_seen += 1
+            if code_seen == 2:
+                add()
+        cells.append(cell)
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            add()
+    add()
+    for cell in cells:
+        # Fresh ids for all: a kernel may see cell ids, and the learner knows
+        # the ids of the test cells; canaries must not stand out by theirs.
+        cell["id"] = random_cell_id()
+    out.cells = cells
+    return out, canaries
+
+
+def check_canaries(run, canaries):
+    """Return why the run shows tampering with failure reporting, or ``""``.
+
+    Parameters
+    ----------
+    run : ai4scale.grading.sandbox.RunResult
+        Evidence of the run (cells indexed by notebook cell index).
+    canaries : list of Canary
+
+    Returns
+    -------
+    str
+        Empty when every canary that ran failed exactly as expected; a
+        canary not run is fine only when the run ended early.
+    """
+    by_index = {c.index: c for c in run.cells}
+    for canary in canaries:
+        cell = by_index.get(canary.index)
+        if cell is None or cell.status == "not_run":
+            if run.outcome == "completed":
+                return f"check cell {canary.index} was not run"
+            continue
+        if cell.status in ("timeout", "dead", "output_limit") and run.outcome != "completed":
+            # The run ended in this cell: tampering if the learner's code made it so.
+            return f"check cell {canary.index} did not finish ({cell.status})"
+        if cell.status != "error":
+            return f"check cell {canary.index} was reported {cell.status!r}, not as a failure"
+        if (cell.ename, cell.evalue) != (canary.ename, canary.evalue):
+            return f"check cell {canary.index} raised {cell.ename}: {cell.evalue!r:.80}"
+        if not any(
+            o.get("output_type") == "error"
+            and o.get("ename") == canary.ename
+            and o.get("evalue") == canary.evalue
+            for o in cell.outputs
+        ):
+            return f"check cell {canary.index}: its error output is missing"
+    return ""

@@ -1,0 +1,197 @@
+"""Executors: run a notebook and return the evidence as a sandbox ``RunResult``.
+
+Both have the same small interface, ``executor.run(nb, *, workdir_files) ->
+RunResult`` (cells indexed by notebook cell index, each with the kernel's
+execute_reply status): :class:`SandboxExecutor` (the default as root, see
+:mod:`ai4scale.grading.sandbox`) and :class:`LocalExecutor` (nbclient as the
+current user, for development and tests: no isolation at all).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ai4scale.grading.sandbox import TRUNCATED, CellResult, RunResult
+
+__all__ = ["LocalExecutor", "SandboxExecutor", "default_executor", "sandbox_available"]
+
+
+def sandbox_available():
+    """Whether the sandbox can run here (root and cgroup v1 controllers)."""
+    from ai4scale.hub.cgroups import CGroup
+
+    return os.geteuid() == 0 and CGroup.available()
+
+
+class SandboxExecutor:
+    """Run each notebook in a fresh sandboxed kernel (a :class:`Sandbox`).
+
+    Parameters
+    ----------
+    **config
+        :class:`ai4scale.grading.sandbox.Sandbox` traits (``cell_timeout``,
+        ``notebook_timeout``, ``memory``, ``max_output_bytes``, ``user``...).
+    """
+
+    name = "sandbox"
+
+    def __init__(self, **config):
+        from ai4scale.grading.sandbox import Sandbox
+
+        self.sandbox = Sandbox(**config)
+
+    def run(self, nb, *, workdir_files=None):
+        """Execute ``nb``; return its :class:`RunResult`."""
+        return self.sandbox.run(nb, workdir_files=workdir_files)
+
+
+class LocalExecutor:
+    """Run notebooks with nbclient as the current user, in a temporary folder.
+
+    Not a sandbox: for development (``--no-sandbox``) and fast tests. Timeouts
+    and the output cap are applied as the sandbox does; a run ends at the
+    first timeout, kernel death or output overflow.
+    """
+
+    name = "local"
+
+    def __init__(
+        self, *, cell_timeout=30.0, notebook_timeout=300.0, max_output_bytes=1_000_000, **_
+    ):
+        self.cell_timeout = cell_timeout
+        self.notebook_timeout = notebook_timeout
+        self.max_output_bytes = max_output_bytes
+
+    def run(self, nb, *, workdir_files=None):
+        """Execute ``nb``; return its :class:`RunResult`."""
+        import copy
+
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        nb = copy.deepcopy(nb)
+        started = time.monotonic()
+        cells = {
+            i: CellResult(index=i, cell_id=c.get("id"))
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code"
+        }
+        result = RunResult("completed", "all code cells were executed", list(cells.values()))
+
+        def on_executed(cell, cell_index, execute_reply):
+            res = cells[cell_index]
+            content = execute_reply.get("content", {}) if execute_reply else {}
+            res.status = content.get("status", "ok")
+            res.ename, res.evalue = content.get("ename"), content.get("evalue")
+            res.traceback = list(content.get("traceback", []))
+            res.execution_count = content.get("execution_count")
+
+        with tempfile.TemporaryDirectory(prefix="ai4scale-run-") as tmp:
+            _stage(Path(tmp), workdir_files)
+            client = NotebookClient(
+                nb,
+                timeout=self.cell_timeout,
+                kernel_name="python3",
+                allow_errors=True,
+                on_cell_executed=on_executed,
+                resources={"metadata": {"path": tmp}},
+            )
+            budget = self.max_output_bytes
+            deadline = started + self.notebook_timeout
+            try:
+                with client.setup_kernel():
+                    for i, res in cells.items():
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            result.outcome = "notebook_timeout"
+                            result.reason = (
+                                f"the notebook ran longer than {self.notebook_timeout} s"
+                            )
+                            break
+                        client.timeout = min(self.cell_timeout, left)
+                        try:
+                            client.execute_cell(nb.cells[i], i)
+                        except CellTimeoutError:
+                            res.status = "timeout"
+                            result.outcome = "cell_timeout"
+                            result.reason = f"cell {i} ran longer than {client.timeout:.0f} s"
+                            break
+                        except DeadKernelError:
+                            res.status = "dead"
+                            result.outcome = "kernel_died"
+                            result.reason = f"the kernel died while running cell {i}"
+                            break
+                        budget = _take_outputs(nb.cells[i], res, budget)
+                        if budget < 0:
+                            res.status = "output_limit"
+                            result.outcome = "output_limit"
+                            result.reason = (
+                                f"cell {i} took the output above {self.max_output_bytes} bytes"
+                            )
+                            break
+            except DeadKernelError:
+                if result.outcome == "completed":
+                    result.outcome, result.reason = "kernel_died", "the kernel died"
+            except RuntimeError as e:  # kernel failed to start
+                result.outcome, result.reason = "startup_failed", str(e)
+        result.output_bytes = self.max_output_bytes - max(budget, 0)
+        result.seconds = time.monotonic() - started
+        return result
+
+
+def _take_outputs(cell, res, budget):
+    """Copy the cell's outputs into ``res``, cutting text at the output budget."""
+    for out in cell.get("outputs", []):
+        out = dict(out)
+        if out["output_type"] == "stream":
+            text = out["text"]
+            if len(text) > max(budget, 0):
+                out["text"] = text[: max(budget, 0)] + TRUNCATED
+                res.truncated = True
+            budget -= len(text)
+        elif "data" in out:
+            text = out["data"].get("text/plain", "")
+            budget -= len(text)
+        elif out["output_type"] == "error":
+            budget -= len(out.get("evalue", ""))
+        res.outputs.append(out)
+    return budget
+
+
+def _stage(workdir, files):
+    if not files:
+        return
+    for name, source in files.items():
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ValueError(f"workdir file name must be relative, not {name!r}")
+        dest = workdir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, bytes):
+            dest.write_bytes(source)
+        elif Path(source).is_dir():
+            shutil.copytree(source, dest)
+        else:
+            shutil.copyfile(source, dest)
+
+
+def default_executor(*, sandbox=None, **config):
+    """Return the sandbox executor when possible (root, cgroups), else the local one.
+
+    Parameters
+    ----------
+    sandbox : bool, optional
+        True: the sandbox or an error; False: local; None: the sandbox when available.
+    **config
+        Timeouts, caps (``cell_timeout``, ``notebook_timeout``, ``max_output_bytes``)
+        and, for the sandbox, its other traits.
+    """
+    if sandbox is None:
+        sandbox = sandbox_available()
+    if sandbox:
+        return SandboxExecutor(**config)
+    return LocalExecutor(**config)

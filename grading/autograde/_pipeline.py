@@ -1,0 +1,290 @@
+"""The grading pipeline: parse -> sanitise -> canaries -> execute -> check -> score -> record."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ai4scale.grading.labformat import lab_items, load_lab, read_lab_notebooks
+
+from ._canary import check_canaries, insert_canaries
+from ._execute import default_executor
+from ._parse import SubmissionError, check_name, parse_notebook
+from ._sanitise import sanitise
+from ._score import score_run, zero_autograded
+
+__all__ = [
+    "GradedSubmission",
+    "GradingLab",
+    "find_submissions",
+    "grade_batch",
+    "grade_submission",
+    "open_lab",
+]
+
+
+@dataclass
+class GradingLab:
+    """A lab ready for grading: its lab.toml, source notebooks and resource files."""
+
+    lab: object
+    sources: dict
+    resources: dict
+
+    @property
+    def id(self):
+        """The lab id."""
+        return self.lab.id
+
+
+def open_lab(lab_dir):
+    """Read a lab for grading (:class:`GradingLab`); raises ``LabError`` when invalid."""
+    lab = load_lab(lab_dir)
+    resources = {}
+    for path in sorted(Path(lab.path).rglob("*")):
+        rel = path.relative_to(lab.path)
+        if any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+            continue
+        if path.is_file() and path.suffix != ".ipynb" and str(rel) != "lab.toml":
+            resources[str(rel)] = path
+    return GradingLab(lab, read_lab_notebooks(lab), resources)
+
+
+@dataclass
+class GradedSubmission:
+    """What grading one learner's submission gave.
+
+    ``status``: ``"graded"``, ``"rejected"`` (malformed or unsafe; ``message``
+    says why) or ``"error"`` (a fault of the grader; left for ``--resume``).
+    ``flags`` holds the sanitiser's edits per notebook, ``tampered`` (why) and
+    ``run`` (per notebook: how the run ended when it did not complete).
+    """
+
+    learner: str
+    status: str
+    results: list = field(default_factory=list)
+    flags: dict = field(default_factory=dict)
+    message: str = ""
+    submission_id: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def total(self):
+        """Sum of the scored items (None when none is scored)."""
+        scored = [r.score for r in self.results if r.score is not None]
+        return sum(scored) if scored else None
+
+    def to_dict(self):
+        """Plain JSON-serialisable data."""
+        data = asdict(self)
+        data["total"] = self.total
+        return data
+
+
+def grade_submission(glab, files, *, learner, executor, rng=None):
+    """Grade one learner's notebooks.
+
+    Parameters
+    ----------
+    glab : GradingLab
+    files : dict
+        Notebook name -> submitted file (notebooks the lab lacks are ignored;
+        missing ones score zero).
+    learner : str
+    executor : LocalExecutor or SandboxExecutor
+        Anything with ``run(nb, *, workdir_files) -> RunResult``.
+    rng : random.Random, optional
+        For the canaries.
+
+    Returns
+    -------
+    GradedSubmission
+    """
+    started = time.monotonic()
+    out = GradedSubmission(learner=learner, status="graded")
+    try:
+        check_name(learner, what="learner name")
+        parsed = {}
+        for name in files:
+            check_name(name, what="notebook name")
+            if name in glab.sources:
+                parsed[name] = parse_notebook(files[name])
+    except SubmissionError as e:
+        out.status, out.message = "rejected", str(e)
+        out.seconds = time.monotonic() - started
+        return out
+    tampered = []
+    for name, source in glab.sources.items():
+        if name not in parsed:
+            out.flags.setdefault("missing_notebooks", []).append(name)
+            results = score_run(source, source.__class__(cells=[]), _empty_run(), name=name)
+            out.results += [_missing(r) for r in results]
+            continue
+        nb, edits = sanitise(source, parsed[name], name=name)
+        if edits:
+            out.flags.setdefault("edits", {})[name] = edits
+        nb, canaries = insert_canaries(nb, rng=rng)
+        run = executor.run(nb, workdir_files=glab.resources)
+        if run.outcome != "completed":
+            out.flags.setdefault("run", {})[name] = f"{run.outcome}: {run.reason}"
+        results = score_run(source, nb, run, name=name)
+        why = check_canaries(run, canaries)
+        if why:
+            tampered.append(f"{name}: {why}")
+            results = zero_autograded(results, "tampering with failure reporting: " + why)
+        out.results += results
+    if tampered:
+        out.flags["tampered"] = "; ".join(tampered)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def _empty_run():
+    from ai4scale.grading.sandbox import RunResult
+
+    return RunResult("completed", "")
+
+
+def _missing(r):
+    from ai4scale.grading.labformat import ItemResult
+
+    return ItemResult(r.notebook, r.grade_id, r.kind, 0.0, r.max_score, "missing", "no notebook")
+
+
+def find_submissions(submissions_dir):
+    """Return ``[(learner, {notebook name: path})]`` of ``SUBMISSIONS_DIR/<learner>/*.ipynb``.
+
+    Entries are sorted by learner; names are not checked here (the pipeline
+    rejects unsafe ones per submission).
+    """
+    found = []
+    for entry in sorted(Path(submissions_dir).iterdir()):
+        if entry.name == ".ipynb_checkpoints":
+            continue
+        if entry.is_dir() or entry.is_symlink():
+            files = {}
+            if entry.is_dir() and not entry.is_symlink():
+                files = {p.name: p for p in sorted(entry.iterdir()) if p.name.endswith(".ipynb")}
+            found.append((entry.name, files))
+    return found
+
+
+def _gradebook_items(glab):
+    notebooks = {name: [] for name in glab.sources}
+    for item in lab_items(glab.sources):
+        notebooks[item["notebook"]].append(
+            {
+                "grade_id": item["grade_id"],
+                "points": item["points"],
+                "kind": "auto" if item["kind"] == "auto" else "manual",
+                "task": item["kind"] == "task",
+            }
+        )
+    return notebooks
+
+
+def _record(gb, sub_id, graded):
+    from ai4scale.grading.gradebook import ItemResult
+
+    if graded.status == "rejected":
+        gb.record_results(sub_id, [], flags=graded.flags, status="rejected", message=graded.message)
+        return
+    rows = []
+    for r in graded.results:
+        flags = {"status": r.status}
+        edits = graded.flags.get("edits", {}).get(r.notebook, {})
+        flags.update({k: True for k, ids in edits.items() if r.grade_id in ids})
+        rows.append(ItemResult(r.grade_id, r.score, r.notebook, r.max_score, flags, r.message))
+    gb.record_results(sub_id, rows, flags=graded.flags, status="graded", message=graded.message)
+
+
+def grade_batch(
+    glab,
+    submissions_dir,
+    *,
+    gradebook=None,
+    executor=None,
+    workers=None,
+    resume=False,
+    progress=False,
+    rng=None,
+):
+    """Grade every submission in ``submissions_dir`` in parallel, recording each as it ends.
+
+    Parameters
+    ----------
+    glab : GradingLab
+        From :func:`open_lab`.
+    submissions_dir : str or Path
+        ``<learner>/<notebook>.ipynb`` inside.
+    gradebook : ai4scale.grading.gradebook.Gradebook, optional
+        Where results go (upgraded; the lab is upserted). Each submission is
+        recorded in its own transaction as soon as it is graded.
+    executor : optional
+        Default :func:`default_executor` (the sandbox when root).
+    workers : int, optional
+        Submissions graded at once (default: number of cores).
+    resume : bool
+        Skip submissions the gradebook already holds as graded or rejected
+        (same files, same learner: same submission).
+    progress : bool
+        Show a rich progress bar on stderr.
+    rng : random.Random, optional
+
+    Returns
+    -------
+    list of GradedSubmission
+        Those graded in this call (skipped ones are not included), by learner.
+    """
+    executor = executor or default_executor()
+    workers = workers or os.cpu_count() or 1
+    todo = []
+    done = gradebook.graded_submission_ids(glab.id) if (gradebook and resume) else set()
+    if gradebook is not None:
+        gradebook.upsert_lab(glab.id, notebooks=_gradebook_items(glab), title=glab.lab.title)
+    for learner, files in find_submissions(submissions_dir):
+        sub_id = None
+        if gradebook is not None:
+            try:
+                check_name(learner, what="learner name")
+            except SubmissionError:
+                pass  # rejected below; an unsafe name is not stored
+            else:
+                safe = {n: p for n, p in files.items() if p.is_file() and not p.is_symlink()}
+                sub_id = gradebook.add_submission(
+                    glab.id, files=safe, learner=learner, dedupe=True
+                ).id
+                if sub_id in done:
+                    continue
+        todo.append((learner, files, sub_id))
+    finished = []
+    from rich.progress import Progress
+
+    with (
+        Progress(disable=not progress, transient=False) as bar,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        task = bar.add_task(f"grading {glab.id}", total=len(todo))
+        futures = {
+            pool.submit(_safe_grade, glab, files, learner, executor, rng): sub_id
+            for learner, files, sub_id in todo
+        }
+        for future in as_completed(futures):
+            graded = future.result()
+            graded.submission_id = futures[future]
+            if gradebook is not None and graded.submission_id is not None:
+                if graded.status != "error":
+                    _record(gradebook, graded.submission_id, graded)
+            finished.append(graded)
+            bar.advance(task)
+    return sorted(finished, key=lambda g: g.learner)
+
+
+def _safe_grade(glab, files, learner, executor, rng):
+    try:
+        return grade_submission(glab, files, learner=learner, executor=executor, rng=rng)
+    except Exception as e:  # a fault of ours must not stop the batch
+        return GradedSubmission(learner, "error", message=f"{type(e).__name__}: {e}")

@@ -1,0 +1,93 @@
+"""``ai4scale grade LAB SUBMISSIONS_DIR``: autograde a folder of submissions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def cmd_grade(args):
+    """Grade every ``SUBMISSIONS_DIR/<learner>/<notebook>.ipynb`` of a lab."""
+    from ai4scale.hub._errors import UserError
+
+    from .autograde import default_executor, grade_batch, open_lab, sandbox_available
+    from .cli_gradebook import default_url
+    from .gradebook import Gradebook
+    from .labformat import LabError
+
+    lab_dir = Path(args.lab) if Path(args.lab).is_dir() else args.labs / args.lab
+    if not (lab_dir / "lab.toml").is_file():
+        raise UserError(f"no lab {args.lab!r} (no {lab_dir / 'lab.toml'})")
+    if not Path(args.submissions).is_dir():
+        raise UserError(f"no submissions folder {args.submissions}")
+    try:
+        glab = open_lab(lab_dir)
+    except LabError as e:
+        raise UserError(str(e)) from None
+    if not args.no_sandbox and not sandbox_available():
+        raise UserError("the sandbox needs root and cgroup v1; use --no-sandbox for development")
+    executor = default_executor(
+        sandbox=not args.no_sandbox,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.timeout,
+    )
+    gb = Gradebook(args.db or default_url(getattr(args, "config", None)))
+    gb.upgrade()
+    try:
+        graded = grade_batch(
+            glab,
+            args.submissions,
+            gradebook=gb,
+            executor=executor,
+            workers=args.workers,
+            resume=args.resume,
+            progress=sys.stderr.isatty() or args.progress,
+        )
+    finally:
+        gb.close()
+    failed = 0
+    for g in graded:
+        total = "-" if g.total is None else f"{g.total:g}"
+        note = g.message or g.flags.get("tampered", "")
+        print(f"{g.learner}\t{g.status}\t{total}\t{note}".rstrip())
+        failed += g.status == "error"
+    if args.json:
+        data = {
+            "lab": glab.id,
+            "executor": executor.name,
+            "submissions": [g.to_dict() for g in graded],
+        }
+        Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
+    print(f"{len(graded)} submission(s) graded with the {executor.name} executor", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def register(subparsers):
+    """Add ``ai4scale grade``."""
+    p = subparsers.add_parser(
+        "grade",
+        help="autograde a folder of submissions (sandboxed, in parallel)",
+        description="Grade SUBMISSIONS_DIR/<learner>/<notebook>.ipynb against the lab's "
+        "source notebooks; each result is recorded in the gradebook as it is ready.",
+    )
+    p.add_argument("lab", metavar="LAB", help="lab id (in --labs) or lab folder")
+    p.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path)
+    p.add_argument("--workers", type=int, default=None, help="parallel workers (default: cores)")
+    p.add_argument("--json", metavar="OUT", help="also write the results of this run as JSON")
+    p.add_argument("--resume", action="store_true", help="grade only submissions not graded yet")
+    p.add_argument("--db", metavar="URL", help="gradebook URL (default: the hub's state dir)")
+    p.add_argument("--labs", type=Path, default=Path("labs"), help="labs folder (default ./labs)")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run kernels with nbclient as the current user (development only: no isolation)",
+    )
+    p.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook")
+    p.add_argument(
+        "--progress", action="store_true", help="show the progress bar even without a tty"
+    )
+    p.set_defaults(func=cmd_grade)

@@ -1,0 +1,234 @@
+"""Autograding pipeline: honest scores as nbgrader's rule gives, attacks caught, --resume.
+
+Most tests use the local nbclient executor (fast); one runs the real sandbox
+when we are root with cgroups.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from ai4scale.grading.autograde import (
+    LocalExecutor,
+    SandboxExecutor,
+    SubmissionError,
+    check_name,
+    grade_batch,
+    open_lab,
+    parse_notebook,
+    sandbox_available,
+)
+from ai4scale.grading.gradebook import Gradebook, Submission
+from ai4scale.grading.labformat import autograde_locally, read_source_notebook
+
+sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
+import corpus  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def glab():
+    return open_lab(corpus.LAB)
+
+
+def _executor():
+    return LocalExecutor(cell_timeout=5, notebook_timeout=60)
+
+
+def _gb(path):
+    gb = Gradebook(f"sqlite:///{path}")
+    gb.upgrade()
+    return gb
+
+
+def test_check_name_and_parse(tmp_path):
+    assert check_name("anna.berg@example.eu") == "anna.berg@example.eu"
+    for bad in ["..", "../x", "a/b", ".hidden", "-rf", "a..b", "x\ny", ""]:
+        with pytest.raises(SubmissionError):
+            check_name(bad)
+    (tmp_path / "a.ipynb").write_text('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}')
+    with pytest.raises(SubmissionError, match="no list of cells"):
+        parse_notebook(tmp_path / "a.ipynb")
+
+
+HONEST = {
+    "right": corpus.RIGHT,
+    "wrong-ratio": {**corpus.RIGHT, "disparity_ratio": corpus.WRONG["disparity_ratio"]},
+    "wrong-both": corpus.WRONG,
+    "blank": {},
+}
+
+
+def test_honest_submissions_score_as_reference(glab, tmp_path):
+    subs = tmp_path / "subs"
+    for learner, answers in HONEST.items():
+        corpus.write_honest(subs, learner, answers)
+    graded = grade_batch(glab, subs, executor=_executor(), workers=2)
+    source = read_source_notebook(corpus.LAB / corpus.NOTEBOOK)
+    totals = {}
+    for g in graded:
+        submitted = nbformat.read(subs / g.learner / corpus.NOTEBOOK, as_version=4)
+        ref = autograde_locally(source, submitted, name=corpus.NOTEBOOK)
+        assert [(r.grade_id, r.score, r.status) for r in g.results] == [
+            (r.grade_id, r.score, r.status) for r in ref
+        ], g.learner
+        assert "tampered" not in g.flags and "edits" not in g.flags
+        totals[g.learner] = g.total
+    assert totals == {"right": 4.0, "wrong-ratio": 2.0, "wrong-both": 0.0, "blank": 0.0}
+
+
+def test_adversarial_corpus(glab, tmp_path):
+    subs = tmp_path / "subs"
+    for learner, (build, _) in corpus.ATTACKS.items():
+        build(subs, learner)
+    corpus.write_honest(subs, "honest")
+    gb = _gb(tmp_path / "gb.sqlite")
+    started = time.monotonic()
+    graded = {g.learner: g for g in grade_batch(glab, subs, gradebook=gb, executor=_executor())}
+    assert time.monotonic() - started < 90
+    assert set(graded) == set(corpus.ATTACKS) | {"honest"}  # the batch completed
+    for learner, (_, expect) in corpus.ATTACKS.items():
+        g = graded[learner]
+        if expect == "rejected":
+            assert g.status == "rejected" and g.message, learner
+            continue
+        assert g.status == "graded", (learner, g.message)
+        auto = [r for r in g.results if r.kind == "auto"]
+        assert auto and all(r.score == 0 for r in auto), (learner, auto)
+        if expect == "tampered":
+            assert g.flags.get("tampered"), learner
+            assert {r.status for r in auto} == {"tampered"}
+        elif expect.startswith("flag:"):
+            assert expect[5:] in g.flags["edits"][corpus.NOTEBOOK], (learner, g.flags)
+    assert graded["honest"].total == 4.0 and not graded["honest"].flags
+    assert "kernel_died" in graded["os-exit"].flags["run"][corpus.NOTEBOOK]
+    assert "cell_timeout" in graded["infinite-loop"].flags["run"][corpus.NOTEBOOK]
+    assert "output_limit" in graded["big-output"].flags["run"][corpus.NOTEBOOK]
+    # The gradebook holds every result; unsafe names are not stored.
+    rows = {r["submission"].owner: r for r in gb.scores("example-intro")}
+    assert "..traversal" not in rows
+    assert rows["honest"]["total"] == 4.0
+    assert rows["ast-transformer"]["items"]["test_approval_rates"]["score"] == 0.0
+    assert rows["ast-transformer"]["items"]["test_approval_rates"]["flags"]["status"] == "tampered"
+    assert rows["not-json"]["submission"].status == "rejected"
+    assert rows["changed-points"]["items"]["test_approval_rates"]["max_points"] == 2.0
+    assert rows["edited-tests"]["items"]["test_approval_rates"]["flags"]["edited_cells"] is True
+    gb.close()
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "ai4scale", "grade", *map(str, args)]
+
+
+def _graded_at(gb):
+    from sqlalchemy import select
+
+    with gb.session() as s:
+        return {sub.id: sub.graded_at for sub in s.scalars(select(Submission))}
+
+
+def test_resume_after_kill(tmp_path):
+    subs = tmp_path / "subs"
+    for i in range(6):
+        corpus.write_honest(subs, f"learner{i}", list(HONEST.values())[i % 4])
+    common = ["--no-sandbox", "--workers", "1", "--labs", ROOT / "labs"]
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    db = tmp_path / "killed.sqlite"
+    proc = subprocess.Popen(
+        _cli("example-intro", subs, "--db", f"sqlite:///{db}", *common),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    gb = Gradebook(f"sqlite:///{db}")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if db.exists():
+                try:
+                    if gb.graded_submission_ids("example-intro"):
+                        break
+                except Exception:  # schema or lab not there yet
+                    pass
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    first = gb.graded_submission_ids("example-intro")
+    assert 1 <= len(first) < 6
+    before = _graded_at(gb)
+    out = tmp_path / "resume.json"
+    subprocess.run(
+        _cli("example-intro", subs, "--db", f"sqlite:///{db}", "--resume", "--json", out, *common),
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    import json
+
+    regraded = {s["submission_id"] for s in json.loads(out.read_text())["submissions"]}
+    assert regraded.isdisjoint(first) and regraded | first == set(range(1, 7))
+    after = _graded_at(gb)
+    assert all(after[i] == before[i] for i in first)  # not graded twice
+    clean = tmp_path / "clean.sqlite"
+    subprocess.run(
+        _cli("example-intro", subs, "--db", f"sqlite:///{clean}", *common),
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    def table(url):
+        with Gradebook(url) as g:
+            return {
+                r["submission"].owner: (r["submission"].version, r["total"], r["submission"].status)
+                for r in g.scores("example-intro")
+            }
+
+    assert table(f"sqlite:///{db}") == table(f"sqlite:///{clean}")
+    assert table(f"sqlite:///{clean}")["learner0"] == (1, 4.0, "graded")
+    gb.close()
+
+
+@pytest.mark.skipif(not sandbox_available(), reason="needs root and cgroup v1")
+def test_sandbox_executor(glab, tmp_path):
+    from ai4scale.grading.sandbox import remove_grader_account
+
+    user = "ai4t-ag-grader"
+    runs = Path(f"/srv/ai4t-ag-runs-{secrets.token_hex(4)}")
+    executor = SandboxExecutor(
+        user=user, runs_dir=str(runs), cgroup_parent="ai4scale-test-ag", cell_timeout=10
+    )
+    subs = tmp_path / "subs"
+    corpus.write_honest(subs, "honest")
+    for name in ("ast-transformer", "os-exit"):
+        corpus.ATTACKS[name][0](subs, name)
+    try:
+        graded = {g.learner: g for g in grade_batch(glab, subs, executor=executor, workers=2)}
+    finally:
+        remove_grader_account(user)
+        shutil.rmtree(runs, ignore_errors=True)
+        for ctrl in ("memory", "cpu", "pids"):
+            try:
+                os.rmdir(f"/sys/fs/cgroup/{ctrl}/ai4scale-test-ag")
+            except OSError:
+                pass
+    assert graded["honest"].total == 4.0 and not graded["honest"].flags
+    assert graded["ast-transformer"].flags["tampered"]
+    assert "kernel_died" in graded["os-exit"].flags["run"][corpus.NOTEBOOK]
+    assert all(r.score == 0 for r in graded["os-exit"].results if r.kind == "auto")
