@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import nbformat
-from ai4scale.grading.labformat import ItemResult, is_grade, is_solution, is_task, score_cell
+from ai4scale.grading.labformat import ItemResult, iter_items, score_cell
 
 __all__ = ["score_run", "zero_autograded"]
 
@@ -58,14 +58,7 @@ def score_run(source_nb, nb, run, *, name="notebook"):
         if isinstance(meta, dict) and "grade_id" in meta:
             graded.setdefault(meta["grade_id"], (i, cell))
     results = []
-    for cell in source_nb.cells:
-        if not (is_grade(cell) or is_task(cell)):
-            continue
-        gid = cell.metadata.nbgrader["grade_id"]
-        max_score = float(cell.metadata.nbgrader["points"])
-        kind = "task" if is_task(cell) else "manual" if is_solution(cell) else "auto"
-        if cell.cell_type != "code" and kind == "auto":
-            kind = "manual"
+    for gid, kind, max_score in iter_items(source_nb):
         if gid not in graded:
             results.append(ItemResult(name, gid, kind, 0.0, max_score, "missing", "cell deleted"))
             continue

@@ -9,6 +9,7 @@ from ._autograde import (
     ItemResult,
     autograde_locally,
     execute_locally,
+    iter_items,
     prepare_submission,
     score_cell,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "compute_checksum",
     "dump_lab_toml",
     "execute_locally",
+    "iter_items",
     "find_labs",
     "import_nbgrader",
     "is_grade",

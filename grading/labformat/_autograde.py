@@ -16,7 +16,14 @@ from pathlib import Path
 from ._learner import compute_checksum, learner_version
 from ._metadata import is_grade, is_locked, is_solution, is_task
 
-__all__ = ["ItemResult", "autograde_locally", "execute_locally", "prepare_submission", "score_cell"]
+__all__ = [
+    "ItemResult",
+    "autograde_locally",
+    "execute_locally",
+    "iter_items",
+    "prepare_submission",
+    "score_cell",
+]
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,30 @@ def score_cell(cell):
     return max_score, max_score, "passed", ""
 
 
+def iter_items(source_nb):
+    """Yield ``(grade_id, kind, max_score)`` for each item of a source notebook.
+
+    ``kind`` is ``"auto"`` (a code test cell), ``"manual"`` (an answer cell, or
+    a graded Markdown cell) or ``"task"``, as nbgrader grades them.
+
+    Parameters
+    ----------
+    source_nb : nbformat.NotebookNode
+        The instructor's source notebook.
+
+    Yields
+    ------
+    tuple of (str, str, float)
+    """
+    for cell in source_nb.cells:
+        if not (is_grade(cell) or is_task(cell)):
+            continue
+        kind = "task" if is_task(cell) else "manual" if is_solution(cell) else "auto"
+        if cell.cell_type != "code" and kind == "auto":
+            kind = "manual"
+        yield cell.metadata.nbgrader["grade_id"], kind, float(cell.metadata.nbgrader["points"])
+
+
 def autograde_locally(
     source_nb, submission_nb, *, name="notebook", resources_dir=None, executor=None, timeout=60
 ):
@@ -181,14 +212,7 @@ def autograde_locally(
         nb = executor(nb, cwd=Path(tmp), timeout=timeout)
     graded = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
     results = []
-    for cell in source_nb.cells:
-        if not (is_grade(cell) or is_task(cell)):
-            continue
-        gid = cell.metadata.nbgrader["grade_id"]
-        max_score = float(cell.metadata.nbgrader["points"])
-        kind = "task" if is_task(cell) else "manual" if is_solution(cell) else "auto"
-        if cell.cell_type != "code" and kind == "auto":
-            kind = "manual"
+    for gid, kind, max_score in iter_items(source_nb):
         if gid not in graded:
             results.append(ItemResult(name, gid, kind, 0.0, max_score, "missing", "cell deleted"))
         elif kind == "task":
