@@ -20,6 +20,7 @@ GROUPS = [
     "ai4scale.datasets.cli",
     "ai4scale.grading.cli_lab",
     "ai4scale.grading.cli_grade",
+    "ai4scale.grading.cli_feedback",
     "ai4scale.grading.cli_gradebook",
 ]
 

@@ -8,4 +8,6 @@
   sandbox (grading user, cgroup, no network, timeouts).
 - :mod:`ai4scale.grading.autograde`: the ``ai4scale grade`` pipeline of small
   steps: parse, sanitise, insert canaries, execute, score, record.
+- :mod:`ai4scale.grading.feedback`: one HTML feedback page per submission,
+  without hidden tests or canaries.
 """

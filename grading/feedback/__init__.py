@@ -1,0 +1,20 @@
+"""Feedback: one self-contained HTML page per graded submission.
+
+A page shows each item's score and status, the failure message (cleaned of
+anything that could quote hidden tests or the grader's check cells), the
+trainer's comments, the learner's own answer cells from the submitted
+notebook, the totals and the submission's flags in plain language.
+"""
+
+from ._collect import SubmissionFeedback, collect_feedback, write_feedback
+from ._redact import hidden_fragments, safe_message
+from ._render import render_feedback
+
+__all__ = [
+    "SubmissionFeedback",
+    "collect_feedback",
+    "hidden_fragments",
+    "render_feedback",
+    "safe_message",
+    "write_feedback",
+]
