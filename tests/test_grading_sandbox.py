@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from ai4scale.grading.sandbox import (
     TRUNCATED,
+    KernelPool,
     Sandbox,
     ensure_grader_account,
     parse_size,
@@ -359,3 +360,117 @@ def test_run_notebook_function(grader, runs_dir, tmp_path):
     assert result.ok and result.cells[0].text() == "42\n"
     assert result.to_dict()["cells"][0]["status"] == "ok"
     assert pwd.getpwnam(GRADER).pw_uid == grader.pw_uid
+
+
+# -- pre-started kernels -------------------------------------------------------
+
+PRELOAD = "import csv\nimport json as _j\nsecret = 'from preload'"
+
+
+def _wait_ready(pool, count, timeout=60):
+    deadline = time.monotonic() + timeout
+    while pool._ready.qsize() < count:
+        assert time.monotonic() < deadline, "the pool did not start its kernels"
+        time.sleep(0.1)
+
+
+def test_pooled_kernel_runs_notebook_after_preload(sandbox, tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("a\n1\n")
+    with KernelPool(sandbox, size=1, preload=PRELOAD, workdir_files=[data]) as pool:
+        kernel = pool.take()
+        try:
+            assert kernel.preload_status == "ok"
+            result = kernel.execute(
+                nb(
+                    "import sys\nprint('csv' in sys.modules, 'json' in sys.modules)",
+                    "print('secret' in dir(), '_j' in dir(), open('data.csv').read().split())",
+                    "1/0",
+                    "21 * 2",
+                )
+            )
+            with pytest.raises(RuntimeError, match="one notebook only"):
+                kernel.execute(nb("1"))
+        finally:
+            kernel.close()
+        kernel.close()  # idempotent
+    assert result.outcome == "completed", result.reason
+    # Modules stay loaded, names bound by the preload do not.
+    assert result.cells[0].text() == "True True\n"
+    assert result.cells[1].text() == "False False ['a', '1']\n"
+    assert [c.status for c in result.cells] == ["ok", "ok", "error", "ok"]
+    assert [c.execution_count for c in result.cells] == [1, 2, 3, 4]
+    assert result.cells[3].outputs[0]["data"]["text/plain"] == "42"
+    assert not kernel.rundir.exists() and not kernel.cgroup.exists()
+
+
+def test_pool_hands_each_kernel_out_once(sandbox, grader):
+    with KernelPool(sandbox, size=2, preload=PRELOAD) as pool:
+        kernels = [pool.take() for _ in range(4)]
+        try:
+            pids = [k.pid for k in kernels]
+            assert len(set(pids)) == 4
+            first = kernels[0].execute(nb("leak = 'learner A'"))
+            second = kernels[1].execute(nb("print('leak' in dir())"))
+        finally:
+            for k in kernels:
+                k.close()
+        # Closed kernels leave nothing: no process, no group, no run directory.
+        for k in kernels:
+            assert k.proc.poll() is not None
+            assert not k.rundir.exists() and not k.cgroup.exists()
+    assert first.ok and second.cells[0].text() == "False\n"
+
+
+def test_pool_shutdown_closes_unused_kernels(sandbox, grader, runs_dir):
+    pool = KernelPool(sandbox, size=2, preload=PRELOAD)
+    pool.start()
+    _wait_ready(pool, 2)
+    assert len(_leftovers(runs_dir, grader.pw_uid)[0]) == 2
+    pool.shutdown()
+    pool.shutdown()  # idempotent
+    assert _leftovers(runs_dir, grader.pw_uid) == ([], [], [])
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.take()
+
+
+def test_pool_limit_then_starts_on_demand(sandbox):
+    with KernelPool(sandbox, size=2, limit=1) as pool:
+        kernels = [pool.take(), pool.take()]
+        try:
+            results = [k.execute(nb("print(40 + 2)")) for k in kernels]
+        finally:
+            for k in kernels:
+                k.close()
+        assert pool._launched == 1
+    assert [r.cells[0].text() for r in results] == ["42\n", "42\n"]
+
+
+def test_notebook_timeout_counts_from_execute(sandbox):
+    sandbox.notebook_timeout = 2
+    kernel = sandbox.start(preload="import json")
+    try:
+        time.sleep(2.5)  # waiting in the pool costs the notebook nothing
+        quick = kernel.execute(nb("import time", "time.sleep(5)"))
+    finally:
+        kernel.close()
+    assert quick.outcome == "notebook_timeout", quick.reason
+    assert [c.status for c in quick.cells] == ["ok", "timeout"]
+
+
+def test_failing_or_endless_preload(sandbox):
+    kernel = sandbox.start(preload="import no_such_module_ai4t")
+    try:
+        assert kernel.preload_status == "error"
+        result = kernel.execute(nb("print('fine')"))
+    finally:
+        kernel.close()
+    assert result.ok and result.cells[0].text() == "fine\n"
+    sandbox.preload_timeout = 1
+    kernel = sandbox.start(preload="while True: pass")
+    try:
+        result = kernel.execute(nb("1"))
+    finally:
+        kernel.close()
+    assert result.outcome == "startup_failed"
+    assert "preloading" in result.reason and result.cells[0].status == "not_run"

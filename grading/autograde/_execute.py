@@ -30,6 +30,10 @@ def sandbox_available():
 class SandboxExecutor:
     """Run each notebook in a fresh sandboxed kernel (a :class:`Sandbox`).
 
+    After :meth:`open_pool`, kernels come from a
+    :class:`~ai4scale.grading.sandbox.KernelPool`: started ahead with the
+    lab's imports done, each still used for one notebook only.
+
     Parameters
     ----------
     **config
@@ -43,10 +47,43 @@ class SandboxExecutor:
         from ai4scale.grading.sandbox import Sandbox
 
         self.sandbox = Sandbox(**config)
+        self.pool = None
+
+    def open_pool(self, *, preload, size, limit=None, workdir_files=None):
+        """Pre-start ``size`` kernels running ``preload``, for runs with ``workdir_files``.
+
+        At most ``limit`` kernels are started in all (the runs expected).
+
+        Runs with other working-directory files start their own kernel.
+        Call :meth:`close_pool` at the end.
+        """
+        from ai4scale.grading.sandbox import KernelPool
+
+        self.close_pool()
+        self.pool = KernelPool(
+            self.sandbox, size=size, limit=limit, preload=preload, workdir_files=workdir_files
+        )
+        self.pool.start()
+
+    def close_pool(self):
+        """Shut the pool down, closing the kernels not taken (idempotent)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown()
 
     def run(self, nb, *, workdir_files=None):
         """Execute ``nb``; return its :class:`RunResult`."""
-        return self.sandbox.run(nb, workdir_files=workdir_files)
+        pool = self.pool
+        if pool is None or workdir_files != pool.workdir_files:
+            return self.sandbox.run(nb, workdir_files=workdir_files)
+        started = time.monotonic()
+        kernel = pool.take()
+        try:
+            result = kernel.execute(nb)
+        finally:
+            kernel.close()
+        result.seconds = time.monotonic() - started
+        return result
 
 
 class LocalExecutor:

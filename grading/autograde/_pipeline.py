@@ -13,6 +13,7 @@ from ai4scale.grading.labformat import lab_items, load_lab, read_lab_notebooks
 from ._canary import check_canaries, insert_canaries
 from ._execute import default_executor
 from ._parse import SubmissionError, check_name, parse_notebook
+from ._preload import lab_preload
 from ._sanitise import sanitise
 from ._score import score_run, zero_autograded
 
@@ -261,6 +262,24 @@ def grade_batch(
                     continue
         todo.append((learner, files, sub_id))
     finished = []
+    # Kernels started ahead with the lab's imports done (each still used once).
+    preload = lab_preload(glab.sources) if todo and hasattr(executor, "open_pool") else ""
+    if preload:
+        executor.open_pool(
+            preload=preload,
+            size=workers,
+            limit=len(todo) * len(glab.sources),
+            workdir_files=glab.resources,
+        )
+    try:
+        _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress)
+    finally:
+        if preload:
+            executor.close_pool()
+    return sorted(finished, key=lambda g: g.learner)
+
+
+def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress):
     from rich.progress import Progress
 
     with (
@@ -280,7 +299,6 @@ def grade_batch(
                     _record(gradebook, graded.submission_id, graded)
             finished.append(graded)
             bar.advance(task)
-    return sorted(finished, key=lambda g: g.learner)
 
 
 def _safe_grade(glab, files, learner, executor, rng):

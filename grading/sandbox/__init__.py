@@ -10,16 +10,19 @@ and network, mount and pid namespaces, with per-cell and per-notebook timeouts a
 """
 
 from ._account import GRADER_ACCOUNT, ensure_grader_account, remove_grader_account
+from ._pool import KernelPool
 from ._results import OUTCOMES, TRUNCATED, CellResult, RunResult
-from ._sandbox import Sandbox, parse_size, run_notebook
+from ._sandbox import Sandbox, SandboxKernel, parse_size, run_notebook
 
 __all__ = [
     "GRADER_ACCOUNT",
+    "KernelPool",
     "OUTCOMES",
     "TRUNCATED",
     "CellResult",
     "RunResult",
     "Sandbox",
+    "SandboxKernel",
     "ensure_grader_account",
     "parse_size",
     "remove_grader_account",

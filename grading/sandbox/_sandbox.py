@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ._account import GRADER_ACCOUNT, ensure_grader_account
 from ._launch import kernel_command, popen_kernel
 from ._results import TRUNCATED, CellResult, RunResult
 
-__all__ = ["Sandbox", "parse_size", "run_notebook"]
+__all__ = ["Sandbox", "SandboxKernel", "parse_size", "run_notebook"]
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
@@ -134,8 +135,17 @@ class Sandbox(LoggingConfigurable):
 
     # -- public ------------------------------------------------------------
 
+    preload_timeout = Float(
+        120.0,
+        help="""Seconds the ``preload`` code given to :meth:`start` may run (before any
+        learner's cell; it does not count against the notebook's timeout).""",
+    ).tag(config=True)
+
     def run(self, nb, *, workdir_files=None, env=None):
         """Execute the code cells of ``nb`` in a fresh sandboxed kernel.
+
+        The same as ``start()``, ``execute(nb)`` and ``close()`` of the
+        returned :class:`SandboxKernel`.
 
         Parameters
         ----------
@@ -156,76 +166,42 @@ class Sandbox(LoggingConfigurable):
         if isinstance(nb, (str, Path)):
             nb = nbformat.read(str(nb), as_version=4)
         started = time.monotonic()
-        pw = ensure_grader_account(self.user)
-        rundir = self._make_rundir(pw)
-        cgroup = CGroup(f"run-{rundir.name[:16]}", parent=self.cgroup_parent)
-        cells = [
-            CellResult(index=i, cell_id=cell.get("id"))
-            for i, cell in enumerate(nb.cells)
-            if cell.cell_type == "code"
-        ]
-        result = RunResult(outcome="completed", reason="all code cells were executed", cells=cells)
-        proc = client = context = log_file = None
-        budget = [self.max_output_bytes]  # bytes left, shared by all cells
+        kernel = self.start(workdir_files=workdir_files, env=env)
         try:
-            self._stage(rundir / "stage", workdir_files)
-            cgroup.create()
-            cgroup.set_limits(
-                memory_bytes=parse_size(self.memory), cpu_cores=self.cpu, max_pids=self.max_pids
-            )
-            connection_file, info = self._connection_file(rundir / "ipc", pw)
-            log_file = open(rundir / "kernel.log", "wb")  # noqa: SIM115
-            cmd = kernel_command(
-                self._kernel_argv(connection_file),
-                pw=pw,
-                workdir=rundir / "work",
-                stagedir=rundir / "stage",
-                disk_bytes=parse_size(self.disk),
-                tmp_bytes=parse_size(self.tmp_disk),
-            )
-            kernel_env = self._kernel_env(rundir / "work", env)
-            launched = time.monotonic()
-            proc = popen_kernel(
-                cmd,
-                cgroup=cgroup,
-                env=kernel_env,
-                log_file=log_file,
-                fsize_bytes=parse_size(self.disk),
-            )
-            context = zmq.Context()
-            context.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_BYTES)
-            context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
-            client = BlockingKernelClient(context=context)
-            client.load_connection_info(info)
-            client.start_channels()
-            self._wait_ready(client, proc, cgroup, rundir)
-            result.startup_seconds = time.monotonic() - launched
-            deadline = time.monotonic() + self.notebook_timeout
-            code_cells = [c for c in nb.cells if c.cell_type == "code"]
-            for cell, res in zip(code_cells, cells, strict=True):
-                self._execute(client, proc, cgroup, cell.source, res, deadline, budget)
-                if result.first_result_seconds is None:
-                    result.first_result_seconds = time.monotonic() - launched
-        except _Stop as stop:
-            result.outcome, result.reason = stop.outcome, stop.reason
+            result = kernel.execute(nb)
         finally:
-            result.output_bytes = self.max_output_bytes - budget[0]
-            result.oom_kills = cgroup.oom_kills()
-            if proc is not None and proc.poll() is not None:
-                code = proc.returncode
-                result.exit_code, result.exit_signal = (None, -code) if code < 0 else (code, None)
-            if client is not None:
-                client.stop_channels()
-            if context is not None:
-                context.destroy(linger=0)
-            if proc is not None:
-                _stop(proc, cgroup)
-            cgroup.remove()
-            if log_file is not None:
-                log_file.close()
-            shutil.rmtree(rundir, ignore_errors=True)
-            result.seconds = time.monotonic() - started
+            kernel.close()
+        result.seconds = time.monotonic() - started
         return result
+
+    def start(self, *, workdir_files=None, env=None, preload=None):
+        """Start a fresh sandboxed kernel, ready for one notebook.
+
+        Parameters
+        ----------
+        workdir_files, env
+            As for :meth:`run`.
+        preload : str, optional
+            Trusted code (the lab's imports) run before the notebook, silently,
+            so that its cost is paid before :meth:`SandboxKernel.execute`. The
+            user namespace is reset afterwards (``%reset -f``): the loaded
+            modules stay in ``sys.modules``, no name it bound stays defined.
+
+        Returns
+        -------
+        SandboxKernel
+            Always close it (:meth:`SandboxKernel.close`). A kernel that failed
+            to start is returned too: its ``execute`` reports why.
+        """
+        kernel = SandboxKernel(self)
+        try:
+            kernel._start(workdir_files, env, preload)
+        except _Stop as stop:
+            kernel.failed = stop
+        except BaseException:
+            kernel.close()
+            raise
+        return kernel
 
     # -- the run directory -------------------------------------------------
 
@@ -347,10 +323,24 @@ class Sandbox(LoggingConfigurable):
                         return
         raise _Stop("startup_failed", f"the kernel did not answer within {self.startup_timeout} s")
 
-    def _execute(self, client, proc, cgroup, source, res, nb_deadline, budget):
+    def _execute(
+        self,
+        client,
+        proc,
+        cgroup,
+        source,
+        res,
+        nb_deadline,
+        budget,
+        cell_timeout=None,
+        silent=False,
+    ):
         start = time.monotonic()
-        cell_deadline = start + self.cell_timeout
-        msg_id = client.execute(source, store_history=True, allow_stdin=False, stop_on_error=False)
+        cell_timeout = self.cell_timeout if cell_timeout is None else cell_timeout
+        cell_deadline = start + cell_timeout
+        msg_id = client.execute(
+            source, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
+        )
         poller = zmq.Poller()
         poller.register(client.shell_channel.socket, zmq.POLLIN)
         poller.register(client.iopub_channel.socket, zmq.POLLIN)
@@ -370,7 +360,7 @@ class Sandbox(LoggingConfigurable):
                 if now > cell_deadline:
                     res.status = "timeout"
                     raise _Stop(
-                        "cell_timeout", f"cell {res.index} ran longer than {self.cell_timeout} s"
+                        "cell_timeout", f"cell {res.index} ran longer than {cell_timeout} s"
                     )
                 if replied_at is not None and now - replied_at > IDLE_GRACE:
                     res.status = "output_limit"
@@ -450,6 +440,172 @@ class Sandbox(LoggingConfigurable):
             return text
         res.truncated = True
         return text.encode("utf-8", "replace")[: max(room, 0)].decode("utf-8", "ignore") + TRUNCATED
+
+
+class SandboxKernel:
+    """One started sandboxed kernel: execute one notebook in it, then close it.
+
+    Made by :meth:`Sandbox.start`. A kernel executes at most one notebook
+    (a second :meth:`execute` raises ``RuntimeError``): no learner's state can
+    reach another learner. :meth:`close` kills the kernel and removes its
+    cgroup and run directory; it is idempotent and safe from any thread.
+    """
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.failed = None  # a _Stop when the start failed
+        self.startup_seconds = None
+        self.preload_status = None  # execute_reply status of the preload, if any
+        self.rundir = self.cgroup = self.proc = None
+        self._client = self._context = self._log_file = None
+        self._used = self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self):
+        """Process id of the kernel's ``unshare`` wrapper (None before the launch)."""
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self):
+        """Whether the kernel started and its process still runs."""
+        return self.failed is None and self.proc is not None and self.proc.poll() is None
+
+    def _start(self, workdir_files, env, preload):
+        box = self.sandbox
+        pw = ensure_grader_account(box.user)
+        self.rundir = rundir = box._make_rundir(pw)
+        self.cgroup = cgroup = CGroup(f"run-{rundir.name[:16]}", parent=box.cgroup_parent)
+        box._stage(rundir / "stage", workdir_files)
+        cgroup.create()
+        cgroup.set_limits(
+            memory_bytes=parse_size(box.memory), cpu_cores=box.cpu, max_pids=box.max_pids
+        )
+        connection_file, info = box._connection_file(rundir / "ipc", pw)
+        self._log_file = open(rundir / "kernel.log", "wb")  # noqa: SIM115
+        cmd = kernel_command(
+            box._kernel_argv(connection_file),
+            pw=pw,
+            workdir=rundir / "work",
+            stagedir=rundir / "stage",
+            disk_bytes=parse_size(box.disk),
+            tmp_bytes=parse_size(box.tmp_disk),
+        )
+        launched = time.monotonic()
+        self.proc = popen_kernel(
+            cmd,
+            cgroup=cgroup,
+            env=box._kernel_env(rundir / "work", env),
+            log_file=self._log_file,
+            fsize_bytes=parse_size(box.disk),
+        )
+        self._context = context = zmq.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_BYTES)
+        context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
+        self._client = BlockingKernelClient(context=context)
+        self._client.load_connection_info(info)
+        self._client.start_channels()
+        box._wait_ready(self._client, self.proc, cgroup, rundir)
+        self.startup_seconds = time.monotonic() - launched
+        if preload:
+            self.preload_status = self._silent(preload)
+            self._silent("%reset -f")
+
+    def _silent(self, code):
+        """Run trusted ``code`` silently (no output kept, no execution count)."""
+        box = self.sandbox
+        res = CellResult(index=-1, cell_id=None)
+        deadline = time.monotonic() + box.preload_timeout
+        budget = [1 << 62]  # trusted code: its output is dropped, not charged
+        try:
+            box._execute(
+                self._client,
+                self.proc,
+                self.cgroup,
+                code,
+                res,
+                deadline,
+                budget,
+                cell_timeout=box.preload_timeout,
+                silent=True,
+            )
+        except _Stop as stop:
+            raise _Stop(
+                "startup_failed", f"preloading the lab's imports failed: {stop.reason}"
+            ) from None
+        return res.status
+
+    def execute(self, nb):
+        """Execute the code cells of ``nb``; return the :class:`RunResult`.
+
+        The notebook's timeout counts from this call. The kernel is left
+        running: call :meth:`close`.
+        """
+        if isinstance(nb, (str, Path)):
+            nb = nbformat.read(str(nb), as_version=4)
+        with self._lock:
+            if self._used or self._closed:
+                raise RuntimeError("a sandboxed kernel executes one notebook only")
+            self._used = True
+        box = self.sandbox
+        started = time.monotonic()
+        cells = [
+            CellResult(index=i, cell_id=cell.get("id"))
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "code"
+        ]
+        result = RunResult(outcome="completed", reason="all code cells were executed", cells=cells)
+        result.startup_seconds = self.startup_seconds
+        budget = [box.max_output_bytes]  # bytes left, shared by all cells
+        try:
+            if self.failed is not None:
+                raise self.failed
+            box._check_alive(self.proc, self.cgroup, "before the notebook started")
+            deadline = started + box.notebook_timeout
+            code_cells = [c for c in nb.cells if c.cell_type == "code"]
+            for cell, res in zip(code_cells, cells, strict=True):
+                box._execute(
+                    self._client, self.proc, self.cgroup, cell.source, res, deadline, budget
+                )
+                if result.first_result_seconds is None:
+                    # Kernel time only: a pre-started kernel's wait in the pool is not counted.
+                    since = time.monotonic() - started
+                    result.first_result_seconds = (self.startup_seconds or 0.0) + since
+        except _Stop as stop:
+            result.outcome, result.reason = stop.outcome, stop.reason
+        finally:
+            result.output_bytes = box.max_output_bytes - budget[0]
+            if self.cgroup is not None:
+                result.oom_kills = self.cgroup.oom_kills()
+            if self.proc is not None and self.proc.poll() is not None:
+                code = self.proc.returncode
+                result.exit_code, result.exit_signal = (None, -code) if code < 0 else (code, None)
+            result.seconds = time.monotonic() - started
+        return result
+
+    def close(self):
+        """Kill the kernel, remove its cgroup and run directory (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._client is not None:
+            self._client.stop_channels()
+        if self._context is not None:
+            self._context.destroy(linger=0)
+        if self.proc is not None:
+            _stop(self.proc, self.cgroup)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self._log_file is not None:
+            self._log_file.close()
+        if self.rundir is not None:
+            shutil.rmtree(self.rundir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _stop(proc, cgroup, timeout=5.0):
