@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ai4scale.grading.sandbox import TRUNCATED, CellResult, RunResult
+from ai4scale.grading.sandbox import TRUNCATED, CellResult, RunResult, run_once
 
 __all__ = ["LocalExecutor", "SandboxExecutor", "default_executor", "sandbox_available"]
 
@@ -76,14 +76,7 @@ class SandboxExecutor:
         pool = self.pool
         if pool is None or workdir_files != pool.workdir_files:
             return self.sandbox.run(nb, workdir_files=workdir_files)
-        started = time.monotonic()
-        kernel = pool.take()
-        try:
-            result = kernel.execute(nb)
-        finally:
-            kernel.close()
-        result.seconds = time.monotonic() - started
-        return result
+        return run_once(pool.take, nb)
 
 
 class LocalExecutor:

@@ -12,7 +12,7 @@ and network, mount and pid namespaces, with per-cell and per-notebook timeouts a
 from ._account import GRADER_ACCOUNT, ensure_grader_account, remove_grader_account
 from ._pool import KernelPool
 from ._results import OUTCOMES, TRUNCATED, CellResult, RunResult
-from ._sandbox import Sandbox, SandboxKernel, parse_size, run_notebook
+from ._sandbox import Sandbox, SandboxKernel, parse_size, run_notebook, run_once
 
 __all__ = [
     "GRADER_ACCOUNT",
@@ -27,4 +27,5 @@ __all__ = [
     "parse_size",
     "remove_grader_account",
     "run_notebook",
+    "run_once",
 ]

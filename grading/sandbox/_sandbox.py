@@ -27,7 +27,7 @@ from ._account import GRADER_ACCOUNT, ensure_grader_account
 from ._launch import kernel_command, popen_kernel
 from ._results import TRUNCATED, CellResult, RunResult
 
-__all__ = ["Sandbox", "SandboxKernel", "parse_size", "run_notebook"]
+__all__ = ["Sandbox", "SandboxKernel", "parse_size", "run_notebook", "run_once"]
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
@@ -165,14 +165,7 @@ class Sandbox(LoggingConfigurable):
         """
         if isinstance(nb, (str, Path)):
             nb = nbformat.read(str(nb), as_version=4)
-        started = time.monotonic()
-        kernel = self.start(workdir_files=workdir_files, env=env)
-        try:
-            result = kernel.execute(nb)
-        finally:
-            kernel.close()
-        result.seconds = time.monotonic() - started
-        return result
+        return run_once(lambda: self.start(workdir_files=workdir_files, env=env), nb)
 
     def start(self, *, workdir_files=None, env=None, preload=None):
         """Start a fresh sandboxed kernel, ready for one notebook.
@@ -606,6 +599,30 @@ class SandboxKernel:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def run_once(get_kernel, nb):
+    """Run ``nb`` in the kernel ``get_kernel()`` returns, then close that kernel.
+
+    Parameters
+    ----------
+    get_kernel : callable
+        Returns a :class:`SandboxKernel` (freshly started, or taken from a pool).
+    nb : nbformat.NotebookNode
+
+    Returns
+    -------
+    RunResult
+        With ``seconds`` counted from the call, kernel start (or wait) included.
+    """
+    started = time.monotonic()
+    kernel = get_kernel()
+    try:
+        result = kernel.execute(nb)
+    finally:
+        kernel.close()
+    result.seconds = time.monotonic() - started
+    return result
 
 
 def _stop(proc, cgroup, timeout=5.0):
