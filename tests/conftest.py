@@ -16,8 +16,10 @@ from pathlib import Path
 import hubtest
 import pytest
 
-TEST_USER_PREFIX = "ai4t-"
-TEST_CGROUP_PARENT = "ai4scale-test"
+# Overridable so that two test runs on one machine (say, two developers' work
+# trees) do not create and remove each other's system users and cgroups.
+TEST_USER_PREFIX = os.environ.get("AI4SCALE_TEST_USER_PREFIX", "ai4t-")
+TEST_CGROUP_PARENT = os.environ.get("AI4SCALE_TEST_CGROUP_PARENT", "ai4scale-test")
 ARTIFACTS = Path(os.environ.get("AI4SCALE_TEST_ARTIFACTS", Path(__file__).parent / "artifacts"))
 
 #: The test roster: username -> (role, team, password).
