@@ -1,6 +1,7 @@
 """Lab format: lab.toml schema, nbgrader metadata v0-v3, markers, checksums, scoring rules."""
 
 import copy
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -96,10 +97,76 @@ def test_id_must_match_folder_and_newer_format_refused(tmp_path):
     with pytest.raises(LabError, match="differs from the folder name"):
         load_lab(tmp_path / "other")
     lab = write_lab(tmp_path)
-    text = (lab / "lab.toml").read_text().replace("format_version = 1", "format_version = 2")
+    text = (lab / "lab.toml").read_text().replace("format_version = 2", "format_version = 3")
     (lab / "lab.toml").write_text(text)
-    with pytest.raises(LabError, match="format_version 2 is newer"):
+    with pytest.raises(LabError, match="format_version 3 is newer"):
         load_lab(lab)
+
+
+def test_format_version_1_is_upgraded(tmp_path):
+    lab = write_lab(tmp_path)
+    text = (lab / "lab.toml").read_text().replace("format_version = 2", "format_version = 1")
+    text = text.replace("team = false\n", "")
+    (lab / "lab.toml").write_text(text)
+    loaded = load_lab(lab)
+    assert loaded.team is False and loaded.rubrics == {}
+
+
+def write_manual_lab(tmp_path, rubric_levels, grade_id="memo"):
+    lab = write_lab(tmp_path, points=5)
+    nb = nbformat.read(lab / "a.ipynb", 4)
+    answer = "### BEGIN SOLUTION\nA gap is a signal.\n### END SOLUTION"
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(
+            answer, metadata=meta("memo", solution=True, grade=True, points=3)
+        )
+    )
+    nbformat.write(nb, lab / "a.ipynb")
+    levels = ", ".join(
+        f'{{ points = {p}, label = "L{p}", description = "level {p}" }}' for p in rubric_levels
+    )
+    with open(lab / "lab.toml", "a") as f:
+        f.write(f'\n[rubrics.{grade_id}]\nlevels = [{levels}]\ncomments = ["Say why."]\n')
+    return lab
+
+
+def test_rubric_read_with_levels_and_comments(tmp_path):
+    from ai4scale.grading.labformat import read_lab_notebooks
+
+    lab = load_lab(write_manual_lab(tmp_path, [0, 1.5, 3]))
+    read_lab_notebooks(lab)
+    rubric = lab.rubrics["memo"]
+    assert [lv.points for lv in rubric.levels] == [0, 1.5, 3]
+    assert rubric.max_points == 3 and rubric.comments == ("Say why.",)
+    assert rubric.as_dict()["levels"][1] == {
+        "points": 1.5,
+        "label": "L1.5",
+        "description": "level 1.5",
+    }
+    # dump_lab_toml writes rubrics back in a form load_lab reads unchanged
+    data = tomllib.loads((lab.path / "lab.toml").read_text())
+    data.pop("format_version")
+    (lab.path / "lab.toml").write_text(dump_lab_toml(data))
+    assert load_lab(lab.path).rubrics == lab.rubrics
+
+
+@pytest.mark.parametrize(
+    "levels, grade_id, message",
+    [
+        ([0, 2], "memo", "highest level gives 2 points but the item is worth 3"),
+        ([0, 3], "t", "no manually graded item has this grade_id"),
+        ([0, 3], "nothing", "no manually graded item has this grade_id"),
+        ([3, 0], "memo", "lowest first"),
+        ([1, 3], "memo", "lowest level must give 0 points"),
+        ([3], "memo", "levels"),
+    ],
+)
+def test_bad_rubrics_refused(tmp_path, levels, grade_id, message):
+    from ai4scale.grading.labformat import read_lab_notebooks
+
+    lab = write_manual_lab(tmp_path, levels, grade_id=grade_id)
+    with pytest.raises(LabError, match=message):
+        read_lab_notebooks(load_lab(lab))
 
 
 def test_points_total_checked_against_items(tmp_path):

@@ -61,7 +61,7 @@ def test_import_build_validate_ps1_and_match_generate_assignment(tmp_path, capsy
     lab_dir = labs / "ps1"
     meta = tomllib.loads((lab_dir / "lab.toml").read_text())
     assert meta["notebooks"] == ["problem1.ipynb", "problem2.ipynb"]
-    assert meta["format_version"] == 1 and meta["id"] == "ps1"
+    assert meta["format_version"] == 2 and meta["id"] == "ps1"
     for src in sources:  # taken as they are
         assert (lab_dir / src.name).read_bytes() == src.read_bytes()
     assert (lab_dir / "jupyter.png").is_file()

@@ -38,8 +38,9 @@ def read_lab_notebooks(lab):
     Raises
     ------
     LabError
-        When a notebook is malformed or the item points do not add up to
-        ``points`` in lab.toml.
+        When a notebook is malformed, the item points do not add up to
+        ``points`` in lab.toml, or a rubric names an item that is not graded by
+        a person or gives other points than the item.
     """
     notebooks = {}
     for name in lab.notebooks:
@@ -53,7 +54,25 @@ def read_lab_notebooks(lab):
             f"{lab.path / 'lab.toml'}: points = {lab.points:g} but the notebooks' items add up "
             f"to {total:g}"
         )
+    _check_rubrics(lab, lab_items(notebooks))
     return notebooks
+
+
+def _check_rubrics(lab, items):
+    manual = {i["grade_id"]: i for i in items if i["kind"] in ("manual", "task")}
+    where = lab.path / "lab.toml"
+    for grade_id, rubric in lab.rubrics.items():
+        item = manual.get(grade_id)
+        if item is None:
+            raise LabError(
+                f"{where}: rubrics.{grade_id}: no manually graded item has this grade_id "
+                f"(manual items: {', '.join(sorted(manual)) or 'none'})"
+            )
+        if not math.isclose(rubric.max_points, item["points"], abs_tol=1e-9):
+            raise LabError(
+                f"{where}: rubrics.{grade_id}: the highest level gives {rubric.max_points:g} "
+                f"points but the item is worth {item['points']:g}"
+            )
 
 
 def lab_items(notebooks):

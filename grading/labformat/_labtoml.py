@@ -9,18 +9,51 @@ from pathlib import Path
 
 import jsonschema
 
-__all__ = ["FORMAT_VERSION", "LAB_SCHEMA", "Lab", "LabError", "load_lab", "dump_lab_toml"]
+__all__ = [
+    "FORMAT_VERSION",
+    "LAB_SCHEMA",
+    "Lab",
+    "LabError",
+    "Rubric",
+    "RubricLevel",
+    "dump_lab_toml",
+    "load_lab",
+]
 
 #: The version of our own additions (lab.toml) that this code writes.
-FORMAT_VERSION = 1
+#: 2 added ``team`` and ``[rubrics.<grade_id>]``; version-1 files are upgraded.
+FORMAT_VERSION = 2
 
 _ID = "^[a-z0-9][a-z0-9-]{0,62}$"
 
-#: JSON schema of lab.toml, format_version 1. Unknown keys are refused.
+_RUBRIC_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "levels": {
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "points": {"type": "number", "minimum": 0},
+                    "label": {"type": "string", "minLength": 1},
+                    "description": {"type": "string", "minLength": 1},
+                },
+                "required": ["points", "label", "description"],
+                "additionalProperties": False,
+            },
+        },
+        "comments": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    },
+    "required": ["levels"],
+    "additionalProperties": False,
+}
+
+#: JSON schema of lab.toml, format_version 2. Unknown keys are refused.
 LAB_SCHEMA = {
     "type": "object",
     "properties": {
-        "format_version": {"type": "integer", "enum": [1]},
+        "format_version": {"type": "integer", "enum": [FORMAT_VERSION]},
         "id": {"type": "string", "pattern": _ID},
         "title": {"type": "string", "minLength": 1},
         "summary": {"type": "string", "minLength": 1},
@@ -32,6 +65,12 @@ LAB_SCHEMA = {
             "type": "array",
             "minItems": 1,
             "items": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*\\.ipynb$"},
+        },
+        "team": {"type": "boolean"},
+        "rubrics": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[A-Za-z0-9_-]+$"},
+            "additionalProperties": _RUBRIC_SCHEMA,
         },
     },
     "required": [
@@ -48,13 +87,68 @@ LAB_SCHEMA = {
     "additionalProperties": False,
 }
 
+
+def _upgrade_v1_to_v2(data):
+    # Version 1 had no team labs and no rubrics: an individual lab, no rubric yet.
+    data.setdefault("team", False)
+    data.setdefault("rubrics", {})
+    data["format_version"] = 2
+    return data
+
+
 #: Upgrade steps for older format versions: {from_version: function(dict) -> dict}.
-#: Version 1 is the first; a future version 2 adds ``1: _upgrade_v1_to_v2`` here.
-_UPGRADES: dict = {}
+_UPGRADES = {1: _upgrade_v1_to_v2}
 
 
 class LabError(ValueError):
     """A lab folder or its lab.toml is invalid; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RubricLevel:
+    """One level of a rubric: the points it gives, a short label and what it means."""
+
+    points: float
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Rubric:
+    """How a person grades one manual item: levels (lowest first) and comment snippets."""
+
+    levels: tuple
+    comments: tuple = ()
+
+    @property
+    def max_points(self):
+        """The points of the highest level."""
+        return max(level.points for level in self.levels)
+
+    def as_dict(self):
+        """Return the rubric as plain data (for JSON)."""
+        return {
+            "levels": [
+                {"points": lv.points, "label": lv.label, "description": lv.description}
+                for lv in self.levels
+            ],
+            "comments": list(self.comments),
+        }
+
+
+def _rubric(grade_id, data, where):
+    levels = tuple(
+        RubricLevel(float(lv["points"]), lv["label"], lv["description"]) for lv in data["levels"]
+    )
+    points = [lv.points for lv in levels]
+    if points != sorted(set(points)):
+        raise LabError(
+            f"{where}: rubrics.{grade_id}: levels must be listed lowest first, "
+            f"with distinct points (got {points})"
+        )
+    if points[0] != 0:
+        raise LabError(f"{where}: rubrics.{grade_id}: the lowest level must give 0 points")
+    return Rubric(levels=levels, comments=tuple(data.get("comments", ())))
 
 
 @dataclass(frozen=True)
@@ -70,6 +164,8 @@ class Lab:
     estimated_minutes: int
     points: float
     notebooks: list = field(default_factory=list)
+    team: bool = False
+    rubrics: dict = field(default_factory=dict)
 
     def notebook_paths(self):
         """Return the source notebooks' paths, in order."""
@@ -79,7 +175,9 @@ class Lab:
 def _upgrade(data, where):
     version = data.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise LabError(f"{where}: format_version must be an integer (this code reads 1)")
+        raise LabError(
+            f"{where}: format_version must be an integer (this code reads 1 to {FORMAT_VERSION})"
+        )
     if version > FORMAT_VERSION:
         raise LabError(
             f"{where}: format_version {version} is newer than this code reads ({FORMAT_VERSION})"
@@ -138,6 +236,8 @@ def load_lab(lab_dir):
         if not (lab_dir / name).is_file():
             raise LabError(f"{path}: notebook {name!r} not found in {lab_dir}")
     data.pop("format_version")
+    data.setdefault("team", False)
+    data["rubrics"] = {gid: _rubric(gid, r, path) for gid, r in data.get("rubrics", {}).items()}
     return Lab(path=lab_dir, **data)
 
 
@@ -153,15 +253,25 @@ def _toml_value(value):
         if not value:
             return "[]"
         return "[\n" + "".join(f"    {_toml_value(v)},\n" for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
     raise TypeError(f"cannot write {type(value).__name__} to lab.toml")
 
 
 def dump_lab_toml(data):
     """Return lab.toml text for a dict of its fields, in the schema's order."""
+    data = {"team": False, "rubrics": {}, **data}
     lines = [f"format_version = {FORMAT_VERSION}"]
     for key in LAB_SCHEMA["properties"]:
-        if key != "format_version" and key in data:
+        if key not in ("format_version", "rubrics") and key in data:
             lines.append(f"{key} = {_toml_value(data[key])}")
+    for grade_id, rubric in data["rubrics"].items():
+        if isinstance(rubric, Rubric):
+            rubric = rubric.as_dict()
+        lines += ["", f"[rubrics.{grade_id}]", f"levels = {_toml_value(rubric['levels'])}"]
+        if rubric.get("comments"):
+            lines.append(f"comments = {_toml_value(rubric['comments'])}")
     text = "\n".join(lines) + "\n"
     if not re.fullmatch(_ID, data.get("id", "")):
         raise LabError(f"lab id {data.get('id')!r} must match {_ID}")
