@@ -36,15 +36,29 @@ def free_port():
 
 
 def write_settings(
-    state, *, user_prefix, cgroup_parent, memory="1G", culler_timeout=3600, hub_extra=""
+    state,
+    *,
+    user_prefix,
+    cgroup_parent,
+    memory="1G",
+    culler_timeout=3600,
+    hub_extra="",
+    datasets_dir=None,
 ):
-    """Write a settings file for a test hub under ``state``; return (path, settings)."""
+    """Write a settings file for a test hub under ``state``; return (path, settings).
+
+    ``datasets_dir`` defaults to an empty folder beside ``state``; pass the
+    prepared one (``/srv/ai4scale/datasets``) when learners' kernels load data.
+    """
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
-    # Beside the (root-only) state directory: learners must be able to read it.
-    datasets = state.parent / f"{state.name}-datasets"
-    datasets.mkdir(exist_ok=True)
-    datasets.chmod(0o755)
+    if datasets_dir is None:
+        # Beside the (root-only) state directory: learners must be able to read it.
+        datasets = state.parent / f"{state.name}-datasets"
+        datasets.mkdir(exist_ok=True)
+        datasets.chmod(0o755)
+    else:
+        datasets = Path(datasets_dir)
     venv = Path(os.environ.get("AI4SCALE_PREFIX", "/opt/ai4scale")) / "venv"
     text = f"""
 profile = "local"
