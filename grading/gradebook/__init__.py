@@ -6,6 +6,7 @@ the schema is created and migrated with the Alembic scripts shipped in
 """
 
 from ._api import DEFAULT_COURSE, Gradebook
+from ._course import CourseRecords, FetchInfo, ReleaseInfo
 from ._db import MIGRATIONS_DIR, alembic_config, make_engine, normalize_url
 from ._export import export_csv, export_json, export_table
 from ._models import (
@@ -13,16 +14,18 @@ from ._models import (
     SUBMISSION_STATUSES,
     Base,
     Course,
+    Fetch,
     Item,
     Lab,
     Learner,
     Notebook,
+    Release,
     Result,
     Submission,
     SubmissionFile,
     Team,
 )
-from ._records import ItemResult, SubmissionInfo, sha256_file
+from ._records import ItemResult, SubmissionInfo, sha256_file, submission_digest
 
 __all__ = [
     "DEFAULT_COURSE",
@@ -31,12 +34,17 @@ __all__ = [
     "SUBMISSION_STATUSES",
     "Base",
     "Course",
+    "CourseRecords",
+    "Fetch",
+    "FetchInfo",
     "Gradebook",
     "Item",
     "ItemResult",
     "Lab",
     "Learner",
     "Notebook",
+    "Release",
+    "ReleaseInfo",
     "Result",
     "Submission",
     "SubmissionFile",
@@ -49,4 +57,5 @@ __all__ = [
     "make_engine",
     "normalize_url",
     "sha256_file",
+    "submission_digest",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ._course import CourseRecords
 from ._db import make_engine, upgrade
 from ._models import (
     ITEM_KINDS,
@@ -37,6 +38,7 @@ from ._records import (
     _submissions,
     item_keys,
     sha256_file,
+    submission_digest,
 )
 
 __all__ = ["DEFAULT_COURSE", "Gradebook"]
@@ -48,7 +50,7 @@ _FINAL_STATUSES = ("graded", "rejected")
 _RETRIES = 5
 
 
-class Gradebook:
+class Gradebook(CourseRecords):
     """The gradebook database at ``url``.
 
     Parameters
@@ -228,6 +230,7 @@ class Gradebook:
         submitted_at=None,
         late=None,
         dedupe=False,
+        submitted_by="",
     ):
         """Store a new version of a learner's or a team's submission.
 
@@ -246,6 +249,8 @@ class Gradebook:
         dedupe : bool
             Return the current submission instead of a new version when its
             files have the same sha256 (for re-collecting the same folder).
+        submitted_by : str
+            Who handed it in (the member, for a team).
 
         Returns
         -------
@@ -263,13 +268,15 @@ class Gradebook:
         _require_aware(when)
         for attempt in range(_RETRIES):
             try:
-                return self._add_submission(lab, learner, team, hashes, when, late, dedupe)
+                return self._add_submission(
+                    lab, learner, team, hashes, when, late, dedupe, submitted_by
+                )
             except IntegrityError:  # another writer created the same owner first
                 if attempt == _RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _add_submission(self, lab, learner, team, hashes, when, late, dedupe):
+    def _add_submission(self, lab, learner, team, hashes, when, late, dedupe, submitted_by):
         with self.session() as s, s.begin():
             lab_row = _lab(s, lab)
             model, key = (
@@ -307,6 +314,8 @@ class Gradebook:
                 flags={},
                 message="",
                 files=[SubmissionFile(path=p, sha256=h, size=n) for p, (h, n) in hashes.items()],
+                sha256=submission_digest({p: h for p, (h, _) in hashes.items()}),
+                submitted_by=submitted_by,
             )
             s.add(sub)
             s.flush()

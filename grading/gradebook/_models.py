@@ -37,7 +37,9 @@ __all__ = [
     "Item",
     "Lab",
     "Learner",
+    "Fetch",
     "Notebook",
+    "Release",
     "Result",
     "Submission",
     "SubmissionFile",
@@ -231,6 +233,14 @@ class Submission(Base):
     flags: Mapped[dict] = mapped_column(JSON, default=dict)
     #: Why a submission was rejected, or a note of the grader.
     message: Mapped[str] = mapped_column(Text, default="")
+    #: Digest over the files (see ``submission_digest``) and who handed it in
+    #: (a team member for a team); empty for submissions of older schemas.
+    sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    submitted_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: When the course service took this version into grading, and when its
+    #: feedback was released to the owner (None: not yet).
+    collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    feedback_released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     lab: Mapped[Lab] = relationship()
     learner: Mapped[Learner | None] = relationship()
@@ -281,6 +291,8 @@ class Result(Base):
     flags: Mapped[dict] = mapped_column(JSON, default=dict)
     failure: Mapped[str] = mapped_column(Text, default="")
     grader: Mapped[str] = mapped_column(String(200), default="")
+    #: Index of the rubric level a person chose (lab.toml ``[rubrics.<grade_id>]``).
+    rubric_level: Mapped[int | None] = mapped_column(Integer)
 
     submission: Mapped[Submission] = relationship(back_populates="results")
     item: Mapped[Item] = relationship()
@@ -289,3 +301,42 @@ class Result(Base):
     def score(self):
         """The score that counts: manual when present, else automatic (or None)."""
         return self.manual_score if self.manual_score is not None else self.auto_score
+
+
+class Release(Base):
+    """A lab released to a hub group, with its due date (one row per lab and group)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("lab_id", "group_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    group_name: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    released_by: Mapped[str] = mapped_column(String(200), default="")
+
+    lab: Mapped[Lab] = relationship()
+
+
+class Fetch(Base):
+    """When a learner (or a team) first and last fetched a lab into their server."""
+
+    __tablename__ = "fetches"
+    __table_args__ = (
+        UniqueConstraint("lab_id", "learner_id"),
+        UniqueConstraint("lab_id", "team_id"),
+        CheckConstraint("(learner_id IS NULL) <> (team_id IS NULL)", name="one_owner"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    learner_id: Mapped[int | None] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    last_fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    fetched_by: Mapped[str] = mapped_column(String(200), default="")
+
+    lab: Mapped[Lab] = relationship()
+    learner: Mapped[Learner | None] = relationship()
+    team: Mapped[Team | None] = relationship()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ._models import Item, Lab, Notebook, Result, Submission
 
-__all__ = ["ItemResult", "SubmissionInfo", "item_keys", "sha256_file"]
+__all__ = ["ItemResult", "SubmissionInfo", "item_keys", "sha256_file", "submission_digest"]
 
 
 def sha256_file(path):
@@ -32,6 +32,24 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
+def submission_digest(hashes):
+    """Return the sha256 of a submission: over ``sha256sum``-style lines of its files.
+
+    Parameters
+    ----------
+    hashes : Mapping[str, str]
+        Path in the submission -> hex sha256 of the file.
+
+    Returns
+    -------
+    str
+        The hex sha256 of one ``<sha256>  <path>`` line per file (each ending
+        in a newline) sorted by path: ``sha256sum`` output, sorted.
+    """
+    listing = "".join(f"{hashes[p]}  {p}\n" for p in sorted(hashes))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class SubmissionInfo:
     """A submission as the callers see it (a plain value, no session attached)."""
@@ -45,6 +63,10 @@ class SubmissionInfo:
     late: bool
     status: str
     files: dict = field(default_factory=dict)  # path -> sha256
+    sha256: str = ""  # submission_digest(files)
+    submitted_by: str = ""
+    collected_at: dt.datetime | None = None
+    feedback_released_at: dt.datetime | None = None
 
     @classmethod
     def _of(cls, sub):
@@ -59,6 +81,10 @@ class SubmissionInfo:
             late=sub.late,
             status=sub.status,
             files={f.path: f.sha256 for f in sub.files},
+            sha256=sub.sha256,
+            submitted_by=sub.submitted_by,
+            collected_at=sub.collected_at,
+            feedback_released_at=sub.feedback_released_at,
         )
 
 
