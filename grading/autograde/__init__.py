@@ -19,6 +19,7 @@ from ._pipeline import (
     find_submissions,
     grade_batch,
     grade_submission,
+    gradebook_items,
     open_lab,
 )
 from ._sanitise import sanitise
@@ -38,6 +39,7 @@ __all__ = [
     "find_submissions",
     "grade_batch",
     "grade_submission",
+    "gradebook_items",
     "insert_canaries",
     "open_lab",
     "parse_notebook",

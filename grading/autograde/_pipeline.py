@@ -22,6 +22,7 @@ __all__ = [
     "GradingLab",
     "find_submissions",
     "grade_batch",
+    "gradebook_items",
     "grade_submission",
     "open_lab",
 ]
@@ -173,7 +174,8 @@ def find_submissions(submissions_dir):
     return found
 
 
-def _gradebook_items(glab):
+def gradebook_items(glab):
+    """Return the lab's items as :meth:`Gradebook.upsert_lab` takes them (notebook -> items)."""
     notebooks = {name: [] for name in glab.sources}
     for item in lab_items(glab.sources):
         notebooks[item["notebook"]].append(
@@ -212,6 +214,8 @@ def grade_batch(
     resume=False,
     progress=False,
     rng=None,
+    submission_ids=None,
+    on_graded=None,
 ):
     """Grade every submission in ``submissions_dir`` in parallel, recording each as it ends.
 
@@ -234,6 +238,16 @@ def grade_batch(
     progress : bool
         Show a rich progress bar on stderr.
     rng : random.Random, optional
+    submission_ids : Mapping[str, int], optional
+        Folder name -> id of a submission already in the gradebook (the course
+        service stores each submission as it arrives, for learners and teams
+        alike): those folders are graded as that submission, none is added.
+        Folders not named here are left out.
+    on_graded : callable, optional
+        Called as ``on_graded(graded, total=n)`` with each
+        :class:`GradedSubmission` once it is recorded, and first with
+        ``graded=None`` once the ``n`` submissions to grade are known (for
+        progress reports).
 
     Returns
     -------
@@ -245,10 +259,16 @@ def grade_batch(
     todo = []
     done = gradebook.graded_submission_ids(glab.id) if (gradebook and resume) else set()
     if gradebook is not None:
-        gradebook.upsert_lab(glab.id, notebooks=_gradebook_items(glab), title=glab.lab.title)
+        gradebook.upsert_lab(glab.id, notebooks=gradebook_items(glab), title=glab.lab.title)
     for learner, files in find_submissions(submissions_dir):
         sub_id = None
-        if gradebook is not None:
+        if submission_ids is not None:
+            if learner not in submission_ids:
+                continue
+            sub_id = submission_ids[learner]
+            if sub_id in done:
+                continue
+        elif gradebook is not None:
             try:
                 check_name(learner, what="learner name")
             except SubmissionError:
@@ -262,6 +282,8 @@ def grade_batch(
                     continue
         todo.append((learner, files, sub_id))
     finished = []
+    if on_graded is not None:
+        on_graded(None, total=len(todo))
     # Kernels started ahead with the lab's imports done (each still used once).
     preload = lab_preload(glab.sources) if todo and hasattr(executor, "open_pool") else ""
     if preload:
@@ -272,14 +294,14 @@ def grade_batch(
             workdir_files=glab.resources,
         )
     try:
-        _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress)
+        _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress, on_graded)
     finally:
         if preload:
             executor.close_pool()
     return sorted(finished, key=lambda g: g.learner)
 
 
-def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress):
+def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress, on_graded):
     from rich.progress import Progress
 
     with (
@@ -299,6 +321,8 @@ def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress):
                     _record(gradebook, graded.submission_id, graded)
             finished.append(graded)
             bar.advance(task)
+            if on_graded is not None:
+                on_graded(graded, total=len(todo))
 
 
 def _safe_grade(glab, files, learner, executor, rng):
