@@ -1,0 +1,228 @@
+/* Manual grading: one question across all learners ("item" mode) or every question of one
+ * learner ("owner" mode). Each answer gets a form with the question's rubric levels
+ * (points), comment snippets to click, a free comment, and a Save button. */
+"use strict";
+
+(function () {
+  const { api, el, time, points, guarded, busy } = Course;
+  const root = document.getElementById("grading");
+  const lab = root.dataset.lab;
+  const answersNode = document.getElementById("answers");
+  let uid = 0;
+
+  function outputText(output) {
+    if (output.output_type === "stream") return output.text;
+    if (output.output_type === "error") return `${output.ename}: ${output.evalue}`;
+    const data = output.data || {};
+    const text = data["text/plain"];
+    return Array.isArray(text) ? text.join("") : text || "";
+  }
+
+  function joinText(value) {
+    return Array.isArray(value) ? value.join("") : value || "";
+  }
+
+  function answerBlock(answer) {
+    const outputs = (answer.outputs || []).map(outputText).filter(Boolean).join("\n");
+    const source = joinText(answer.source);
+    return el("div", { class: "course-answer" },
+      el("h4", { class: "h6" }, "Answer"),
+      source.trim() ? el("pre", { class: "course-source" }, source) : el("p", { class: "fst-italic" }, "No answer."),
+      outputs ? [el("h4", { class: "h6" }, "Output"), el("pre", { class: "course-output" }, outputs)] : null,
+      answer.message ? el("p", { class: "small text-body-secondary course-engine" }, "Grading engine: ", answer.message) : null,
+      answer.auto_score !== null && answer.auto_score !== undefined
+        ? el("p", { class: "small" }, `Autograded: ${points(answer.auto_score)} / ${points(answer.max_points)}`) : null);
+  }
+
+  function gradeText(answer) {
+    if (answer.manual_score === null || answer.manual_score === undefined) return "Not graded by hand yet.";
+    return `Graded: ${points(answer.manual_score)} / ${points(answer.max_points)}${answer.grader ? ` by ${answer.grader}` : ""}.`;
+  }
+
+  /** The grading form of one answer; `onSaved(grade)` after a successful save. */
+  function gradeForm(answer, item, onSaved) {
+    const n = ++uid;
+    const rubric = item.rubric || answer.rubric || null;
+    const levels = (rubric && rubric.levels) || [];
+    const snippets = (rubric && rubric.comments) || [];
+    const max = Number(answer.max_points ?? item.max_points);
+    const pointsInput = el("input", {
+      type: "number", class: "form-control course-points", id: `points-${n}`, min: 0, max, step: "any",
+      value: answer.manual_score ?? answer.score ?? "", required: true, "aria-describedby": `points-help-${n}`,
+    });
+    const comment = el("textarea", { class: "form-control course-comment-input", id: `comment-${n}`, rows: 3 });
+    comment.value = answer.comment || "";
+    const status = el("p", { class: "course-save-status small mt-2", "aria-live": "polite" }, gradeText(answer));
+
+    const radios = levels.map((level, i) => {
+      const input = el("input", {
+        class: "form-check-input", type: "radio", name: `level-${n}`, id: `level-${n}-${i}`, value: i,
+        checked: answer.level === i,
+      });
+      input.addEventListener("change", () => { pointsInput.value = level.points; });
+      return el("div", { class: "form-check course-level" }, input,
+        el("label", { class: "form-check-label", for: `level-${n}-${i}` },
+          el("strong", {}, level.label), ` – ${points(level.points)} point${Number(level.points) === 1 ? "" : "s"}`,
+          level.description ? el("span", { class: "d-block small text-body-secondary" }, level.description) : null));
+    });
+    if (levels.length) {
+      const none = el("input", { class: "form-check-input", type: "radio", name: `level-${n}`, id: `level-${n}-none`, value: "", checked: answer.level === null || answer.level === undefined });
+      radios.push(el("div", { class: "form-check course-level" }, none,
+        el("label", { class: "form-check-label", for: `level-${n}-none` }, "No level: I set the points myself")));
+    }
+
+    const snippetButtons = snippets.map((text) => el("button", {
+      type: "button", class: "btn btn-sm btn-outline-secondary course-snippet",
+      onclick: () => {
+        comment.value = comment.value.trim() ? `${comment.value.trimEnd()}\n${text}` : text;
+        comment.focus();
+      },
+    }, text));
+
+    const save = el("button", { type: "submit", class: "btn btn-primary course-save" }, "Save grade");
+    const form = el("form", { class: "course-grade-form", novalidate: true },
+      levels.length ? el("fieldset", { class: "mb-2" }, el("legend", { class: "h6" }, "Rubric"), radios) : null,
+      el("div", { class: "row g-2 align-items-end" },
+        el("div", { class: "col-sm-3" },
+          el("label", { class: "form-label", for: `points-${n}` }, "Points"),
+          pointsInput,
+          el("div", { class: "form-text", id: `points-help-${n}` }, `From 0 to ${points(max)}.`))),
+      el("div", { class: "mt-2" },
+        el("label", { class: "form-label", for: `comment-${n}` }, "Comment to the learner"),
+        snippetButtons.length ? el("div", { class: "d-flex flex-wrap gap-1 mb-1", role: "group", "aria-label": "Comment snippets: click to add" }, snippetButtons) : null,
+        comment),
+      el("div", { class: "mt-2" }, save), status);
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const chosen = form.querySelector(`input[name="level-${n}"]:checked`);
+      const level = chosen && chosen.value !== "" ? Number(chosen.value) : null;
+      const value = pointsInput.value === "" ? null : Number(pointsInput.value);
+      if (value === null && level === null) {
+        status.textContent = "Choose a level or enter the points.";
+        status.className = "course-save-status small mt-2 text-danger";
+        pointsInput.focus();
+        return;
+      }
+      if (value !== null && (Number.isNaN(value) || value < 0 || value > max)) {
+        status.textContent = `The points must be between 0 and ${points(max)}.`;
+        status.className = "course-save-status small mt-2 text-danger";
+        pointsInput.focus();
+        return;
+      }
+      busy(save, "Saving…", () => guarded(async () => {
+        const grade = await api("PUT",
+          `instructor/labs/${lab}/grades/${encodeURIComponent(answer.owner)}/${encodeURIComponent(answer.grade_id)}`,
+          { level, points: value, comment: comment.value });
+        status.textContent = `Saved: ${points(grade.points)} / ${points(grade.max_points)} points.`;
+        status.className = "course-save-status small mt-2 text-success";
+        form.dataset.saved = "true";
+        if (onSaved) onSaved(grade);
+      }, status));
+    });
+    return form;
+  }
+
+  function itemHeader(item) {
+    const rubric = item.rubric;
+    return el("div", { class: "card mb-3 course-item-header" }, el("div", { class: "card-body" },
+      el("p", { class: "mb-1" }, `Notebook ${item.notebook} · ${points(item.max_points)} points · `,
+        item.kind === "manual" ? "graded by hand" : "graded by tests"),
+      item.prompt ? [el("h2", { class: "h6" }, "The question"), el("blockquote", { class: "course-prompt" }, item.prompt)] : null,
+      rubric && rubric.levels && rubric.levels.length ? [
+        el("h2", { class: "h6" }, "Rubric"),
+        el("table", { class: "table table-sm course-rubric" },
+          el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Level"), el("th", { scope: "col" }, "Points"), el("th", { scope: "col" }, "What it means"))),
+          el("tbody", {}, rubric.levels.map((l) => el("tr", {}, el("td", {}, l.label), el("td", {}, points(l.points)), el("td", {}, l.description || ""))))),
+      ] : el("p", { class: "small text-body-secondary" }, "No rubric for this question: set the points yourself.")));
+  }
+
+  // ---- one question, every learner --------------------------------------------------------
+
+  async function itemMode() {
+    const gradeId = root.dataset.gradeId;
+    const onlyUngraded = document.getElementById("only-ungraded");
+    const progress = document.getElementById("grading-progress");
+    await guarded(async () => {
+      const data = await api("GET", `instructor/labs/${lab}/items/${encodeURIComponent(gradeId)}/answers`);
+      const { item, answers } = data;
+      document.getElementById("item-header").replaceChildren(itemHeader(item));
+      answersNode.removeAttribute("aria-busy");
+      const graded = new Set(answers.filter((a) => a.manual_score !== null && a.manual_score !== undefined).map((a) => a.owner));
+      const showProgress = () => { progress.textContent = `${graded.size} of ${answers.length} answers graded by hand.`; };
+      showProgress();
+      if (!answers.length) {
+        answersNode.replaceChildren(el("p", {}, "No collected submission yet: collect the submissions on the lab's page first."));
+        return;
+      }
+      const cards = answers.map((answer) => {
+        const card = el("section", { class: "card mb-3 course-answer-card", "data-owner": answer.owner, "aria-labelledby": `owner-${answer.owner}` },
+          el("div", { class: "card-body" },
+            el("h2", { class: "h5", id: `owner-${answer.owner}` }, answer.owner,
+              " ", el("a", { class: "small fw-normal", href: `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(answer.owner)}` }, "(all questions)")),
+            answerBlock(answer),
+            gradeForm(answer, item, () => { graded.add(answer.owner); card.dataset.graded = "true"; showProgress(); })));
+        card.dataset.graded = graded.has(answer.owner) ? "true" : "false";
+        return card;
+      });
+      answersNode.replaceChildren(...cards);
+      onlyUngraded.addEventListener("change", () => {
+        for (const card of cards) card.hidden = onlyUngraded.checked && card.dataset.graded === "true";
+      });
+    }, answersNode);
+  }
+
+  // ---- one learner, every question --------------------------------------------------------
+
+  async function ownerNav(owner) {
+    const nav = document.getElementById("owner-nav");
+    await guarded(async () => {
+      const rows = (await api("GET", `instructor/labs/${lab}/status`)).filter((r) => r.collected);
+      const owners = rows.map((r) => r.owner);
+      const i = owners.indexOf(owner);
+      const link = (name, label) => el("a", { class: "btn btn-sm btn-outline-secondary", href: `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(name)}` }, label);
+      const select = el("select", { class: "form-select form-select-sm w-auto d-inline-block", id: "owner-select", "aria-label": "Go to learner" },
+        owners.map((name) => el("option", { value: name, selected: name === owner }, name)));
+      select.addEventListener("change", () => { window.location.href = `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(select.value)}`; });
+      nav.replaceChildren(el("div", { class: "d-flex flex-wrap gap-2 align-items-center" },
+        i > 0 ? link(owners[i - 1], `← ${owners[i - 1]}`) : null,
+        el("label", { for: "owner-select", class: "small" }, "Learner:"), select,
+        i >= 0 && i < owners.length - 1 ? link(owners[i + 1], `${owners[i + 1]} →`) : null,
+        el("span", { class: "small text-body-secondary" }, i >= 0 ? `${i + 1} of ${owners.length}` : "")));
+    }, nav);
+  }
+
+  async function ownerMode() {
+    const owner = root.dataset.owner;
+    ownerNav(owner);
+    await guarded(async () => {
+      const [sub, items] = await Promise.all([
+        api("GET", `instructor/labs/${lab}/submissions/${encodeURIComponent(owner)}`),
+        api("GET", `instructor/labs/${lab}/items`),
+      ]);
+      const byId = new Map(items.map((it) => [`${it.notebook}/${it.grade_id}`, it]));
+      const s = sub.submission || {};
+      document.getElementById("owner-header").replaceChildren(el("p", {},
+        s.submitted_at ? ["Submission handed in ", time(s.submitted_at)] : "Collected submission",
+        s.late ? [" ", el("span", { class: "badge text-bg-warning" }, "Late")] : null,
+        sub.score !== null && sub.score !== undefined ? ` · score so far ${points(sub.score)} / ${points(sub.max_score)}` : "",
+        s.sha256 ? [el("br"), el("span", { class: "small" }, "Fingerprint (SHA-256): ", el("code", { class: "course-sha" }, s.sha256))] : null));
+      answersNode.removeAttribute("aria-busy");
+      answersNode.replaceChildren(...sub.items.map((answer) => {
+        const item = byId.get(`${answer.notebook}/${answer.grade_id}`) || { ...answer, rubric: answer.rubric };
+        const manual = (answer.kind || item.kind) === "manual";
+        const form = gradeForm({ ...answer, owner: answer.owner || owner }, item);
+        return el("section", { class: "card mb-3 course-answer-card", "data-grade-id": answer.grade_id, "aria-labelledby": `item-${answer.grade_id}` },
+          el("div", { class: "card-body" },
+            el("h2", { class: "h5", id: `item-${answer.grade_id}` }, answer.grade_id,
+              el("span", { class: "small fw-normal text-body-secondary" }, ` · ${points(answer.max_points ?? item.max_points)} points · ${manual ? "graded by hand" : "graded by tests"}`)),
+            item.prompt ? el("blockquote", { class: "course-prompt" }, item.prompt) : null,
+            answerBlock(answer),
+            manual ? form : el("details", {}, el("summary", {}, "Change this score by hand"), form)));
+      }));
+    }, answersNode);
+  }
+
+  if (root.dataset.mode === "item") itemMode();
+  else ownerMode();
+})();

@@ -1,0 +1,211 @@
+/* Instructor pages: the overview with the release form, and one lab's page
+ * (who has it, collect, autograde with a progress bar, questions, release feedback). */
+"use strict";
+
+(function () {
+  const { api, el, time, points, guarded, busy } = Course;
+  const base = Course.base;
+
+  function releasesText(releases) {
+    if (!releases || !releases.length) return "Not released yet.";
+    return releases.map((r) => {
+      const due = r.due ? ` – due ${Course.formatDate(r.due)}` : " – no deadline";
+      return `${r.group}${due}`;
+    }).join("; ");
+  }
+
+  // ---- overview ---------------------------------------------------------------------------
+
+  async function loadOverview() {
+    const target = document.getElementById("instructor-labs");
+    const select = document.getElementById("release-lab");
+    await guarded(async () => {
+      const labs = await api("GET", "instructor/labs");
+      target.removeAttribute("aria-busy");
+      const chosen = select.value;
+      select.replaceChildren(...labs.filter((l) => !l.error).map((l) =>
+        el("option", { value: l.id, selected: l.id === chosen }, `${l.title} (${l.id})`)));
+      if (!labs.length) {
+        target.replaceChildren(el("p", {}, "There are no labs in the labs folder yet."));
+        return;
+      }
+      target.replaceChildren(el("table", { class: "table table-striped align-middle", id: "labs-table" },
+        el("caption", { class: "visually-hidden" }, "All labs and their release state"),
+        el("thead", {}, el("tr", {},
+          ["Lab", "Released to", "Submissions", "Collected", "Feedback released", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, labs.map((lab) => el("tr", { "data-lab": lab.id },
+          el("td", {}, el("a", { href: `${base}instructor/labs/${encodeURIComponent(lab.id)}` }, lab.title || lab.id),
+            el("div", { class: "small text-body-secondary" }, lab.id, lab.team ? " · team lab" : ""),
+            lab.error ? el("div", { class: "small text-danger" }, lab.error) : null),
+          el("td", {}, releasesText(lab.releases)),
+          el("td", {}, lab.submissions ?? 0),
+          el("td", {}, lab.collected ?? 0),
+          el("td", {}, lab.feedback_released ?? 0),
+          el("td", {}, el("a", { class: "btn btn-sm btn-outline-primary", href: `${base}instructor/labs/${encodeURIComponent(lab.id)}` }, "Open"),
+            " ", el("a", { class: "btn btn-sm btn-outline-secondary", href: `${base}instructor/labs/${encodeURIComponent(lab.id)}/dashboard` }, "Dashboard")))))));
+    }, target);
+  }
+
+  function setupRelease() {
+    const form = document.getElementById("release-form");
+    const result = document.getElementById("release-result");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const lab = form.lab.value;
+      const group = form.group.value.trim() || "learners";
+      const dueLocal = form.due.value;
+      const due = Course.localToIso(dueLocal);
+      if (dueLocal && !due) {
+        result.replaceChildren(el("p", { class: "alert alert-danger", role: "alert" }, "The due date is not a valid date."));
+        return;
+      }
+      busy(document.getElementById("release-submit"), "Releasing…", () => guarded(async () => {
+        const release = await api("POST", "instructor/releases", { lab, group, due });
+        result.replaceChildren(el("p", { class: "alert alert-success", role: "status" },
+          `Released ${release.lab} to ${release.group}`, release.due ? [", due ", time(release.due)] : ", with no deadline", "."));
+        await loadOverview();
+      }, result));
+    });
+  }
+
+  // ---- one lab ----------------------------------------------------------------------------
+
+  function confirm(title, text, okLabel) {
+    const dialog = document.getElementById("confirm-dialog");
+    document.getElementById("confirm-dialog-title").textContent = title;
+    document.getElementById("confirm-dialog-text").textContent = text;
+    document.getElementById("confirm-ok").textContent = okLabel || "Yes";
+    dialog.returnValue = "";
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+      dialog.showModal();
+    });
+  }
+
+  async function loadLab(lab) {
+    await guarded(async () => {
+      const labs = await api("GET", "instructor/labs");
+      const info = labs.find((l) => l.id === lab);
+      if (!info) throw new Course.ApiError(404, `There is no lab "${lab}".`);
+      document.getElementById("lab-title").textContent = info.title || lab;
+      document.title = `${info.title || lab} - ${document.title.split(" - ").slice(-1)[0]}`;
+      document.getElementById("lab-summary").textContent = info.summary || "";
+      document.getElementById("lab-releases").textContent =
+        `Released to: ${releasesText(info.releases)}${info.team ? " A team lab: one submission per team." : ""}`;
+    });
+  }
+
+  async function loadStatus(lab) {
+    const target = document.getElementById("status");
+    await guarded(async () => {
+      const rows = await api("GET", `instructor/labs/${lab}/status`);
+      target.removeAttribute("aria-busy");
+      if (!rows.length) {
+        target.replaceChildren(el("p", {}, "Nobody has this lab yet: release it to a group first."));
+        return;
+      }
+      const fetched = rows.filter((r) => r.fetched_at).length;
+      const submitted = rows.filter((r) => r.submissions > 0).length;
+      target.replaceChildren(
+        el("p", {}, `${fetched} of ${rows.length} have got the lab; ${submitted} have submitted.`),
+        el("table", { class: "table table-sm table-striped align-middle", id: "status-table" },
+          el("caption", { class: "visually-hidden" }, "Learners and teams with this lab"),
+          el("thead", {}, el("tr", {}, ["Learner or team", "Got the lab", "Last submission", "Submissions",
+            "Collected", "Score", "Feedback released", ""].map((h) => el("th", { scope: "col" }, h)))),
+          el("tbody", {}, rows.map((r) => el("tr", { "data-owner": r.owner },
+            el("td", {}, r.owner, r.kind === "team" && r.members ? el("div", { class: "small text-body-secondary" }, r.members.join(", ")) : null),
+            el("td", {}, r.fetched_at ? time(r.fetched_at) : "not yet"),
+            el("td", {}, r.submitted_at ? time(r.submitted_at) : "none",
+              r.late ? [" ", el("span", { class: "badge text-bg-warning" }, "Late")] : null),
+            el("td", {}, r.submissions),
+            el("td", {}, r.collected ? "yes" : "no"),
+            el("td", {}, r.score === null || r.score === undefined ? "–" : `${points(r.score)} / ${points(r.max_score)}`),
+            el("td", {}, r.feedback_released_at ? time(r.feedback_released_at) : "no"),
+            el("td", {}, r.collected
+              ? el("a", { class: "btn btn-sm btn-outline-primary", href: `${base}instructor/labs/${lab}/owners/${encodeURIComponent(r.owner)}` }, "Grade")
+              : ""))))));
+    }, target);
+  }
+
+  async function loadItems(lab) {
+    const target = document.getElementById("items");
+    await guarded(async () => {
+      const items = await api("GET", `instructor/labs/${lab}/items`);
+      const manual = items.filter((i) => i.kind === "manual");
+      if (!manual.length) {
+        target.replaceChildren(el("p", {}, "This lab has no question to grade by hand: the tests grade everything."));
+        return;
+      }
+      target.replaceChildren(el("ul", { class: "list-unstyled course-items" }, manual.map((item) => el("li", { class: "mb-1", "data-grade-id": item.grade_id },
+        el("a", { href: `${base}instructor/labs/${lab}/items/${encodeURIComponent(item.grade_id)}` }, `Grade “${item.grade_id}” for everyone`),
+        ` (${points(item.max_points)} points`,
+        item.ungraded !== undefined ? `; ${item.ungraded} still to grade` : "", ")"))));
+    }, target);
+  }
+
+  async function pollJob(lab, job) {
+    const box = document.getElementById("autograde-progress");
+    const bar = document.getElementById("autograde-bar");
+    const label = document.getElementById("autograde-label");
+    const errors = document.getElementById("autograde-errors");
+    box.hidden = false;
+    for (;;) {
+      bar.max = Math.max(job.total, 1);
+      bar.value = job.done;
+      label.textContent = job.state === "done"
+        ? `Finished: ${job.done} of ${job.total} submissions graded.`
+        : job.state === "failed" ? `Autograding stopped after ${job.done} of ${job.total}.`
+          : `Grading… ${job.done} of ${job.total} submissions done.`;
+      errors.replaceChildren(...(job.errors || []).map((e) => el("p", { class: "alert alert-warning small mb-1" }, e)));
+      if (job.state === "done" || job.state === "failed") break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await api("GET", `instructor/jobs/${job.job}`);
+    }
+    box.dataset.state = job.state;
+    await Promise.all([loadStatus(lab), loadItems(lab)]);
+    return job;
+  }
+
+  function setupLab(lab) {
+    const collect = document.getElementById("collect");
+    collect.addEventListener("click", () => busy(collect, "Collecting…", () => guarded(async () => {
+      const result = await api("POST", `instructor/labs/${lab}/collect`);
+      document.getElementById("collect-result").replaceChildren(el("p", { class: "alert alert-success mt-2", role: "status" },
+        `Collected ${result.collected} submission${result.collected === 1 ? "" : "s"}.`));
+      await Promise.all([loadStatus(lab), loadItems(lab)]);
+    }, document.getElementById("collect-result"))));
+
+    const autograde = document.getElementById("autograde");
+    autograde.addEventListener("click", () => busy(autograde, "Autograding…", () => guarded(async () => {
+      const job = await api("POST", `instructor/labs/${lab}/autograde`);
+      await pollJob(lab, job);
+    }, document.getElementById("autograde-errors"))));
+
+    const release = document.getElementById("release-feedback");
+    const releaseResult = document.getElementById("release-feedback-result");
+    release.addEventListener("click", async () => {
+      const ok = await confirm("Release feedback?",
+        "Every learner whose submission is graded will see their score, your comments and their feedback page.",
+        "Release feedback");
+      if (!ok) return;
+      await busy(release, "Releasing…", () => guarded(async () => {
+        const result = await api("POST", `instructor/labs/${lab}/feedback/release`);
+        releaseResult.replaceChildren(el("p", { class: "alert alert-success mt-2", role: "status" },
+          `Feedback released to ${result.released} learner${result.released === 1 ? "" : "s"} or team${result.released === 1 ? "" : "s"}.`));
+        await loadStatus(lab);
+      }, releaseResult));
+    });
+  }
+
+  const page = document.body.dataset.page;
+  if (page === "instructor-index") {
+    setupRelease();
+    loadOverview();
+  } else if (page === "instructor-lab") {
+    const lab = document.getElementById("lab-page").dataset.lab;
+    setupLab(lab);
+    loadLab(lab);
+    loadStatus(lab);
+    loadItems(lab);
+  }
+})();
