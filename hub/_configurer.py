@@ -117,6 +117,7 @@ def update_groups_and_roles(c, settings):
                 "services": ["idle-culler"],
             }
         )
+    c.JupyterHub.load_roles += course_roles(settings)
 
 
 def update_services(c, settings):
@@ -141,7 +142,85 @@ def update_services(c, settings):
                 ],
             }
         )
-    c.JupyterHub.services = services
+    c.JupyterHub.services = services + course_services(settings)
+
+
+#: Name of the course service (``/services/course/``, :mod:`ai4scale.hub.course`).
+COURSE_SERVICE = "course"
+
+
+def course_services(settings):
+    """Return the managed course service, unless ``course.enabled`` is false.
+
+    The hub starts ``python -m ai4scale.hub.course`` (as root: it runs the
+    grading sandbox) with the settings file, on ``course.port``; learners
+    and instructors log in to it through the hub's OAuth without a
+    confirmation page.
+
+    Returns
+    -------
+    list of dict
+        Entries of ``JupyterHub.services``.
+    """
+    course = settings["course"]
+    if not course["enabled"]:
+        return []
+    from ._settings import settings_path
+
+    file = str(settings_path())
+    return [
+        {
+            "name": COURSE_SERVICE,
+            "url": f"http://127.0.0.1:{course['port']}",
+            "command": [sys.executable, "-m", "ai4scale.hub.course", "--settings", file],
+            "environment": {"AI4SCALE_CONFIG": file},
+            "oauth_no_confirm": True,
+            "display": True,
+            "info": {"description": "Labs, submissions, grades and feedback"},
+        }
+    ]
+
+
+def course_roles(settings):
+    """Return the roles of the course service's token and of its users.
+
+    The service's token reads users and groups (who is an instructor, who is
+    in which team is decided from hub groups) and reaches learners' and team
+    workspaces' servers (their contents API: notebooks travel over HTTP);
+    those servers accept it through :func:`learner_server_access` and the
+    team workspaces' overrides. Learners and instructors may log in to it.
+
+    Returns
+    -------
+    list of dict
+        Entries of ``JupyterHub.load_roles``.
+    """
+    if not settings["course"]["enabled"]:
+        return []
+    from .teams import WORKSPACES_GROUP
+
+    return [
+        {
+            "name": "course-service",
+            "description": "The course service: read users and groups, reach learners' servers.",
+            "scopes": [
+                "list:users",
+                "read:users",
+                "read:servers",
+                "list:groups",
+                "read:groups",
+                "access:servers!group=learners",
+                f"access:servers!group={WORKSPACES_GROUP}",
+            ],
+            "services": [COURSE_SERVICE],
+        },
+        {
+            "name": "course-user",
+            "description": "Use the course service at /services/course/.",
+            "scopes": [f"access:services!service={COURSE_SERVICE}"],
+            "groups": ["learners", "instructors"],
+        },
+    ]
 
 
 def learner_server_access(spawner):

@@ -45,6 +45,10 @@ _CONSTRAINTS = {
     ("auth", "min_password_length"): {"minimum": 8},
     ("culler", "timeout"): {"minimum": 0},
     ("culler", "every"): {"minimum": 10},
+    ("course", "port"): {"minimum": 1, "maximum": 65535},
+    ("course", "max_upload_mb"): {"minimum": 1, "maximum": 1024},
+    ("course", "sandbox"): {"enum": ["auto", "sandbox", "local"]},
+    ("course", "grading_workers"): {"minimum": 1},
     ("local", "user_prefix"): {"pattern": r"^[a-z][a-z0-9-]{0,15}$"},
     ("local", "cgroup_parent"): {"pattern": r"^[A-Za-z0-9_.-]+$"},
 }

@@ -9,12 +9,14 @@ resolved by JupyterHub itself, as at hub start.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import ai4scale.hub
 import pytest
 import sqlalchemy
 from ai4scale.hub import SettingsError, apply_config, load_settings
 from ai4scale.hub._configurer import INSTRUCTOR_SCOPES
+from ai4scale.hub._settings import settings_path
 from jupyterhub.app import JupyterHub
 from traitlets.config import Config
 
@@ -77,7 +79,47 @@ def test_defaults_give_the_local_profile(tmp_path):
 
 def test_culler_off_when_timeout_is_zero(tmp_path):
     _, c = configure(tmp_path, "[culler]\ntimeout = 0")
-    assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin"]
+    assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin", "course"]
+
+
+def test_course_service_its_token_and_who_may_use_it(tmp_path):
+    _, c = configure(tmp_path, "[course]\nport = 8099")
+    course = {s["name"]: s for s in c.JupyterHub.services}["course"]
+    assert course["url"] == "http://127.0.0.1:8099"
+    assert course["command"][1:] == [
+        "-m",
+        "ai4scale.hub.course",
+        "--settings",
+        str(settings_path()),
+    ]
+    assert course["environment"] == {"AI4SCALE_CONFIG": str(settings_path())}
+    assert course["oauth_no_confirm"] is True
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    service = roles["course-service"]
+    assert service["services"] == ["course"]
+    assert "access:servers!group=learners" in service["scopes"]
+    assert "access:servers!group=team-workspaces" in service["scopes"]
+    assert {"read:users", "read:groups", "read:servers"} <= set(service["scopes"])
+    assert not any(s.startswith(("admin", "servers", "delete")) for s in service["scopes"])
+    assert roles["course-user"] == {
+        "name": "course-user",
+        "description": roles["course-user"]["description"],
+        "scopes": ["access:services!service=course"],
+        "groups": ["learners", "instructors"],
+    }
+    # A learner's server lists the learners' group among its access scopes,
+    # so it accepts the service's token (scoped to that group).
+    spawner = SimpleNamespace(user=SimpleNamespace(name="tom"), name="")
+    overrides = c.Spawner.group_overrides(spawner)
+    learners = [o for o in overrides.values() if o["groups"] == ["learners"]]
+    scopes = learners[0]["spawner_override"]["oauth_access_scopes"]
+    assert "access:servers!group=learners" in scopes
+
+
+def test_course_service_can_be_turned_off(tmp_path):
+    _, c = configure(tmp_path, "[course]\nenabled = false")
+    assert "course" not in {s["name"] for s in c.JupyterHub.services}
+    assert not {"course-service", "course-user"} & {r["name"] for r in c.JupyterHub.load_roles}
 
 
 def test_docker_profile(tmp_path):
@@ -158,6 +200,7 @@ def test_applying_twice_gives_the_same_config(tmp_path, text):
         ('[limits]\nmemry = "2G"', "memry"),
         ('[dockr]\nimage = "x"', "dockr"),
         ('[auth.oidc]\nclient_idd = "x"', "client_idd"),
+        ("[course]\nmax_upload = 5", "max_upload"),
     ],
 )
 def test_unknown_keys_are_refused_by_name(tmp_path, text, key):

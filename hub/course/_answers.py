@@ -1,0 +1,212 @@
+"""What manual grading shows: the items with their rubric, and the owners' answers."""
+
+from __future__ import annotations
+
+from ._errors import NotFound
+from ._grading import _gradebook_lab, collected_of
+from ._names import check_grade_id
+
+__all__ = ["item_answers", "lab_items_view", "owner_submission"]
+
+#: Longest answer text and output shown per item (characters).
+MAX_TEXT = 20_000
+
+
+def _kind(spec):
+    return "auto" if spec["kind"] == "auto" else "manual"
+
+
+def _text_outputs(cells):
+    out = []
+    for cell in cells:
+        for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if o.get("output_type") == "stream":
+                out.append({"output_type": "stream", "name": o.get("name"), "text": o.get("text")})
+            elif "data" in o and "text/plain" in o["data"]:
+                out.append({"output_type": o["output_type"], "text": o["data"]["text/plain"]})
+            elif o.get("output_type") == "error":
+                out.append({"output_type": "error", "text": f"{o.get('ename')}: {o.get('evalue')}"})
+    for o in out:
+        if isinstance(o["text"], list):
+            o["text"] = "".join(o["text"])
+        o["text"] = (o["text"] or "")[:MAX_TEXT]
+    return out
+
+
+def _answers_in(nb):
+    """Return grade_id -> (source, outputs) of a learner's notebook.
+
+    A manually graded answer cell is its own answer; for a test cell the
+    answer is the learner's solution cells since the previous graded cell.
+    """
+    found, pending = {}, []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        meta = meta if isinstance(meta, dict) else {}
+        gid = meta.get("grade_id")
+        if meta.get("solution") and not meta.get("grade"):
+            pending.append(cell)
+            continue
+        if gid and (meta.get("grade") or meta.get("task")) and gid not in found:
+            cells = [cell] if meta.get("solution") else pending
+            text = "\n\n".join(c.source for c in cells)[:MAX_TEXT]
+            found[gid] = (text, _text_outputs(cells))
+            pending = []
+    return found
+
+
+def _owner_answers(course, lab, info):
+    """Return (notebook, grade_id) -> (source, outputs) of a collected submission."""
+    from ai4scale.grading.autograde import SubmissionError, parse_notebook
+
+    out = {}
+    folder = course.path("collected", lab, info.owner)
+    for name in info.files:
+        try:
+            nb = parse_notebook(folder / name)
+        except (SubmissionError, OSError):
+            continue
+        for gid, answer in _answers_in(nb).items():
+            out[(name, gid)] = answer
+    return out
+
+
+def _prompts(glab):
+    """Return (notebook, grade_id) -> the Markdown just before the item (the question)."""
+    from ai4scale.grading.labformat import learner_version
+
+    prompts = {}
+    for name, src in glab.sources.items():
+        last = ""
+        for cell in learner_version(src, name=name).cells:
+            meta = cell.get("metadata", {}).get("nbgrader") or {}
+            gid = meta.get("grade_id")
+            if gid and (meta.get("grade") or meta.get("task")):
+                prompts[(name, gid)] = (
+                    cell.source
+                    if cell.cell_type == "markdown" and not (meta.get("solution"))
+                    else last
+                )
+            if cell.cell_type == "markdown" and not meta.get("solution"):
+                last = cell.source
+    return prompts
+
+
+def _item_view(glab, spec, prompts):
+    rubric = getattr(glab.lab, "rubrics", {}).get(spec["grade_id"])
+    return {
+        "notebook": spec["notebook"],
+        "grade_id": spec["grade_id"],
+        "kind": _kind(spec),
+        "task": spec["kind"] == "task",
+        "max_points": spec["points"],
+        "prompt": prompts.get((spec["notebook"], spec["grade_id"]), ""),
+        "rubric": rubric.as_dict() if rubric is not None else None,
+    }
+
+
+def lab_items_view(course, lab):
+    """Return the items of a lab with rubric, question and grading counts (``.../items``)."""
+    from ai4scale.grading.labformat import lab_items
+
+    glab = _gradebook_lab(course, lab)
+    gb = course.gradebook
+    collected = gb.collected_submissions(lab)
+    results = [gb.submission_results(s.id) for s in collected]
+    prompts = _prompts(glab)
+    out = []
+    for spec in lab_items(glab.sources):
+        item = _item_view(glab, spec, prompts)
+        done = 0
+        for res in results:
+            r = next(
+                (
+                    r
+                    for r in res.values()
+                    if (r["notebook"], r["grade_id"]) == (spec["notebook"], spec["grade_id"])
+                ),
+                None,
+            )
+            if r is not None and (r["manual_score"] is not None or item["kind"] == "auto"):
+                done += r["score"] is not None
+        item["graded"], item["ungraded"] = done, len(collected) - done
+        out.append(item)
+    return out
+
+
+def _answer(info, spec, answers, results):
+    key = (spec["notebook"], spec["grade_id"])
+    source, outputs = answers.get(key, ("", []))
+    r = next((r for r in results.values() if (r["notebook"], r["grade_id"]) == key), {})
+    return {
+        "owner": info.owner,
+        "submission": info.id,
+        "notebook": spec["notebook"],
+        "grade_id": spec["grade_id"],
+        "kind": _kind(spec),
+        "source": source,
+        "outputs": outputs,
+        "auto_score": r.get("auto_score"),
+        "manual_score": r.get("manual_score"),
+        "score": r.get("score"),
+        "max_points": r.get("max_points", spec["points"]),
+        "level": r.get("level"),
+        "comment": r.get("comments", ""),
+        "message": r.get("failure", ""),
+        "grader": r.get("grader", ""),
+    }
+
+
+def _spec(glab, grade_id, notebook):
+    from ai4scale.grading.labformat import lab_items
+
+    found = [
+        s
+        for s in lab_items(glab.sources)
+        if s["grade_id"] == grade_id and notebook in (None, s["notebook"])
+    ]
+    if not found:
+        raise NotFound(f"no item {grade_id!r} in lab {glab.id!r}")
+    return found[0]
+
+
+def item_answers(course, lab, grade_id, *, notebook=None):
+    """Return one item and every collected owner's answer to it (``.../items/{id}/answers``)."""
+    glab = _gradebook_lab(course, lab)
+    spec = _spec(glab, check_grade_id(grade_id), notebook)
+    gb = course.gradebook
+    answers = []
+    for info in gb.collected_submissions(lab):
+        answers.append(
+            _answer(info, spec, _owner_answers(course, lab, info), gb.submission_results(info.id))
+        )
+    return {"item": _item_view(glab, spec, _prompts(glab)), "answers": answers}
+
+
+def owner_submission(course, lab, owner):
+    """Return one owner's collected submission, item by item (``.../submissions/{owner}``)."""
+    from ai4scale.grading.labformat import lab_items
+
+    from ._submissions import receipt
+
+    glab = _gradebook_lab(course, lab)
+    info = collected_of(course, lab, owner)
+    gb = course.gradebook
+    answers = _owner_answers(course, lab, info)
+    results = gb.submission_results(info.id)
+    prompts = _prompts(glab)
+    items = []
+    for spec in lab_items(glab.sources):
+        entry = _answer(info, spec, answers, results)
+        view = _item_view(glab, spec, prompts)
+        entry.update(rubric=view["rubric"], prompt=view["prompt"], task=view["task"])
+        items.append(entry)
+    scored = [i["score"] for i in items if i["score"] is not None]
+    return {
+        "owner": owner,
+        "submission": receipt(info),
+        "status": info.status,
+        "score": sum(scored) if scored else None,
+        "max_score": float(glab.lab.points),
+        "items": items,
+    }

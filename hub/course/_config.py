@@ -1,0 +1,115 @@
+"""Where the course service keeps things, and its limits (from the ``[course]`` settings)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Integer, Unicode, default
+from traitlets.config import Configurable
+
+__all__ = ["CourseConfig", "source_labs_dir"]
+
+
+def source_labs_dir():
+    """Return the ``labs/`` folder of the sandbox's sources (beside the ``ai4scale`` package)."""
+    import ai4scale
+
+    return Path(ai4scale.__file__).resolve().parent.parent / "labs"
+
+
+class CourseConfig(Configurable):
+    """The course service's paths and limits.
+
+    Built from the settings file by :meth:`from_settings`; tests may pass
+    traits directly.
+    """
+
+    labs_dir = Unicode(
+        help="""Folder of lab sources (``<labs_dir>/<id>/lab.toml`` and source notebooks).
+
+        Instructors' files: solutions and hidden tests live here, so it is
+        never exposed to learners.
+        """
+    ).tag(config=True)
+
+    course_dir = Unicode(
+        help="""The service's own directory (mode 0700, root only).
+
+        ``releases/<lab>/`` (learner versions as released), ``submissions/``
+        (every submission, by id), ``collected/<lab>/<owner>/`` (the version
+        taken into grading), ``feedback/<lab>/<owner>/<lab>.html``. Never
+        shared with learners' servers: notebooks travel over HTTP.
+        """
+    ).tag(config=True)
+
+    gradebook_url = Unicode(
+        help="""SQLAlchemy URL of the gradebook (``sqlite:///...`` or ``postgresql://...``)."""
+    ).tag(config=True)
+
+    max_upload_bytes = Integer(
+        20 << 20,
+        help="""Largest notebook accepted from a learner's server, in bytes.
+
+        A bigger file is refused with 413 before it is read.
+        """,
+    ).tag(config=True)
+
+    grading_workers = Integer(
+        1, help="""Submissions the autograder grades at once (each in its own sandbox)."""
+    ).tag(config=True)
+
+    sandbox = Unicode(
+        "auto",
+        help="""Executor of autograding and "check my work": ``"sandbox"`` (the grading
+        sandbox: its own account, cgroup, no network), ``"local"`` (nbclient as
+        the service's user: development only) or ``"auto"`` (the sandbox when
+        it can run here).
+        """,
+    ).tag(config=True)
+
+    @default("labs_dir")
+    def _default_labs_dir(self):
+        return str(source_labs_dir())
+
+    @default("gradebook_url")
+    def _default_gradebook_url(self):
+        return f"sqlite:///{Path(self.course_dir).parent / 'gradebook.sqlite'}"
+
+    @classmethod
+    def from_settings(cls, settings, **overrides):
+        """Return the configuration of the ``[course]`` table of ``settings``.
+
+        Parameters
+        ----------
+        settings : dict
+            Validated sandbox settings.
+        **overrides
+            Traits to set instead.
+
+        Returns
+        -------
+        CourseConfig
+        """
+        course = settings["course"]
+        state = Path(settings["paths"]["state_dir"])
+        kw = {
+            "course_dir": str(state / "course"),
+            "max_upload_bytes": int(course["max_upload_mb"]) << 20,
+            "grading_workers": int(course["grading_workers"]),
+            "sandbox": course["sandbox"],
+        }
+        if course["labs_dir"]:
+            kw["labs_dir"] = course["labs_dir"]
+        url = course["gradebook_url"] or os.environ.get("AI4SCALE_GRADEBOOK_URL", "")
+        kw["gradebook_url"] = url or f"sqlite:///{state / 'gradebook.sqlite'}"
+        kw.update(overrides)
+        return cls(**kw)
+
+    def lab_dir(self, lab):
+        """Return the source folder of lab ``lab`` (an already checked id)."""
+        return Path(self.labs_dir) / lab
+
+    def path(self, *parts):
+        """Return a path inside :attr:`course_dir`."""
+        return Path(self.course_dir, *parts)

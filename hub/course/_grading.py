@@ -1,0 +1,337 @@
+"""Collect, autograde, grade by hand, release feedback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._errors import BadRequest, Conflict, NotFound
+from ._names import check_grade_id, check_owner
+from ._submissions import submission_files
+
+__all__ = [
+    "Job",
+    "autograde",
+    "collect",
+    "feedback_totals",
+    "learner_feedback",
+    "make_executor",
+    "release_feedback",
+    "set_grade",
+]
+
+
+def _gradebook_lab(course, lab):
+    """Return the GradingLab of a lab that is in the gradebook (released), else Conflict."""
+    glab = course.lab(lab)
+    try:
+        released = course.gradebook.releases(lab)
+    except KeyError:  # not even in the gradebook
+        released = []
+    if not released:
+        raise Conflict(f"lab {lab!r} is not released")
+    return glab
+
+
+def collect(course, lab):
+    """Take the newest submission of each owner into grading.
+
+    The files go to ``collected/<lab>/<owner>/`` (replacing an earlier
+    collection) and the submissions are marked collected in the gradebook.
+
+    Returns
+    -------
+    dict
+        ``collected`` (count) and ``owners``.
+    """
+    _gradebook_lab(course, lab)
+    gb = course.gradebook
+    current = gb.submissions(lab)
+    root = course.path("collected")
+    root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{lab}-", dir=root))
+    try:
+        for info in current:
+            folder = staging / check_owner(info.owner)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, path in submission_files(course, info).items():
+                shutil.copyfile(path, folder / name)
+        target, old = root / lab, root / f".{lab}-old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    gb.mark_collected([info.id for info in current])
+    return {"collected": len(current), "owners": [info.owner for info in current]}
+
+
+def make_executor(config, **timeouts):
+    """Return the grading executor the configuration asks for (see ``CourseConfig.sandbox``)."""
+    from ai4scale.grading.autograde import default_executor
+
+    sandbox = {"auto": None, "sandbox": True, "local": False}.get(config.sandbox)
+    return default_executor(sandbox=sandbox, **timeouts)
+
+
+@dataclass
+class Job:
+    """An autograding run, followed by the instructor's page (``GET /instructor/jobs/{id}``)."""
+
+    lab: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    state: str = "queued"  # queued, running, done, failed
+    done: int = 0
+    total: int = 0
+    errors: list = field(default_factory=list)
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    finished_at: dt.datetime | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def on_graded(self, graded, *, total):
+        """Progress callback of ``grade_batch``."""
+        with self._lock:
+            self.total = total
+            if graded is not None:
+                self.done += 1
+                if graded.status == "error":
+                    self.errors.append(f"{graded.learner}: {graded.message}")
+
+    def as_dict(self):
+        """Return the job as the ``Job`` schema."""
+        with self._lock:
+            return {
+                "job": self.id,
+                "lab": self.lab,
+                "state": self.state,
+                "done": self.done,
+                "total": self.total,
+                "errors": list(self.errors),
+                "started_at": self.started_at.isoformat(),
+                "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            }
+
+
+def autograde(course, lab, *, job=None):
+    """Autograde the collected submissions not graded yet, with the grading engine.
+
+    Blocking (the service runs it in a thread). Results are recorded in the
+    gradebook as each submission ends.
+
+    Parameters
+    ----------
+    course : Course
+    lab : str
+    job : Job, optional
+        Receives the progress; its state ends ``done`` or ``failed``.
+
+    Returns
+    -------
+    Job
+    """
+    from ai4scale.grading.autograde import grade_batch
+
+    job = job or Job(lab)
+    job.state = "running"
+    try:
+        glab = _gradebook_lab(course, lab)
+        collected = course.gradebook.collected_submissions(lab)
+        ids = {info.owner: info.id for info in collected}
+        folder = course.path("collected", lab)
+        if ids and folder.is_dir():
+            grade_batch(
+                glab,
+                folder,
+                gradebook=course.gradebook,
+                executor=make_executor(course.config),
+                workers=course.config.grading_workers,
+                resume=True,
+                submission_ids=ids,
+                on_graded=job.on_graded,
+            )
+        job.state = "failed" if job.errors else "done"
+    except Exception as e:
+        job.errors.append(f"{type(e).__name__}: {e}")
+        job.state = "failed"
+        raise
+    finally:
+        job.finished_at = dt.datetime.now(dt.UTC)
+    return job
+
+
+def collected_of(course, lab, owner):
+    """Return the newest collected submission of ``owner`` (a name), else NotFound."""
+    check_owner(owner)
+    for info in course.gradebook.collected_submissions(lab):
+        if info.owner == owner:
+            return info
+    raise NotFound(f"no collected submission of {owner!r} for lab {lab!r}")
+
+
+def _number(value, what):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRequest(f"{what} must be a number")
+    return float(value)
+
+
+def set_grade(course, lab, owner, grade_id, *, points=None, level=None, comment=None, grader=""):
+    """Grade one item of an owner's collected submission by hand.
+
+    Parameters
+    ----------
+    course : Course
+    lab, owner, grade_id : str
+    points : float, optional
+        0 to the item's points; with ``level`` and no points, the level's points.
+        None with no level clears the manual score (the automatic one counts).
+    level : int, optional
+        Index into the item's rubric levels (lowest first).
+    comment : str, optional
+        Replaces the item's comment.
+    grader : str
+
+    Returns
+    -------
+    dict
+        As the ``Grade`` schema.
+    """
+    glab = _gradebook_lab(course, lab)
+    check_grade_id(grade_id)
+    info = collected_of(course, lab, owner)
+    points = _number(points, "points")
+    if level is not None:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise BadRequest("level must be an integer (an index into the rubric's levels)")
+        rubric = getattr(glab.lab, "rubrics", {}).get(grade_id)
+        if rubric is None:
+            raise BadRequest(f"item {grade_id!r} has no rubric: give points, not a level")
+        if not 0 <= level < len(rubric.levels):
+            raise BadRequest(f"level must be 0 to {len(rubric.levels) - 1} for item {grade_id!r}")
+        if points is None:
+            points = float(rubric.levels[level].points)
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 20_000):
+        raise BadRequest("comment must be text of at most 20000 characters")
+    try:
+        saved = course.gradebook.set_grade(
+            info.id, grade_id, points=points, level=level, comment=comment, grader=grader
+        )
+    except KeyError as e:
+        raise NotFound(str(e).strip("\"'")) from None
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    return {"owner": owner, "submission": info.id, "grade_id": grade_id, **saved}
+
+
+def release_feedback(course, lab):
+    """Write the feedback pages of the graded submissions and release them.
+
+    Pages go to ``feedback/<lab>/<owner>/<lab>.html`` (hidden tests and
+    canaries withheld, the owner's answer cells shown), and each submission
+    gets its ``feedback_released_at``.
+
+    Returns
+    -------
+    dict
+        ``released`` (count), ``owners``, ``released_at``.
+    """
+    from ai4scale.grading.feedback import write_feedback
+
+    glab = _gradebook_lab(course, lab)
+    gb = course.gradebook
+    written = write_feedback(
+        gb, glab, course.path("feedback", lab), submissions_dir=course.path("collected", lab)
+    )
+    subs = [s for s in gb.submissions(lab, status=("graded", "rejected")) if s.owner in written]
+    when = gb.mark_feedback_released([s.id for s in subs])
+    return {
+        "released": len(subs),
+        "owners": sorted(s.owner for s in subs),
+        "released_at": when.isoformat(),
+    }
+
+
+def feedback_totals(course, submission_id):
+    """Return ``(score, max_score)`` of a submission (score None when nothing is scored)."""
+    info = course.gradebook.submission(submission_id)
+    glab = course.lab(info.lab)
+    scores = [
+        r["score"]
+        for r in course.gradebook.submission_results(submission_id).values()
+        if r["score"] is not None
+    ]
+    return (sum(scores) if scores else None), float(glab.lab.points)
+
+
+def learner_feedback(course, lab, owner):
+    """Return an owner's released feedback (``GET /labs/{lab}/feedback``), else NotFound.
+
+    Messages are cleaned as on the feedback page: nothing of the hidden tests.
+    """
+    from ai4scale.grading.feedback import hidden_fragments, safe_message
+    from ai4scale.grading.labformat import lab_items
+
+    from ._labs import owner_state
+
+    glab = course.lab(lab)
+    released = owner_state(course, lab, owner)["released"]
+    if released is None:
+        raise NotFound(f"no feedback on lab {lab!r} is released to you yet")
+    results = course.gradebook.submission_results(released.id)
+    by_item = {(r["notebook"], r["grade_id"]): r for r in results.values()}
+    rubrics = getattr(glab.lab, "rubrics", {})
+    fragments = hidden_fragments(glab.sources)
+    items = []
+    for spec in lab_items(glab.sources):
+        res = by_item.get((spec["notebook"], spec["grade_id"]), {})
+        level = res.get("level")
+        rubric = rubrics.get(spec["grade_id"])
+        label = None
+        if rubric is not None and level is not None and 0 <= level < len(rubric.levels):
+            label = rubric.levels[level].label
+        status = (res.get("flags") or {}).get("status", "")
+        if status == "tampered":
+            message = "set to zero: the notebook tampered with error reporting"
+        else:
+            message = safe_message(res.get("failure", ""), fragments)
+        items.append(
+            {
+                "notebook": spec["notebook"],
+                "grade_id": spec["grade_id"],
+                "points": res.get("score"),
+                "max_points": res.get("max_points", spec["points"]),
+                "level": label,
+                "comment": res.get("comments", ""),
+                "message": message,
+            }
+        )
+    score, max_score = feedback_totals(course, released.id)
+    return {
+        "lab": lab,
+        "score": score if score is not None else 0.0,
+        "max_score": max_score,
+        "released_at": released.feedback_released_at.isoformat(),
+        "submission": released.id,
+        "items": items,
+        "html": None,
+    }
+
+
+def feedback_page(course, lab, owner):
+    """Return the path of an owner's released feedback page, else NotFound."""
+    from ._labs import owner_state
+
+    if owner_state(course, lab, owner)["released"] is None:
+        raise NotFound(f"no feedback on lab {lab!r} is released to you yet")
+    page = course.path("feedback", lab, check_owner(owner.name), f"{lab}.html")
+    if not page.is_file():
+        raise NotFound(f"no feedback page for lab {lab!r}")
+    return page

@@ -1,0 +1,525 @@
+"""The REST API (``openapi.yaml``): thin tornado handlers over the course library.
+
+Every handler authenticates with hub OAuth (a browser cookie, or an
+``Authorization: token`` header), then asks the hub with the service's own
+token who the user is: instructor rights come from hub groups, never from
+the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from pathlib import Path
+
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import web
+from tornado.log import app_log
+
+from . import _answers, _grading, _labs, _reports, _transfer
+from ._errors import BadRequest, CourseError, Forbidden, NotFound
+from ._names import check_lab_id
+from ._people import LEARNERS_GROUP
+from ._submissions import receipt
+
+__all__ = ["APIHandler", "CourseHandler", "api_handlers"]
+
+#: Largest request body the JSON API reads (notebooks never travel in requests).
+MAX_BODY_BYTES = 1 << 20
+
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+
+
+def api(method):
+    """Turn a :class:`CourseError` into its HTTP status with a JSON message."""
+
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        try:
+            return await method(self, *args, **kwargs)
+        except CourseError as e:
+            raise web.HTTPError(e.status, "%s", str(e)) from e
+
+    return wrapper
+
+
+class CourseHandler(HubOAuthenticated, web.RequestHandler):
+    """Base of the service's handlers (API and pages): the course, the hub, the person.
+
+    After :meth:`prepare`, ``self.person`` is the logged-in :class:`Person`
+    (groups as the hub says) or None.
+    """
+
+    person = None
+
+    @property
+    def course(self):
+        """The :class:`Course` (application setting ``course``)."""
+        return self.settings["course"]
+
+    @property
+    def hub(self):
+        """The :class:`HubClient` (application setting ``hub``)."""
+        return self.settings["hub"]
+
+    @property
+    def service_prefix(self):
+        """The service's URL prefix, e.g. ``/services/course/``."""
+        return self.settings["service_prefix"]
+
+    async def prepare(self):
+        """Identify the user through the hub (async: no blocking call per request)."""
+        if not hasattr(self, "_hub_auth_user_cache"):
+            model = await self.hub_auth.get_user(self, sync=False)
+            self._hub_auth_user_cache = None
+            if model:
+                try:
+                    self._hub_auth_user_cache = self.check_hub_user(model)
+                except Exception:  # UserNotAllowed: no access to this service
+                    self._hub_auth_user_cache = None
+        model = self._hub_auth_user_cache
+        if model and model.get("kind", "user") == "user":
+            self.person = await self.hub.person(model["name"])
+
+    def require_instructor(self):
+        """Raise 403 unless the person is an instructor (group ``instructors``) or hub admin."""
+        if self.person is None or not self.person.instructor:
+            raise Forbidden("only instructors may do this")
+
+
+@web.stream_request_body
+class APIHandler(CourseHandler):
+    """JSON API handler: JSON errors, small bodies, 403 (not a redirect) when logged out."""
+
+    async def prepare(self):
+        """Refuse large bodies from their Content-Length, then authenticate."""
+        self._body = bytearray()
+        length = self.request.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            raise web.HTTPError(
+                413,
+                "request body too large (%s bytes): the API takes JSON up to %d bytes; "
+                "notebooks are read from your server, not uploaded",
+                length,
+                MAX_BODY_BYTES,
+            )
+        await super().prepare()
+        if self.request.method != "OPTIONS" and self.person is None:
+            if self.request.path.rstrip("/").endswith("/openapi.yaml"):
+                return
+            raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
+
+    def data_received(self, chunk):
+        """Collect the body, refusing more than :data:`MAX_BODY_BYTES`."""
+        self._body += chunk
+        if len(self._body) > MAX_BODY_BYTES:
+            raise web.HTTPError(413, "request body too large")
+
+    def json_body(self):
+        """Return the request body as a JSON object (BadRequest otherwise)."""
+        if not self._body:
+            return {}
+        try:
+            data = json.loads(bytes(self._body))
+        except ValueError:
+            raise BadRequest("the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise BadRequest("the request body must be a JSON object")
+        return data
+
+    def write_json(self, data, status=200):
+        """Send ``data`` as JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code, **kwargs):
+        """Answer every error as ``{"error": message}``."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = self._reason
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code >= 500:
+            message = "internal error of the course service (see its log)"
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": message}))
+
+    def lab_arg(self, lab):
+        """Check a lab id from the URL."""
+        return check_lab_id(lab)
+
+    async def in_thread(self, func, *args, **kwargs):
+        """Run blocking library work (kernels, file writing) off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+
+    async def roster(self, lab):
+        """Return the owners a lab is released to: name -> members (from hub groups)."""
+        glab = self.course.lab(lab)
+        releases = self.course.gradebook.releases(lab)
+        groups = await self.hub.groups()
+        people = set()
+        for r in releases:
+            people.update(groups.get(r.group, []))
+        if not getattr(glab.lab, "team", False):
+            return {name: [name] for name in sorted(people)}
+        from ai4scale.hub.teams import TEAM_PREFIX, WORKSPACES_GROUP
+
+        teams = {}
+        for group, members in groups.items():
+            if group.startswith(TEAM_PREFIX) and group != WORKSPACES_GROUP:
+                if set(members) & people:
+                    teams[group[len(TEAM_PREFIX) :]] = members
+        return teams
+
+
+# -- meta ------------------------------------------------------------------------------
+
+
+class OpenAPIHandler(APIHandler):
+    """``GET /api/openapi.yaml``."""
+
+    async def get(self):  # noqa: D102
+        self.set_header("Content-Type", "application/yaml; charset=UTF-8")
+        self.finish(OPENAPI_FILE.read_bytes())
+
+
+class MeHandler(APIHandler):
+    """``GET /api/me``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        p = self.person
+        self.write_json(
+            {
+                "name": p.name,
+                "instructor": p.instructor,
+                "learner": LEARNERS_GROUP in p.groups,
+                "teams": sorted(g for g in p.groups if g.startswith("team-")),
+            }
+        )
+
+
+# -- learner ---------------------------------------------------------------------------
+
+
+class LabsHandler(APIHandler):
+    """``GET /api/labs``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        self.write_json(_labs.learner_labs(self.course, self.person))
+
+
+class FetchHandler(APIHandler):
+    """``POST /api/labs/{lab}/fetch``."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        lab = self.lab_arg(lab)
+        self.write_json(await _transfer.fetch_lab(self.course, self.hub, self.person, lab))
+
+
+class CheckHandler(APIHandler):
+    """``POST /api/labs/{lab}/check``."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        lab = self.lab_arg(lab)
+        self.write_json(await _transfer.check_lab(self.course, self.hub, self.person, lab))
+
+
+class SubmitHandler(APIHandler):
+    """``POST /api/labs/{lab}/submit``."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        lab = self.lab_arg(lab)
+        info = await _transfer.submit_lab(self.course, self.hub, self.person, lab)
+        self.write_json(receipt(info), status=201)
+
+
+class SubmissionsHandler(APIHandler):
+    """``GET /api/labs/{lab}/submissions``."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        from ._people import owner_of
+
+        glab, _ = _labs.visible_lab(self.course, self.lab_arg(lab), self.person)
+        owner = owner_of(glab, self.person)
+        subs = self.course.gradebook.owner_submissions(lab, **owner.gradebook_key())
+        self.write_json([receipt(s) for s in subs])
+
+
+class FeedbackHandler(APIHandler):
+    """``GET /api/labs/{lab}/feedback``."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        from ._people import owner_of
+
+        glab, _ = _labs.visible_lab(self.course, self.lab_arg(lab), self.person)
+        data = _grading.learner_feedback(self.course, lab, owner_of(glab, self.person))
+        data["html"] = f"{self.service_prefix}api/labs/{lab}/feedback.html"
+        self.write_json(data)
+
+
+class FeedbackPageHandler(APIHandler):
+    """``GET /api/labs/{lab}/feedback.html``: the page, for the logged-in owner only."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        from ._people import owner_of
+
+        glab, _ = _labs.visible_lab(self.course, self.lab_arg(lab), self.person)
+        page = _grading.feedback_page(self.course, lab, owner_of(glab, self.person))
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(page.read_bytes())
+
+
+# -- instructor --------------------------------------------------------------------------
+
+
+class InstructorHandler(APIHandler):
+    """Every instructor endpoint: 403 for everyone else, before anything is read."""
+
+    async def prepare(self):  # noqa: D102
+        await super().prepare()
+        try:
+            self.require_instructor()
+        except Forbidden as e:
+            raise web.HTTPError(403, "%s", str(e)) from None
+
+
+class InstructorLabsHandler(InstructorHandler):
+    """``GET /api/instructor/labs``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        self.write_json(_labs.instructor_labs(self.course))
+
+
+class ReleasesHandler(InstructorHandler):
+    """``GET|POST /api/instructor/releases``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        self.write_json([_labs.release_dict(r) for r in self.course.gradebook.releases()])
+
+    @api
+    async def post(self):  # noqa: D102
+        body = self.json_body()
+        unknown = sorted(set(body) - {"lab", "group", "due"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: lab, group, due)")
+        if "lab" not in body:
+            raise BadRequest('give the lab to release: {"lab": "<id>"}')
+        info = await self.in_thread(
+            _labs.release,
+            self.course,
+            check_lab_id(body["lab"]),
+            group=body.get("group") or LEARNERS_GROUP,
+            due=body.get("due"),
+            released_by=self.person.name,
+        )
+        self.write_json(_labs.release_dict(info), status=201)
+
+
+class StatusHandler(InstructorHandler):
+    """``GET /api/instructor/labs/{lab}/status``."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        lab = self.lab_arg(lab)
+        _grading._gradebook_lab(self.course, lab)
+        self.write_json(_reports.lab_status(self.course, lab, await self.roster(lab)))
+
+
+class CollectHandler(InstructorHandler):
+    """``POST /api/instructor/labs/{lab}/collect``."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        self.write_json(await self.in_thread(_grading.collect, self.course, self.lab_arg(lab)))
+
+
+class AutogradeHandler(InstructorHandler):
+    """``POST /api/instructor/labs/{lab}/autograde``: a job in a thread."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        from ._errors import Conflict
+
+        lab = self.lab_arg(lab)
+        _grading._gradebook_lab(self.course, lab)
+        jobs = self.settings["jobs"]
+        running = [j for j in jobs.values() if j.lab == lab and j.state in ("queued", "running")]
+        if running:
+            raise Conflict(f"lab {lab!r} is being autograded (job {running[0].id})")
+        job = _grading.Job(lab)
+        jobs[job.id] = job
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            None, functools.partial(_grading.autograde, self.course, lab, job=job)
+        )
+        future.add_done_callback(_log_failure)
+        self.write_json(job.as_dict(), status=202)
+
+
+class JobHandler(InstructorHandler):
+    """``GET /api/instructor/jobs/{job}``."""
+
+    @api
+    async def get(self, job):  # noqa: D102
+        found = self.settings["jobs"].get(job)
+        if found is None:
+            raise NotFound(f"no job {job!r}")
+        self.write_json(found.as_dict())
+
+
+class ItemsHandler(InstructorHandler):
+    """``GET /api/instructor/labs/{lab}/items``."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        self.write_json(await self.in_thread(_answers.lab_items_view, self.course, lab))
+
+
+class AnswersHandler(InstructorHandler):
+    """``GET /api/instructor/labs/{lab}/items/{grade_id}/answers``."""
+
+    @api
+    async def get(self, lab, grade_id):  # noqa: D102
+        notebook = self.get_argument("notebook", None)
+        self.write_json(
+            await self.in_thread(
+                _answers.item_answers, self.course, self.lab_arg(lab), grade_id, notebook=notebook
+            )
+        )
+
+
+class OwnerSubmissionHandler(InstructorHandler):
+    """``GET /api/instructor/labs/{lab}/submissions/{owner}``."""
+
+    @api
+    async def get(self, lab, owner):  # noqa: D102
+        self.write_json(
+            await self.in_thread(_answers.owner_submission, self.course, self.lab_arg(lab), owner)
+        )
+
+
+class GradeHandler(InstructorHandler):
+    """``PUT /api/instructor/labs/{lab}/grades/{owner}/{grade_id}``."""
+
+    @api
+    async def put(self, lab, owner, grade_id):  # noqa: D102
+        body = self.json_body()
+        unknown = sorted(set(body) - {"level", "points", "comment"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: level, points, comment)")
+        saved = _grading.set_grade(
+            self.course,
+            self.lab_arg(lab),
+            owner,
+            grade_id,
+            points=body.get("points"),
+            level=body.get("level"),
+            comment=body.get("comment"),
+            grader=self.person.name,
+        )
+        self.write_json(saved)
+
+
+class FeedbackReleaseHandler(InstructorHandler):
+    """``POST /api/instructor/labs/{lab}/feedback/release``."""
+
+    @api
+    async def post(self, lab):  # noqa: D102
+        self.write_json(
+            await self.in_thread(_grading.release_feedback, self.course, self.lab_arg(lab))
+        )
+
+
+class GradebookHandler(InstructorHandler):
+    """``GET /api/instructor/gradebook``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        lab = self.get_argument("lab", None)
+        self.write_json(_reports.gradebook_table(self.course, lab=lab and check_lab_id(lab)))
+
+
+class GradebookCSVHandler(InstructorHandler):
+    """``GET /api/instructor/gradebook.csv``."""
+
+    @api
+    async def get(self):  # noqa: D102
+        lab = self.get_argument("lab", None)
+        text = _reports.gradebook_csv(self.course, lab=lab and check_lab_id(lab))
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
+        self.finish(text)
+
+
+class DashboardHandler(InstructorHandler):
+    """``GET /api/instructor/labs/{lab}/dashboard``."""
+
+    @api
+    async def get(self, lab):  # noqa: D102
+        lab = self.lab_arg(lab)
+        _grading._gradebook_lab(self.course, lab)
+        roster = await self.roster(lab)
+        self.write_json(await self.in_thread(_reports.dashboard, self.course, lab, roster))
+
+
+class NotFoundHandler(APIHandler):
+    """Any other ``/api/...`` path: a JSON 404."""
+
+    async def prepare(self):  # noqa: D102
+        await super().prepare()
+        raise web.HTTPError(404, "no such API endpoint: %s", self.request.path)
+
+
+def _log_failure(future):
+    if future.exception() is not None:
+        app_log.error("autograding failed", exc_info=future.exception())
+
+
+_LAB = r"([^/]+)"
+
+
+def api_handlers(prefix):
+    """Return the API's URL specs under ``prefix`` (e.g. ``/services/course/``)."""
+    base = prefix + "api"
+    routes = [
+        ("/openapi.yaml", OpenAPIHandler),
+        ("/me", MeHandler),
+        ("/labs", LabsHandler),
+        (f"/labs/{_LAB}/fetch", FetchHandler),
+        (f"/labs/{_LAB}/check", CheckHandler),
+        (f"/labs/{_LAB}/submit", SubmitHandler),
+        (f"/labs/{_LAB}/submissions", SubmissionsHandler),
+        (f"/labs/{_LAB}/feedback", FeedbackHandler),
+        (f"/labs/{_LAB}/feedback\\.html", FeedbackPageHandler),
+        ("/instructor/labs", InstructorLabsHandler),
+        ("/instructor/releases", ReleasesHandler),
+        (f"/instructor/labs/{_LAB}/status", StatusHandler),
+        (f"/instructor/labs/{_LAB}/collect", CollectHandler),
+        (f"/instructor/labs/{_LAB}/autograde", AutogradeHandler),
+        ("/instructor/jobs/([^/]+)", JobHandler),
+        (f"/instructor/labs/{_LAB}/items", ItemsHandler),
+        (f"/instructor/labs/{_LAB}/items/([^/]+)/answers", AnswersHandler),
+        (f"/instructor/labs/{_LAB}/submissions/([^/]+)", OwnerSubmissionHandler),
+        (f"/instructor/labs/{_LAB}/grades/([^/]+)/([^/]+)", GradeHandler),
+        (f"/instructor/labs/{_LAB}/feedback/release", FeedbackReleaseHandler),
+        ("/instructor/gradebook", GradebookHandler),
+        ("/instructor/gradebook\\.csv", GradebookCSVHandler),
+        (f"/instructor/labs/{_LAB}/dashboard", DashboardHandler),
+        ("/.*", NotFoundHandler),
+    ]
+    return [(base + path + "/?", handler) for path, handler in routes]
