@@ -47,15 +47,23 @@ def hub():
             "the hub tests start JupyterHub as root: run them as root (sudo ./sandbox test)"
         )
     from ai4scale.hub.accounts import AccountStore
+    from ai4scale.hub.course import source_labs_dir
     from ai4scale.hub.installer import install_steps
     from ai4scale.hub.roster import read_roster
 
     state = Path(tempfile.mkdtemp(prefix="ai4scale-hub-"))
+    # The course service's labs: a copy tests may add labs to, inside the
+    # root-only state directory (sources hold solutions and hidden tests).
+    labs = state / "labs"
     settings_file, settings = hubtest.write_settings(
-        state, user_prefix=TEST_USER_PREFIX, cgroup_parent=TEST_CGROUP_PARENT
+        state,
+        user_prefix=TEST_USER_PREFIX,
+        cgroup_parent=TEST_CGROUP_PARENT,
+        course_extra=f'labs_dir = "{labs}"',
     )
     for step in install_steps(demo=False, datasets=False):
         step(settings)
+    shutil.copytree(source_labs_dir(), labs, ignore=shutil.ignore_patterns("_*", ".*"))
     store = AccountStore.from_settings(settings)
     store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", ROSTER)))
     for username, (_, _, password) in ROSTER.items():

@@ -44,11 +44,13 @@ def write_settings(
     culler_timeout=3600,
     hub_extra="",
     datasets_dir=None,
+    course_extra="",
 ):
     """Write a settings file for a test hub under ``state``; return (path, settings).
 
     ``datasets_dir`` defaults to an empty folder beside ``state``; pass the
     prepared one (``/srv/ai4scale/datasets``) when learners' kernels load data.
+    The course service gets a free port; ``course_extra`` adds ``[course]`` keys.
     """
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
@@ -82,6 +84,9 @@ lockout_seconds = 600
 [culler]
 timeout = {culler_timeout}
 every = 60
+[course]
+port = {free_port()}
+{course_extra}
 [local]
 user_prefix = "{user_prefix}"
 cgroup_parent = "{cgroup_parent}"
