@@ -13,10 +13,11 @@ from urllib.parse import quote
 
 import requests
 
+from . import teams
 from ._errors import UserError
 from ._state import admin_token_file
 
-__all__ = ["HubSyncError", "hub_api_url", "sync_hub"]
+__all__ = ["HubSyncError", "connect", "hub_api_url", "sync_hub"]
 
 #: Groups the sandbox owns besides ``team-*``; other hub groups are left alone.
 ROSTER_GROUPS = ("instructors", "learners")
@@ -86,6 +87,41 @@ class _Hub:
             offset = following["offset"]
 
 
+def connect(settings, *, timeout=5.0):
+    """Return an API client of the running hub with the admin service's token.
+
+    Parameters
+    ----------
+    settings : dict
+        Loaded settings (``hub.port``, ``paths.state_dir``).
+    timeout : float
+        Seconds to wait for each API answer.
+
+    Returns
+    -------
+    object or None
+        A client with ``call(method, path, json=None, ok=...)`` and
+        ``list(path)``; None if no hub answers.
+
+    Raises
+    ------
+    HubSyncError
+        A hub answers but the admin token file is missing.
+    """
+    url = hub_api_url(settings)
+    try:
+        requests.get(url, timeout=min(timeout, 2.0))
+    except requests.RequestException:
+        return None
+    token_file = admin_token_file(settings)
+    if not token_file.exists():
+        raise HubSyncError(
+            f"a hub answers at {url} but {token_file} is missing: restart the hub "
+            "with the sandbox configuration to pick up the roster"
+        )
+    return _Hub(url, token_file.read_text().strip(), timeout)
+
+
 def _is_running(model):
     return any(server for server in (model.get("servers") or {}).values())
 
@@ -134,21 +170,13 @@ def sync_hub(settings, store, *, timeout=5.0, stop_wait=60.0):
     HubSyncError
         A hub answers but refuses a change (or no admin token is found).
     """
-    url = hub_api_url(settings)
-    try:
-        requests.get(url, timeout=min(timeout, 2.0))
-    except requests.RequestException:
+    hub = connect(settings, timeout=timeout)
+    if hub is None:
         return None
-    token_file = admin_token_file(settings)
-    if not token_file.exists():
-        raise HubSyncError(
-            f"a hub answers at {url} but {token_file} is missing: restart the hub "
-            "with the sandbox configuration to pick up the roster"
-        )
-    hub = _Hub(url, token_file.read_text().strip(), timeout)
 
-    wanted_users = set(store.usernames())
-    wanted_groups = store.groups()
+    wanted_groups = teams.hub_groups(store)
+    # Team workspaces are hub users too (see ai4scale.hub.teams).
+    wanted_users = set(store.usernames()) | set(wanted_groups[teams.WORKSPACES_GROUP])
     admins = set(settings["hub"].get("admin_users", []))
 
     hub_users = {u["name"]: u for u in hub.list("/users")}
@@ -187,7 +215,9 @@ def sync_hub(settings, store, *, timeout=5.0, stop_wait=60.0):
     )
     for group in stale:
         hub.call("DELETE", f"/groups/{quote(group)}")
+    shares = teams.sync_shares(hub, wanted_groups)
     return (
         f"hub updated: {len(created)} user(s) created, {len(removed)} deleted, "
-        f"{changes} group change(s), {len(stale)} old team group(s) deleted"
+        f"{changes} group change(s), {len(stale)} old team group(s) deleted, "
+        f"{shares} team workspace share(s) set"
     )

@@ -24,7 +24,9 @@ from ._errors import UserError
 __all__ = [
     "COLUMNS",
     "MAX_NAME_LENGTH",
+    "RESERVED_TEAMS",
     "RESERVED_USERNAMES",
+    "WORKSPACE_PREFIX",
     "ROLES",
     "RosterEntry",
     "RosterError",
@@ -87,6 +89,13 @@ RESERVED_USERNAMES = frozenset(
         "api",
     }
 )
+
+
+#: Hub users ``team-<team>`` are team workspaces (:mod:`.teams`), not people.
+WORKSPACE_PREFIX = "team-"
+
+#: Team names whose hub group the sandbox uses for itself (``team-workspaces``).
+RESERVED_TEAMS = frozenset({"workspaces"})
 
 
 class RosterError(UserError):
@@ -165,15 +174,20 @@ def username_problem(name):
     )
     if problem is None and name in RESERVED_USERNAMES:
         problem = f"username {name!r} is reserved for the system"
+    if problem is None and name.startswith(WORKSPACE_PREFIX):
+        problem = (
+            f"username {name!r} is not allowed: names starting with "
+            f"{WORKSPACE_PREFIX!r} belong to team workspaces"
+        )
     return problem
 
 
 def validate_username(name):
     """Return ``name`` if it is a valid sandbox username, else raise.
 
-    Valid names match ``[a-z][a-z0-9_-]*``, have at most 32 characters and
-    are not reserved (``root``, ``admin``, ``daemon``, ``nobody``,
-    ``jupyterhub``, ...).
+    Valid names match ``[a-z][a-z0-9_-]*``, have at most 32 characters, do
+    not start with ``team-`` (team workspaces) and are not reserved
+    (``root``, ``admin``, ``daemon``, ``nobody``, ``jupyterhub``, ...).
 
     Parameters
     ----------
@@ -215,12 +229,15 @@ def team_problem(team):
     -------
     str or None
     """
-    return _name_problem(
+    problem = _name_problem(
         "team",
         team,
         _TEAM_RE,
         "lowercase letters, digits, '_' or '-', starting with a letter or digit",
     )
+    if problem is None and team in RESERVED_TEAMS:
+        problem = f"team {team!r} is reserved"
+    return problem
 
 
 def _check_header(fieldnames, where):

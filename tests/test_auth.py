@@ -123,7 +123,7 @@ c.JupyterHub.template_vars = {{
 c.JupyterHub.services = [{{"name": "ai4scale-admin", "api_token": "{token}"}}]
 c.JupyterHub.load_roles = [{{
     "name": "ai4scale-admin",
-    "scopes": ["admin:users", "admin:groups", "admin:servers", "list:users"],
+    "scopes": ["admin:users", "admin:groups", "admin:servers", "shares", "list:users"],
     "services": ["ai4scale-admin"],
 }}]
 c.Authenticator.admin_users = {{"operator"}}
@@ -277,7 +277,8 @@ def test_sync_hub_makes_users_and_groups_match(small_hub):
     summary = sync_hub(settings, store)
     assert summary and "created" in summary
     users, groups = hub_state()
-    assert {"amina", "eva", "newbie", "operator"} <= users
+    assert {"amina", "eva", "newbie", "operator", "team-tax"} <= users
+    assert groups["team-workspaces"] == {"team-tax"}  # the team's workspace (teams.py)
     assert groups["instructors"] == {"eva"}
     assert groups["learners"] == {"amina", "newbie"}
     assert groups["team-tax"] == {"amina", "newbie"}
@@ -291,6 +292,7 @@ def test_sync_hub_makes_users_and_groups_match(small_hub):
     sync_hub(settings, store)
     users, groups = hub_state()
     assert "newbie" not in users and "operator" in users  # admins are never deleted
+    assert "team-tax" not in users and groups["team-workspaces"] == {"team-audit"}
     assert groups["learners"] == {"amina"}
     assert groups["team-audit"] == {"amina"}
     assert "team-tax" not in groups
