@@ -9,10 +9,18 @@ configuration.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ._settings import load_settings
 from ._state import admin_token_file, read_or_create_secret, state_dir
+from .teams import (
+    WORKSPACES_GROUP,
+    hub_groups,
+    refuse_workspace_login,
+    workspace_environment,
+    workspace_overrides,
+)
 
 __all__ = ["ADMIN_SERVICE", "INSTRUCTOR_SCOPES", "apply_config", "update_steps"]
 
@@ -21,7 +29,8 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 #: Name of the hub-managed service the ``ai4scale`` command uses to sync the roster.
 ADMIN_SERVICE = "ai4scale-admin"
 
-#: What an instructor may do: see the learners and open their servers.
+#: What an instructor may do: see the learners and the team workspaces and
+#: open their servers.
 INSTRUCTOR_SCOPES = [
     "list:users!group=learners",
     "read:users!group=learners",
@@ -29,6 +38,10 @@ INSTRUCTOR_SCOPES = [
     "access:servers!group=learners",
     "read:groups!group=learners",
     "list:groups",
+    f"list:users!group={WORKSPACES_GROUP}",
+    f"read:users!group={WORKSPACES_GROUP}",
+    f"read:servers!group={WORKSPACES_GROUP}",
+    f"access:servers!group={WORKSPACES_GROUP}",
 ]
 
 
@@ -76,16 +89,22 @@ def update_auth(c, settings):
 
     _update_auth(c, settings)
     c.Authenticator.admin_users = set(settings["hub"]["admin_users"])
+    c.Authenticator.post_auth_hook = refuse_workspace_login
 
 
 def update_groups_and_roles(c, settings):
-    """Load hub groups from the roster and give ``instructors`` the instructor role."""
+    """Load hub groups from the roster and give ``instructors`` the instructor role.
+
+    The groups include ``team-workspaces``, whose users (one per team) the
+    hub creates at start; :func:`ai4scale.hub.teams.sync_workspaces` shares
+    them once the hub answers.
+    """
     from .accounts import AccountStore
 
-    groups = {"instructors": [], "learners": []}
+    groups = {"instructors": [], "learners": [], WORKSPACES_GROUP: []}
     store = AccountStore.from_settings(settings, create=False)
     if store is not None:
-        groups.update(store.groups())
+        groups.update(hub_groups(store))
     c.JupyterHub.load_groups = {name: {"users": sorted(users)} for name, users in groups.items()}
     c.JupyterHub.load_roles = [
         {
@@ -96,11 +115,12 @@ def update_groups_and_roles(c, settings):
         },
         {
             "name": ADMIN_SERVICE,
-            "description": "The ai4scale command: roster sync.",
+            "description": "The ai4scale command: roster sync, team workspace shares.",
             "scopes": [
                 "admin:users",
                 "admin:groups",
                 "admin:servers",
+                "shares",
                 "list:users",
                 "list:services",
                 "read:services",
@@ -253,13 +273,35 @@ def learner_server_access(spawner):
     }
 
 
+@dataclass
+class ServerAccess:
+    """``Spawner.group_overrides`` of every server: learners' and team workspaces'.
+
+    A dataclass rather than a closure so that two configurations from the
+    same settings compare equal.
+
+    Parameters
+    ----------
+    workspace_env : dict
+        Environment of workspace servers (collaboration on).
+    """
+
+    workspace_env: dict
+
+    def __call__(self, spawner):
+        """Return the learners' and the team workspaces' overrides for ``spawner``."""
+        overrides = learner_server_access(spawner)
+        overrides.update(workspace_overrides(spawner, environment=self.workspace_env))
+        return overrides
+
+
 def update_spawner_common(c, settings):
     """Set limits and the learner's landing page, whatever the profile."""
     limits = settings["limits"]
     c.Spawner.mem_limit = limits["memory"]
     c.Spawner.cpu_limit = float(limits["cpu"])
     c.Spawner.default_url = settings["hub"]["default_url"]
-    c.Spawner.group_overrides = learner_server_access
+    c.Spawner.group_overrides = ServerAccess(workspace_environment(settings))
     c.Spawner.environment = {"AI4SCALE_DATASETS": settings["paths"]["datasets_dir"]}
     # Python kernels start a little slowly on a busy machine; be patient.
     c.Spawner.start_timeout = 120
