@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from ._state import admin_token_file, read_or_create_secret, state_dir
+from .teams import write_workspace_config
 
 __all__ = [
     "DEMO_ROSTER",
@@ -116,6 +117,35 @@ DISABLED_LAB_EXTENSIONS = [
 ]
 
 
+#: URL of the course service, opened by JupyterLab's "Course" menu.
+COURSE_URL = "/services/course/"
+
+#: JupyterLab settings the learner environment overrides (``overrides.json``):
+#: no "get notified about Jupyter news?" prompt (learners' servers have no
+#: internet), and a "Course" menu that opens the course service's page in a
+#: new browser tab, with JupyterLab's own ``help:open`` command (no extension
+#: to build).
+LAB_SETTINGS_OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
+    "@jupyterlab/mainmenu-extension:plugin": {
+        "menus": [
+            {
+                "id": "jp-mainmenu-ai4scale-course",
+                "label": "Course",
+                "rank": 998,
+                "items": [
+                    {
+                        "command": "help:open",
+                        "args": {"url": COURSE_URL, "text": "Course", "newBrowserTab": True},
+                        "rank": 0,
+                    }
+                ],
+            }
+        ]
+    },
+}
+
+
 def _write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -124,13 +154,25 @@ def _write_json(path, data):
         path.chmod(0o644)
 
 
+def _merge_json(path, data):
+    """Write ``data`` into the JSON file ``path``, keeping its other top-level keys."""
+    try:
+        current = json.loads(path.read_text())
+    except (OSError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    _write_json(path, {**current, **data})
+
+
 def ensure_learner_environment(settings):
     """Configure the single-user servers of the virtualenv for learners.
 
     Disables nbgrader's server and JupyterLab extensions (instructor tools
-    and a shared-filesystem exchange), real-time collaboration and the
-    language-server bridge, and makes jupyter-resource-usage warn when a
-    server nears its memory limit.
+    and a shared-filesystem exchange), real-time collaboration (except in
+    team workspaces, :mod:`.teams`) and the language-server bridge, adds a
+    "Course" menu to JupyterLab, and makes jupyter-resource-usage warn when
+    a server nears its memory limit.
     """
     etc = Path(settings["paths"]["venv"]) / "etc" / "jupyter"
     _write_json(
@@ -144,12 +186,16 @@ def ensure_learner_environment(settings):
         etc / "labconfig" / "page_config.json",
         {"disabledExtensions": dict.fromkeys(DISABLED_LAB_EXTENSIONS, True)},
     )
-    # No "get notified about Jupyter news?" prompt: learners' servers have no internet.
-    _write_json(
+    _merge_json(
         Path(settings["paths"]["venv"]) / "share/jupyter/lab/settings/overrides.json",
-        {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}},
+        LAB_SETTINGS_OVERRIDES,
     )
-    return "learner environment: nbgrader and collaboration off, memory warning on"
+    # Team workspaces turn collaboration back on from their own config directory.
+    write_workspace_config(settings)
+    return (
+        "learner environment: nbgrader off, collaboration only in team workspaces, "
+        "Course menu, memory warning on"
+    )
 
 
 def ensure_datasets(settings):
