@@ -16,7 +16,7 @@ from ._settings import load_settings, settings_path
 from ._state import state_dir
 from .installer import demo_passwords_file, ensure_settings_file, install_steps
 
-__all__ = ["hub_command", "register", "wait_for_hub"]
+__all__ = ["hub_command", "register", "share_team_workspaces", "wait_for_hub"]
 
 CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
 
@@ -125,5 +125,26 @@ def run_up(args):
         console.print(f"[red]The hub did not start[/]; last lines of {log}:")
         console.print("\n".join(log.read_text(errors="replace").splitlines()[-20:]))
         return 1
+    console.print("  " + share_team_workspaces(settings))
     console.print(banner + "\n  Ctrl-C stops the hub.")
     return proc.wait()
+
+
+def share_team_workspaces(settings):
+    """Share each team's workspace with its team once the hub answers.
+
+    The hub creates the workspace users from its configuration; shares can
+    only be made through its REST API (:func:`ai4scale.hub.teams.sync_workspaces`).
+
+    Returns
+    -------
+    str
+        What was done, for the progress display.
+    """
+    from .hubapi import HubSyncError
+    from .teams import sync_workspaces
+
+    try:
+        return sync_workspaces(settings) or "team workspaces: nothing to share"
+    except HubSyncError as e:
+        return f"[yellow]warning:[/] team workspaces not shared: {e}"

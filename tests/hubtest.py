@@ -26,7 +26,7 @@ import requests
 import websocket
 from ai4scale.hub import load_settings
 from ai4scale.hub._state import admin_token_file
-from ai4scale.hub.cli_up import hub_command, wait_for_hub
+from ai4scale.hub.cli_up import hub_command, share_team_workspaces, wait_for_hub
 
 
 def free_port():
@@ -166,6 +166,8 @@ def start_hub(settings, settings_file, *, config_file=None, timeout=90):
         proc.kill()
         raise RuntimeError("hub did not start:\n" + hub.log_text()[-4000:])
     hub.token = admin_token_file(settings).read_text().strip()
+    # As ``ai4scale up`` does once the hub answers: share the team workspaces.
+    print(share_team_workspaces(settings))
     return hub
 
 
