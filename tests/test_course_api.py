@@ -1,0 +1,281 @@
+"""The course cycle through the service's REST API, on a real hub with real servers and kernels.
+
+release -> fetch -> check -> submit -> collect -> autograde -> manual grade ->
+feedback release -> export, for one learner and for a team. Notebooks reach
+the service only through the learners' servers' contents API: the service's
+directory is root-only and no learner's server could read it (checked from a
+learner's kernel), so the same service runs where nothing is shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import pwd
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import TEST_USER_PREFIX
+from coursetest import (
+    ANSWERS,
+    DISCUSS,
+    answered,
+    api,
+    make_lab,
+    person,
+    put_file,
+    read_file,
+    wait_job,
+)
+from hubtest import Kernel, spawn
+
+pytestmark = pytest.mark.hub
+
+LAB = "course-intro"
+TEAM_LAB = "team-intro"
+NB = "approval-rates.ipynb"
+
+
+def course_dir(hub):
+    return Path(hub.settings["paths"]["state_dir"]) / "course"
+
+
+@pytest.fixture(scope="module")
+def lab(hub):
+    return make_lab(hub, LAB)
+
+
+@pytest.fixture(scope="module")
+def released(hub, lab):
+    tina = api(hub, "tina")
+    r = tina.post("/instructor/releases", json={"lab": lab, "due": "2099-01-01T17:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["due"] == "2099-01-01T16:00:00+00:00"
+    assert r.json()["released_by"] == "tina"
+    return lab
+
+
+def test_openapi_document_is_served_and_names_every_route(hub):
+    import requests
+    import yaml
+
+    r = requests.get(f"{hub.url}/services/course/api/openapi.yaml", timeout=30)
+    assert r.status_code == 200
+    doc = yaml.safe_load(r.text)
+    assert doc["openapi"].startswith("3.1")
+    for path in (
+        "/labs/{lab}/submit",
+        "/instructor/labs/{lab}/autograde",
+        "/instructor/gradebook.csv",
+    ):
+        assert path in doc["paths"]
+
+
+def test_individual_cycle(hub, released):
+    lab = released
+    tina, tom = api(hub, "tina"), api(hub, "tom", server=True)
+    token = person(hub, "tom")
+
+    # The learner sees the lab, with its due date.
+    labs = {x["id"]: x for x in tom.get("/labs").json()}
+    assert labs[lab]["status"] == "new" and labs[lab]["due"].startswith("2099-01-01T16:00")
+
+    # Fetch: the learner version arrives in ~/<lab>/, written by the learner's own server.
+    r = tom.post(f"/labs/{lab}/fetch")
+    assert r.status_code == 200, r.text
+    assert r.json()["written"] == [f"{lab}/{NB}"] and r.json()["kept"] == []
+    fetched = read_file(hub, token, "tom", f"{lab}/{NB}")
+    assert b"BEGIN HIDDEN TESTS" not in fetched and b"BEGIN SOLUTION" not in fetched
+    home = Path(pwd.getpwnam(f"{TEST_USER_PREFIX}tom").pw_dir)
+    assert (home / lab / NB).stat().st_uid == pwd.getpwnam(f"{TEST_USER_PREFIX}tom").pw_uid
+
+    # Fetching again never overwrites the learner's work.
+    mine = answered(fetched)
+    put_file(hub, token, "tom", f"{lab}/{NB}", mine)
+    r = tom.post(f"/labs/{lab}/fetch")
+    assert r.json() == {"written": [], "kept": [f"{lab}/{NB}"], "server_url": "/user/tom/"}
+    assert read_file(hub, token, "tom", f"{lab}/{NB}") == mine
+    assert {x["id"]: x for x in tom.get("/labs").json()}[lab]["status"] == "fetched"
+
+    # Check my work: visible tests only. The first answer fools the visible test
+    # (it passes here) but not the hidden ones (it scores 0 after autograding).
+    r = tom.post(f"/labs/{lab}/check")
+    assert r.status_code == 200, r.text
+    check = {i["grade_id"]: i for i in r.json()["items"]}
+    assert check["test_approval_rates"]["passed"] is True
+    assert check["test_disparity_ratio"]["points"] == 2.0
+    assert "other = pd.DataFrame" not in r.text and "hidden" not in r.text.lower()
+
+    # Submit twice: both kept, versioned, with the sha256 of what the server holds.
+    first = tom.post(f"/labs/{lab}/submit")
+    assert first.status_code == 201, first.text
+    second = tom.post(f"/labs/{lab}/submit")
+    assert second.status_code == 201
+    a, b = first.json(), second.json()
+    assert (a["version"], b["version"]) == (1, 2) and a["id"] != b["id"]
+    assert a["late"] is False
+    assert a["files"] == [{"path": NB, "sha256": hashlib.sha256(mine).hexdigest()}]
+    digest = hashlib.sha256(f"{hashlib.sha256(mine).hexdigest()}  {NB}\n".encode()).hexdigest()
+    assert a["sha256"] == digest
+    listed = tom.get(f"/labs/{lab}/submissions").json()
+    assert [s["id"] for s in listed] == [a["id"], b["id"]]
+    for s in listed:
+        stored = course_dir(hub) / "submissions" / lab / str(s["id"]) / NB
+        assert stored.read_bytes() == mine
+
+    # Feedback is not there before it is released.
+    assert tom.get(f"/labs/{lab}/feedback").status_code == 404
+    assert tom.get(f"/labs/{lab}/feedback.html").status_code == 404
+
+    # The instructor sees who fetched and submitted.
+    rows = {r["owner"]: r for r in tina.get(f"/instructor/labs/{lab}/status").json()}
+    assert rows["tom"]["submissions"] == 2 and rows["tom"]["fetched_at"]
+    assert rows["theo"]["submissions"] == 0  # released to learners: every learner listed
+
+    # Collect and autograde (grading engine, sandboxed), following the job.
+    r = tina.post(f"/instructor/labs/{lab}/collect")
+    assert r.status_code == 200 and "tom" in r.json()["owners"]
+    r = tina.post(f"/instructor/labs/{lab}/autograde")
+    assert r.status_code == 202, r.text
+    job = wait_job(tina, r.json()["job"])
+    assert job["state"] == "done" and job["done"] == job["total"] >= 1, job
+    sub = tina.get(f"/instructor/labs/{lab}/submissions/tom").json()
+    items = {i["grade_id"]: i for i in sub["items"]}
+    assert sub["submission"]["id"] == b["id"] and sub["status"] == "graded"
+    assert items["test_approval_rates"]["score"] == 0.0  # the hidden tests caught it
+    assert items["test_disparity_ratio"]["score"] == 2.0
+    assert items["gap_meaning"]["rubric"]["levels"][2]["label"] == "Complete"
+    assert "COURSE-TEST-ANSWER" in items["gap_meaning"]["source"]
+    assert items["discuss_groups"]["source"] == "" or DISCUSS in items["discuss_groups"]["source"]
+
+    # Manual grading: one item across every learner, then one learner's items.
+    view = {i["grade_id"]: i for i in tina.get(f"/instructor/labs/{lab}/items").json()}
+    assert view["gap_meaning"]["kind"] == "manual" and view["gap_meaning"]["ungraded"] >= 1
+    assert view["discuss_groups"]["task"] is True
+    answers = tina.get(f"/instructor/labs/{lab}/items/gap_meaning/answers").json()
+    tom_answer = next(x for x in answers["answers"] if x["owner"] == "tom")
+    assert ANSWERS["gap_meaning"] in tom_answer["source"]
+    r = tina.put(
+        f"/instructor/labs/{lab}/grades/tom/gap_meaning",
+        json={"level": 2, "comment": "A clear answer."},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["points"] == 2.0 and r.json()["level"] == 2 and r.json()["grader"] == "tina"
+    r = tina.put(
+        f"/instructor/labs/{lab}/grades/tom/discuss_groups",
+        json={"points": 1, "level": 1, "comment": "Good choice."},
+    )
+    assert r.status_code == 200, r.text
+    view = {i["grade_id"]: i for i in tina.get(f"/instructor/labs/{lab}/items").json()}
+    assert view["gap_meaning"]["graded"] >= 1
+
+    # Feedback release: the learner reads score, comments and the page.
+    r = tina.post(f"/instructor/labs/{lab}/feedback/release")
+    assert r.status_code == 200 and "tom" in r.json()["owners"]
+    fb = tom.get(f"/labs/{lab}/feedback")
+    assert fb.status_code == 200, fb.text
+    data = fb.json()
+    assert data["score"] == 5.0 and data["max_score"] == 7.0
+    got = {i["grade_id"]: i for i in data["items"]}
+    assert got["gap_meaning"]["level"] == "Complete"
+    assert got["gap_meaning"]["comment"] == "A clear answer."
+    assert "other = pd.DataFrame" not in fb.text
+    page = tom.get(f"/labs/{lab}/feedback.html")
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "A clear answer." in page.text and "Total: 5 / 7" in page.text
+    assert "HIDDEN" not in page.text and "other = pd.DataFrame" not in page.text
+    assert {x["id"]: x for x in tom.get("/labs").json()}[lab]["status"] == "feedback"
+
+    # Gradebook export, and the dashboard's data.
+    table = tina.get("/instructor/gradebook", params={"lab": lab}).json()
+    row = next(r for r in table["rows"] if r["username"] == "tom")
+    assert row[f"{lab}:total"] == 5.0 and row[f"{lab}:gap_meaning"] == 2.0
+    text = tina.get("/instructor/gradebook.csv", params={"lab": lab}).text
+    rows = {r["username"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows["tom"][f"{lab}:total"] == "5"
+    dash = tina.get(f"/instructor/labs/{lab}/dashboard").json()
+    assert dash["submitted"] >= 1 and sum(dash["score_distribution"]["counts"]) >= 1
+    means = {m["grade_id"]: m for m in dash["mean_per_item"]}
+    assert means["test_approval_rates"]["mean"] == 0.0
+    assert dash["submissions_over_time"][0]["submitted"] == 1
+
+
+def test_service_directory_is_not_shared_with_learners(hub, released):
+    """The service keeps its files root-only: learners' servers cannot even list them."""
+    folder = course_dir(hub)
+    info = folder.stat()
+    assert info.st_uid == 0 and stat.S_IMODE(info.st_mode) == 0o700
+    token = person(hub, "tom", server=True)
+    kernel = Kernel(hub, "tom", token)
+    try:
+        code = f"import os\ntry:\n    os.listdir({str(folder)!r})\n"
+        out = kernel.execute(code + "except Exception as e:\n    print(type(e).__name__)")
+    finally:
+        kernel.shutdown()
+    assert out["stdout"].strip() == "PermissionError", out
+
+
+@pytest.fixture(scope="module")
+def team_lab(hub):
+    lab = make_lab(hub, TEAM_LAB, team=True)
+    r = api(hub, "tina").post("/instructor/releases", json={"lab": lab})
+    assert r.status_code == 201, r.text
+    return lab
+
+
+def test_team_cycle(hub, team_lab):
+    """A team lab goes to the team's workspace; one submission grades every member."""
+    pytest.importorskip("ai4scale.hub.teams")
+    lab = team_lab
+    tina, tom, tara = api(hub, "tina"), api(hub, "tom"), api(hub, "tara")
+    spawn(hub, "team-t1")  # the team's shared server (members may start it too)
+
+    listed = {x["id"]: x for x in tara.get("/labs").json()}[lab]
+    assert listed["team"] is True and listed["team_name"] == "t1"
+    r = tom.post(f"/labs/{lab}/fetch")
+    assert r.status_code == 200, r.text
+    assert r.json()["server_url"] == "/user/team-t1/" and r.json()["written"]
+
+    # Tara edits the shared notebook through the workspace server, then submits for the team.
+    token = person(hub, "tara")
+    mine = answered(read_file(hub, token, "team-t1", f"{lab}/{NB}"))
+    put_file(hub, token, "team-t1", f"{lab}/{NB}", mine)
+    r = tara.post(f"/labs/{lab}/submit")
+    assert r.status_code == 201, r.text
+    assert r.json()["submitted_by"] == "tara"
+    assert [s["id"] for s in tom.get(f"/labs/{lab}/submissions").json()] == [r.json()["id"]]
+
+    rows = {r["owner"]: r for r in tina.get(f"/instructor/labs/{lab}/status").json()}
+    assert rows["t1"]["kind"] == "team" and rows["t1"]["members"] == ["tara", "tom"]
+    assert tina.post(f"/instructor/labs/{lab}/collect").json()["owners"] == ["t1"]
+    job = wait_job(tina, tina.post(f"/instructor/labs/{lab}/autograde").json()["job"])
+    assert job["state"] == "done" and job["done"] == 1, job
+    r = tina.put(f"/instructor/labs/{lab}/grades/t1/gap_meaning", json={"level": 1})
+    assert r.status_code == 200 and r.json()["points"] == 1.0
+    assert tina.post(f"/instructor/labs/{lab}/feedback/release").json()["owners"] == ["t1"]
+
+    # Both members read the team's feedback; the export gives both the score.
+    for member in (tom, tara):
+        fb = member.get(f"/labs/{lab}/feedback").json()
+        assert fb["score"] == 3.0, fb
+        assert member.get(f"/labs/{lab}/feedback.html").status_code == 200
+    assert theo_sees_no_team_feedback(hub, lab)
+    table = tina.get("/instructor/gradebook", params={"lab": lab}).json()
+    totals = {r["username"]: r[f"{lab}:total"] for r in table["rows"]}
+    assert totals["tom"] == totals["tara"] == 3.0
+
+
+def theo_sees_no_team_feedback(hub, lab):
+    theo = api(hub, "theo")
+    r = theo.get(f"/labs/{lab}/feedback")
+    return r.status_code in (404, 409)
+
+
+def test_course_files_are_root_only_on_disk(hub, released):
+    """Everything the service stored is under its 0700 directory, owned by root."""
+    for path in course_dir(hub).rglob("*"):
+        assert path.stat().st_uid == 0, path
+    assert os.stat(course_dir(hub)).st_mode & 0o077 == 0
