@@ -31,6 +31,7 @@ def cmd_grade(args):
         raise UserError("the sandbox needs root and cgroup v1; use --no-sandbox for development")
     executor = default_executor(
         sandbox=not args.no_sandbox,
+        fork=not args.no_fork,
         cell_timeout=args.cell_timeout,
         notebook_timeout=args.timeout,
     )
@@ -84,6 +85,12 @@ def register(subparsers):
         "--no-sandbox",
         action="store_true",
         help="run kernels with nbclient as the current user (development only: no isolation)",
+    )
+    p.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="start a new interpreter per notebook instead of forking kernels from a zygote "
+        "that imported the lab's libraries once per worker",
     )
     p.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook")

@@ -1,8 +1,10 @@
 """Sandboxed notebook execution: real grading account, cgroups, namespaces, kernels (root).
 
 Every failure class costs only its own run, with the reason recorded, and
-leaves nothing behind: an autouse fixture checks after each test that no run
-directory, cgroup or grader process is left.
+leaves nothing behind: the ``box`` fixture checks after each test that no run
+directory, cgroup or grader process is left. Tests taking the ``sandbox``
+fixture run twice: with a new interpreter per run (``fresh``) and with
+kernels forked from a grading zygote (``fork``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from ai4scale.grading.sandbox import (
     TRUNCATED,
     KernelPool,
     Sandbox,
+    ZygotePool,
     ensure_grader_account,
+    needs_fresh_interpreter,
     parse_size,
     remove_grader_account,
     run_notebook,
@@ -32,8 +36,9 @@ from ai4scale.hub.cgroups import CONTROLLERS, CGroup
 from ai4scale.hub.system_users import SystemUserError
 from nbformat.v4 import new_markdown_cell, new_notebook
 
-GRADER = "ai4t-grader"
-CGROUP_PARENT = "ai4scale-test"
+_PREFIX = os.environ.get("AI4SCALE_TEST_USER_PREFIX", "ai4t-")
+GRADER = f"{_PREFIX}grader"
+CGROUP_PARENT = f"{os.environ.get('AI4SCALE_TEST_CGROUP_PARENT', 'ai4scale-test')}-sandbox"
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not CGroup.available(),
@@ -62,7 +67,7 @@ def grader():
 
 @pytest.fixture(scope="module")
 def runs_dir():
-    path = Path(f"/srv/ai4t-grading-runs-{secrets.token_hex(4)}")
+    path = Path(f"/srv/{_PREFIX}grading-runs-{secrets.token_hex(4)}")
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -72,14 +77,15 @@ def _leftovers(runs_dir, uid):
     groups = sorted(
         p.name
         for ctrl in CONTROLLERS
-        for p in Path(f"/sys/fs/cgroup/{ctrl}/{CGROUP_PARENT}").glob("run-*")
+        for p in Path(f"/sys/fs/cgroup/{ctrl}/{CGROUP_PARENT}").glob("*-*")
+        if p.name.startswith(("run-", "zygote-"))
     )
     procs = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
     return runs, groups, procs
 
 
 @pytest.fixture
-def sandbox(grader, runs_dir):
+def box(grader, runs_dir):
     """A Sandbox with short limits; afterwards nothing of the run may be left."""
     box = Sandbox(
         user=GRADER,
@@ -92,6 +98,42 @@ def sandbox(grader, runs_dir):
     )
     yield box
     assert _leftovers(runs_dir, grader.pw_uid) == ([], [], [])
+
+
+class Forking:
+    """A Sandbox whose ``run`` forks each kernel from a grading zygote (a ZygotePool)."""
+
+    def __init__(self, box, pool):
+        object.__setattr__(self, "_box", box)
+        object.__setattr__(self, "pool", pool)
+
+    def run(self, nb, *, workdir_files=None, env=None):
+        result = self.pool.run(nb, workdir_files=workdir_files, env=env)
+        # Forked indeed, unless the environment needs a new interpreter.
+        assert result.forked != needs_fresh_interpreter(env), result.reason
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._box, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._box, name, value)
+
+
+@pytest.fixture
+def zygotes():
+    """Zygotes of the ``fork`` sandbox (a test parametrises it for more)."""
+    return 1
+
+
+@pytest.fixture(params=["fresh", "fork"])
+def sandbox(request, box, zygotes):
+    """``box``, or ``box`` forking its kernels from ``zygotes`` grading zygotes."""
+    if request.param == "fresh":
+        yield box
+        return
+    with ZygotePool(box, size=zygotes, preload="import json") as pool:
+        yield Forking(box, pool)
 
 
 def test_parse_size():
@@ -326,6 +368,7 @@ def test_startup_failure(sandbox):
     assert result.cells[0].status == "not_run"
 
 
+@pytest.mark.parametrize("zygotes", [3])
 def test_parallel_runs_do_not_interfere(sandbox):
     results = {}
 
@@ -374,10 +417,10 @@ def _wait_ready(pool, count, timeout=60):
         time.sleep(0.1)
 
 
-def test_pooled_kernel_runs_notebook_after_preload(sandbox, tmp_path):
+def test_pooled_kernel_runs_notebook_after_preload(box, tmp_path):
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n")
-    with KernelPool(sandbox, size=1, preload=PRELOAD, workdir_files=[data]) as pool:
+    with KernelPool(box, size=1, preload=PRELOAD, workdir_files=[data]) as pool:
         kernel = pool.take()
         try:
             assert kernel.preload_status == "ok"
@@ -404,8 +447,8 @@ def test_pooled_kernel_runs_notebook_after_preload(sandbox, tmp_path):
     assert not kernel.rundir.exists() and not kernel.cgroup.exists()
 
 
-def test_pool_hands_each_kernel_out_once(sandbox, grader):
-    with KernelPool(sandbox, size=2, preload=PRELOAD) as pool:
+def test_pool_hands_each_kernel_out_once(box, grader):
+    with KernelPool(box, size=2, preload=PRELOAD) as pool:
         kernels = [pool.take() for _ in range(4)]
         try:
             pids = [k.pid for k in kernels]
@@ -422,8 +465,8 @@ def test_pool_hands_each_kernel_out_once(sandbox, grader):
     assert first.ok and second.cells[0].text() == "False\n"
 
 
-def test_pool_shutdown_closes_unused_kernels(sandbox, grader, runs_dir):
-    pool = KernelPool(sandbox, size=2, preload=PRELOAD)
+def test_pool_shutdown_closes_unused_kernels(box, grader, runs_dir):
+    pool = KernelPool(box, size=2, preload=PRELOAD)
     pool.start()
     _wait_ready(pool, 2)
     assert len(_leftovers(runs_dir, grader.pw_uid)[0]) == 2
@@ -434,8 +477,8 @@ def test_pool_shutdown_closes_unused_kernels(sandbox, grader, runs_dir):
         pool.take()
 
 
-def test_pool_limit_then_starts_on_demand(sandbox):
-    with KernelPool(sandbox, size=2, limit=1) as pool:
+def test_pool_limit_then_starts_on_demand(box):
+    with KernelPool(box, size=2, limit=1) as pool:
         kernels = [pool.take(), pool.take()]
         try:
             results = [k.execute(nb("print(40 + 2)")) for k in kernels]
@@ -446,9 +489,9 @@ def test_pool_limit_then_starts_on_demand(sandbox):
     assert [r.cells[0].text() for r in results] == ["42\n", "42\n"]
 
 
-def test_notebook_timeout_counts_from_execute(sandbox):
-    sandbox.notebook_timeout = 2
-    kernel = sandbox.start(preload="import json")
+def test_notebook_timeout_counts_from_execute(box):
+    box.notebook_timeout = 2
+    kernel = box.start(preload="import json")
     try:
         time.sleep(2.5)  # waiting in the pool costs the notebook nothing
         quick = kernel.execute(nb("import time", "time.sleep(5)"))
@@ -458,16 +501,16 @@ def test_notebook_timeout_counts_from_execute(sandbox):
     assert [c.status for c in quick.cells] == ["ok", "timeout"]
 
 
-def test_failing_or_endless_preload(sandbox):
-    kernel = sandbox.start(preload="import no_such_module_ai4t")
+def test_failing_or_endless_preload(box):
+    kernel = box.start(preload="import no_such_module_ai4t")
     try:
         assert kernel.preload_status == "error"
         result = kernel.execute(nb("print('fine')"))
     finally:
         kernel.close()
     assert result.ok and result.cells[0].text() == "fine\n"
-    sandbox.preload_timeout = 1
-    kernel = sandbox.start(preload="while True: pass")
+    box.preload_timeout = 1
+    kernel = box.start(preload="while True: pass")
     try:
         result = kernel.execute(nb("1"))
     finally:

@@ -30,12 +30,17 @@ def sandbox_available():
 class SandboxExecutor:
     """Run each notebook in a fresh sandboxed kernel (a :class:`Sandbox`).
 
-    After :meth:`open_pool`, kernels come from a
-    :class:`~ai4scale.grading.sandbox.KernelPool`: started ahead with the
-    lab's imports done, each still used for one notebook only.
+    After :meth:`open_pool`, kernels are forked from grading zygotes (a
+    :class:`~ai4scale.grading.sandbox.ZygotePool`: the lab's imports done
+    once per worker, a fresh kernel process per notebook), or, with
+    ``fork=False``, taken from a :class:`~ai4scale.grading.sandbox.KernelPool`
+    (started ahead with the lab's imports done, each used for one notebook).
 
     Parameters
     ----------
+    fork : bool
+        Fork kernels from zygotes in :meth:`open_pool` (default); False: start
+        a new interpreter per notebook.
     **config
         :class:`ai4scale.grading.sandbox.Sandbox` traits (``cell_timeout``,
         ``notebook_timeout``, ``memory``, ``max_output_bytes``, ``user``...).
@@ -43,26 +48,31 @@ class SandboxExecutor:
 
     name = "sandbox"
 
-    def __init__(self, **config):
+    def __init__(self, *, fork=True, **config):
         from ai4scale.grading.sandbox import Sandbox
 
         self.sandbox = Sandbox(**config)
+        self.fork = fork
         self.pool = None
 
     def open_pool(self, *, preload, size, limit=None, workdir_files=None):
-        """Pre-start ``size`` kernels running ``preload``, for runs with ``workdir_files``.
+        """Prepare kernels for runs with ``workdir_files``, the lab's imports (``preload``) done.
 
-        At most ``limit`` kernels are started in all (the runs expected).
-
-        Runs with other working-directory files start their own kernel.
+        With ``fork``: ``size`` zygotes (at most ``limit``, the runs expected),
+        for runs with any files. Otherwise ``size`` pre-started kernels, at most
+        ``limit`` in all; runs with other files start their own kernel.
         Call :meth:`close_pool` at the end.
         """
-        from ai4scale.grading.sandbox import KernelPool
+        from ai4scale.grading.sandbox import KernelPool, ZygotePool
 
         self.close_pool()
-        self.pool = KernelPool(
-            self.sandbox, size=size, limit=limit, preload=preload, workdir_files=workdir_files
-        )
+        if self.fork:
+            size = min(size, limit) if limit else size
+            self.pool = ZygotePool(self.sandbox, size=size, preload=preload)
+        else:
+            self.pool = KernelPool(
+                self.sandbox, size=size, limit=limit, preload=preload, workdir_files=workdir_files
+            )
         self.pool.start()
 
     def close_pool(self):
@@ -73,7 +83,11 @@ class SandboxExecutor:
 
     def run(self, nb, *, workdir_files=None):
         """Execute ``nb``; return its :class:`RunResult`."""
+        from ai4scale.grading.sandbox import ZygotePool
+
         pool = self.pool
+        if isinstance(pool, ZygotePool):  # kernels forked for any working-directory files
+            return pool.run(nb, workdir_files=workdir_files)
         if pool is None or workdir_files != pool.workdir_files:
             return self.sandbox.run(nb, workdir_files=workdir_files)
         return run_once(pool.take, nb)
@@ -209,13 +223,15 @@ def _stage(workdir, files):
             shutil.copyfile(source, dest)
 
 
-def default_executor(*, sandbox=None, **config):
+def default_executor(*, sandbox=None, fork=True, **config):
     """Return the sandbox executor when possible (root, cgroups), else the local one.
 
     Parameters
     ----------
     sandbox : bool, optional
         True: the sandbox or an error; False: local; None: the sandbox when available.
+    fork : bool
+        Sandbox only: fork kernels from grading zygotes (see :class:`SandboxExecutor`).
     **config
         Timeouts, caps (``cell_timeout``, ``notebook_timeout``, ``max_output_bytes``)
         and, for the sandbox, its other traits.
@@ -223,5 +239,5 @@ def default_executor(*, sandbox=None, **config):
     if sandbox is None:
         sandbox = sandbox_available()
     if sandbox:
-        return SandboxExecutor(**config)
+        return SandboxExecutor(fork=fork, **config)
     return LocalExecutor(**config)

@@ -1,8 +1,8 @@
-"""Start one kernel confined: grading account, cgroup, network/mount/pid namespaces.
+"""Start one kernel confined: grading account, cgroup, network/mount/pid/IPC namespaces.
 
 The command is, from the outside in::
 
-    unshare --net --mount --pid --fork --mount-proc   # as root, in the run's cgroup
+    unshare --net --mount --pid --ipc --fork --mount-proc   # as root, in the run's cgroup
       sh -c SETUP                                     # private tmpfs mounts (see below)
         setpriv --reuid U --regid G --init-groups --no-new-privs   # drop to the grader
           python -m ipykernel_launcher -f CONNECTION_FILE
@@ -19,7 +19,12 @@ file the kernel writes elsewhere (the grader owns no other writable place).
 The new network namespace has no interface but a down loopback: no route
 to the host's ``127.0.0.1`` services nor outside. The client reaches the
 kernel through Unix sockets (``transport="ipc"``) in a grader-owned
-directory, which do cross network namespaces.
+directory, which do cross network namespaces. The new IPC namespace keeps
+System V shared memory, semaphores and message queues of one run from the next.
+
+:func:`zygote_command` starts a grading zygote (see ``_zygote``) the same way
+but without the working directory and without dropping root: the zygote
+drops privileges in each kernel it forks.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import resource
 import shutil
 import subprocess
 
-__all__ = ["kernel_command", "popen_kernel"]
+__all__ = ["kernel_command", "popen_kernel", "zygote_command"]
 
 _SETUP = r"""
 set -eu
@@ -73,6 +78,7 @@ def kernel_command(argv, *, pw, workdir, stagedir, disk_bytes, tmp_bytes):
         "--net",
         "--mount",
         "--pid",
+        "--ipc",
         "--fork",
         "--mount-proc",
         "--propagation",
@@ -99,7 +105,68 @@ def kernel_command(argv, *, pw, workdir, stagedir, disk_bytes, tmp_bytes):
     ]
 
 
-def popen_kernel(cmd, *, cgroup, env, log_file, fsize_bytes, max_files=1024):
+_ZYGOTE_SETUP = r"""
+set -eu
+home=$1 tmp_size=$2
+shift 2
+opts=nosuid,nodev
+for dir in /tmp /var/tmp /dev/shm; do
+    [ -d "$dir" ] && mount -t tmpfs -o "size=$tmp_size,mode=1777,$opts" ai4scale-grading "$dir"
+done
+mount -t tmpfs -o "size=1m,mode=0755,nosuid,nodev,noexec" ai4scale-grading /run
+cd "$home"
+exec "$@"
+"""
+
+
+def zygote_command(argv, *, home, tmp_bytes):
+    """Return the command that starts zygote ``argv`` as root in its own namespaces.
+
+    Parameters
+    ----------
+    argv : list of str
+        The zygote's own command.
+    home : Path
+        Its working directory (root-only, empty).
+    tmp_bytes : int
+        Size of its private ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
+
+    Returns
+    -------
+    list of str
+    """
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    return [
+        unshare,
+        "--net",
+        "--mount",
+        "--pid",
+        "--ipc",
+        "--fork",
+        "--mount-proc",
+        "--propagation",
+        "private",
+        "/bin/sh",
+        "-c",
+        _ZYGOTE_SETUP,
+        "ai4scale-zygote-setup",
+        str(home),
+        str(tmp_bytes),
+        *argv,
+    ]
+
+
+def popen_kernel(
+    cmd,
+    *,
+    cgroup,
+    env,
+    log_file,
+    fsize_bytes,
+    max_files=1024,
+    stdin=subprocess.DEVNULL,
+    stdout=None,
+):
     """Start ``cmd`` in ``cgroup`` (joined before exec) with resource limits.
 
     Parameters
@@ -116,6 +183,8 @@ def popen_kernel(cmd, *, cgroup, env, log_file, fsize_bytes, max_files=1024):
         ``RLIMIT_FSIZE``: the largest file any process of the run may write.
     max_files : int
         ``RLIMIT_NOFILE``.
+    stdin, stdout : optional
+        As for ``subprocess.Popen``; stdout defaults to ``log_file``.
 
     Returns
     -------
@@ -130,9 +199,9 @@ def popen_kernel(cmd, *, cgroup, env, log_file, fsize_bytes, max_files=1024):
 
     return subprocess.Popen(
         cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+        stdin=stdin,
+        stdout=log_file if stdout is None else stdout,
+        stderr=log_file,
         env=env,
         preexec_fn=confine,
         start_new_session=True,

@@ -1,4 +1,4 @@
-"""A pool of pre-started sandboxed kernels, each handed out once."""
+"""Kernels ready ahead: pre-started kernels handed out once, or zygotes that fork them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["KernelPool"]
+__all__ = ["KernelPool", "ZygotePool"]
 
 
 class KernelPool:
@@ -151,6 +151,126 @@ class KernelPool:
                 return
             if not isinstance(item, Exception):
                 item.close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+
+class ZygotePool:
+    """One grading :class:`Zygote` per worker: imports once, a fresh forked kernel per run.
+
+    :meth:`run` takes an idle zygote (waiting for one), executes the notebook
+    in a kernel forked from it and gives the zygote back, so that each zygote
+    serves one run at a time. Zygotes start in the background at
+    :meth:`start`. A zygote that died is replaced (at most ``restarts`` times
+    in all); a worker whose zygote cannot be started runs its notebooks in
+    fresh kernels (:meth:`Sandbox.run`), as does a run whose zygote died
+    under it.
+
+    Parameters
+    ----------
+    sandbox : Sandbox
+        Limits, timeouts and grading account of every run.
+    size : int
+        Zygotes (workers).
+    preload : str
+        The lab's import lines (trusted), run once per zygote.
+    restarts : int, optional
+        Replacements of dead zygotes in all (default: ``size``).
+
+    Examples
+    --------
+    >>> with ZygotePool(Sandbox(), size=2, preload="import pandas") as pool:  # doctest: +SKIP
+    ...     result = pool.run(nb)
+    """
+
+    def __init__(self, sandbox, *, size, preload, restarts=None):
+        self.sandbox = sandbox
+        self.size = max(size, 1)
+        self.preload = preload
+        self.restarts = self.size if restarts is None else restarts
+        self._idle = queue.Queue()  # Zygote, or None: this worker uses fresh kernels
+        self._zygotes = []
+        self._lock = threading.Lock()
+        self._starter = None
+        self._closed = False
+
+    def start(self):
+        """Begin starting the zygotes in the background (idempotent)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the zygote pool is shut down")
+            if self._starter is not None:
+                return
+            self._starter = ThreadPoolExecutor(
+                max_workers=self.size, thread_name_prefix="ai4scale-zygote-start"
+            )
+            for _ in range(self.size):
+                self._starter.submit(lambda: self._idle.put(self._new_zygote()))
+
+    def _new_zygote(self):
+        """Start a zygote; None when it cannot start (logged)."""
+        from ._zygote import Zygote
+
+        zygote = Zygote(self.sandbox, preload=self.preload)
+        try:
+            zygote.start()
+        except Exception as e:
+            self.sandbox.log.warning("grading zygote did not start (%s): fresh kernels instead", e)
+            return None
+        with self._lock:
+            if self._closed:
+                zygote.close()
+                return None
+            self._zygotes.append(zygote)
+        return zygote
+
+    def _replace(self, zygote):
+        zygote.close()
+        with self._lock:
+            if self._closed or self.restarts <= 0:
+                return None
+            self.restarts -= 1
+        self.sandbox.log.warning("grading zygote died: starting another")
+        return self._new_zygote()
+
+    def run(self, nb, *, workdir_files=None, env=None, timeout=None):
+        """Execute ``nb`` in a fresh kernel forked from an idle zygote; return the ``RunResult``.
+
+        Parameters
+        ----------
+        nb : nbformat.NotebookNode or str or Path
+        workdir_files, env
+            As for :meth:`Sandbox.run`.
+        timeout : float, optional
+            Seconds to wait for an idle zygote (``queue.Empty`` after).
+        """
+        self.start()
+        zygote = self._idle.get(timeout=timeout)
+        try:
+            if zygote is not None and not zygote.alive():
+                zygote = self._replace(zygote)
+            if zygote is None:
+                return self.sandbox.run(nb, workdir_files=workdir_files, env=env)
+            return zygote.run(nb, workdir_files=workdir_files, env=env)
+        finally:
+            self._idle.put(zygote)
+
+    def shutdown(self):
+        """Stop starting zygotes and close them all (idempotent)."""
+        with self._lock:
+            self._closed = True
+            starter = self._starter
+        if starter is not None:
+            starter.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            zygotes, self._zygotes = self._zygotes, []
+        for zygote in zygotes:
+            zygote.close()
 
     def __enter__(self):
         self.start()

@@ -62,7 +62,8 @@ class RunResult:
     ``outcome`` is a key of :data:`OUTCOMES`; ``reason`` says it in words
     (which cell, which signal, which limit). ``startup_seconds`` is the time
     from launching the kernel to its first reply; ``first_result_seconds``
-    from launching to the first cell's reply.
+    from launching to the first cell's reply. ``forked`` says the kernel was
+    forked from a grading zygote rather than started as a new interpreter.
     """
 
     outcome: str
@@ -75,6 +76,7 @@ class RunResult:
     exit_signal: int | None = None
     oom_kills: int = 0
     output_bytes: int = 0
+    forked: bool = False
 
     @property
     def ok(self):

@@ -116,13 +116,19 @@ class Sandbox(LoggingConfigurable):
     tmp_disk = Unicode("20M", help="""Size of the run's private /tmp, /var/tmp, /dev/shm.""").tag(
         config=True
     )
+    zygote_memory = Unicode(
+        "2G",
+        help="""Memory of a grading zygote (see :class:`Zygote`): the lab's libraries,
+        imported once and shared by the kernels it forks (their own pages count
+        against ``memory``).""",
+    ).tag(config=True)
     max_output_bytes = Integer(
         1_000_000,
         help="""Output (streams, results, errors) all cells together may print; above it
         the text is cut with a marker and the run ends with outcome "output_limit".""",
     ).tag(config=True)
 
-    @validate("memory", "disk", "tmp_disk")
+    @validate("memory", "disk", "tmp_disk", "zygote_memory")
     def _valid_size(self, proposal):
         parse_size(proposal["value"])
         return proposal["value"]
@@ -167,7 +173,7 @@ class Sandbox(LoggingConfigurable):
             nb = nbformat.read(str(nb), as_version=4)
         return run_once(lambda: self.start(workdir_files=workdir_files, env=env), nb)
 
-    def start(self, *, workdir_files=None, env=None, preload=None):
+    def start(self, *, workdir_files=None, env=None, preload=None, zygote=None):
         """Start a fresh sandboxed kernel, ready for one notebook.
 
         Parameters
@@ -179,6 +185,9 @@ class Sandbox(LoggingConfigurable):
             so that its cost is paid before :meth:`SandboxKernel.execute`. The
             user namespace is reset afterwards (``%reset -f``): the loaded
             modules stay in ``sys.modules``, no name it bound stays defined.
+        zygote : Zygote, optional
+            Fork the kernel from this started zygote (its imports done)
+            instead of starting an interpreter; ``preload`` is then not used.
 
         Returns
         -------
@@ -188,7 +197,7 @@ class Sandbox(LoggingConfigurable):
         """
         kernel = SandboxKernel(self)
         try:
-            kernel._start(workdir_files, env, preload)
+            kernel._start(workdir_files, env, preload, zygote)
         except _Stop as stop:
             kernel.failed = stop
         except BaseException:
@@ -198,7 +207,7 @@ class Sandbox(LoggingConfigurable):
 
     # -- the run directory -------------------------------------------------
 
-    def _make_rundir(self, pw):
+    def _runs_parent(self):
         parent = Path(self.runs_dir).resolve()
         hidden = [d for d in _PRIVATE_MOUNTS if parent == Path(d) or Path(d) in parent.parents]
         if hidden:
@@ -208,7 +217,10 @@ class Sandbox(LoggingConfigurable):
             raise OSError(f"{parent} must be a root-owned directory, not a link")
         # Traversable by the grader, not listable: a kernel cannot find other runs.
         os.chmod(parent, 0o711)
-        rundir = parent / secrets.token_hex(16)
+        return parent
+
+    def _make_rundir(self, pw):
+        rundir = self._runs_parent() / secrets.token_hex(16)
         rundir.mkdir(mode=0o711)
         (rundir / "stage").mkdir(mode=0o700)
         (rundir / "work").mkdir(mode=0o700)
@@ -258,9 +270,14 @@ class Sandbox(LoggingConfigurable):
             argv.append("--HistoryManager.enabled=False")
         return argv
 
-    @staticmethod
-    def _kernel_env(workdir, extra):
+    def _kernel_env(self, workdir, extra):
+        threads = str(max(1, int(self.cpu)))
         env = {
+            # Native thread pools no larger than the CPU quota (and none to fork in a zygote).
+            "OMP_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+            "JE_ARROW_MALLOC_CONF": "background_thread:false",
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "HOME": str(workdir),
             "IPYTHONDIR": "/tmp/.ipython",
@@ -449,6 +466,7 @@ class SandboxKernel:
         self.failed = None  # a _Stop when the start failed
         self.startup_seconds = None
         self.preload_status = None  # execute_reply status of the preload, if any
+        self.forked = False  # forked from a zygote
         self.rundir = self.cgroup = self.proc = None
         self._client = self._context = self._log_file = None
         self._used = self._closed = False
@@ -456,14 +474,17 @@ class SandboxKernel:
 
     @property
     def pid(self):
-        """Process id of the kernel's ``unshare`` wrapper (None before the launch)."""
+        """Process id of the kernel's ``unshare`` wrapper (None before the launch).
+
+        For a kernel forked by a zygote: its reaper's, in the zygote's pid namespace.
+        """
         return self.proc.pid if self.proc is not None else None
 
     def alive(self):
         """Whether the kernel started and its process still runs."""
         return self.failed is None and self.proc is not None and self.proc.poll() is None
 
-    def _start(self, workdir_files, env, preload):
+    def _start(self, workdir_files, env, preload, zygote=None):
         box = self.sandbox
         pw = ensure_grader_account(box.user)
         self.rundir = rundir = box._make_rundir(pw)
@@ -475,22 +496,28 @@ class SandboxKernel:
         )
         connection_file, info = box._connection_file(rundir / "ipc", pw)
         self._log_file = open(rundir / "kernel.log", "wb")  # noqa: SIM115
-        cmd = kernel_command(
-            box._kernel_argv(connection_file),
-            pw=pw,
-            workdir=rundir / "work",
-            stagedir=rundir / "stage",
-            disk_bytes=parse_size(box.disk),
-            tmp_bytes=parse_size(box.tmp_disk),
-        )
+        argv = box._kernel_argv(connection_file)
+        kernel_env = box._kernel_env(rundir / "work", env)
         launched = time.monotonic()
-        self.proc = popen_kernel(
-            cmd,
-            cgroup=cgroup,
-            env=box._kernel_env(rundir / "work", env),
-            log_file=self._log_file,
-            fsize_bytes=parse_size(box.disk),
-        )
+        if zygote is not None:
+            self.forked = True
+            self.proc = zygote.spawn(argv, pw=pw, rundir=rundir, cgroup=cgroup, env=kernel_env)
+        else:
+            cmd = kernel_command(
+                argv,
+                pw=pw,
+                workdir=rundir / "work",
+                stagedir=rundir / "stage",
+                disk_bytes=parse_size(box.disk),
+                tmp_bytes=parse_size(box.tmp_disk),
+            )
+            self.proc = popen_kernel(
+                cmd,
+                cgroup=cgroup,
+                env=kernel_env,
+                log_file=self._log_file,
+                fsize_bytes=parse_size(box.disk),
+            )
         self._context = context = zmq.Context()
         context.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_BYTES)
         context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
@@ -499,7 +526,7 @@ class SandboxKernel:
         self._client.start_channels()
         box._wait_ready(self._client, self.proc, cgroup, rundir)
         self.startup_seconds = time.monotonic() - launched
-        if preload:
+        if preload and zygote is None:
             self.preload_status = self._silent(preload)
             self._silent("%reset -f")
 
@@ -548,6 +575,7 @@ class SandboxKernel:
         ]
         result = RunResult(outcome="completed", reason="all code cells were executed", cells=cells)
         result.startup_seconds = self.startup_seconds
+        result.forked = self.forked
         budget = [box.max_output_bytes]  # bytes left, shared by all cells
         try:
             if self.failed is not None:
@@ -631,6 +659,9 @@ def _stop(proc, cgroup, timeout=5.0):
     ``unshare`` must outlive the kernel to reap it: killed first, it would
     leave the kernel a zombie for PID 1 of the machine to reap (or not).
     """
+    if not isinstance(proc, subprocess.Popen):  # forked by a zygote: it reaps
+        proc.stop(cgroup, timeout)
+        return
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
         for pid in cgroup.pids():
