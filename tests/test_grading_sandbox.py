@@ -361,6 +361,16 @@ def test_cannot_read_private_homes_or_write_datasets(sandbox):
     assert stat.S_IMODE(os.stat(sandbox.runs_dir).st_mode) == 0o711
 
 
+def test_broken_protocol_ends_the_run(sandbox):
+    result = sandbox.run(
+        nb("print('fine')", "import json; json.dumps = lambda *a, **k: 'garbage'", "print(1)")
+    )
+    assert result.outcome == "protocol_error", result.reason
+    assert "not Jupyter protocol" in result.reason
+    assert [c.status for c in result.cells] == ["ok", "protocol_error", "not_run"]
+    assert result.cells[0].text() == "fine\n"
+
+
 def test_startup_failure(sandbox):
     result = sandbox.run(nb("1"), env={"PYTHONHOME": "/nonexistent"})
     assert result.outcome == "startup_failed"

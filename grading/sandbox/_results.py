@@ -15,6 +15,7 @@ OUTCOMES = {
     "kernel_died": "the kernel process exited or was killed by a signal",
     "memory_limit": "the kernel was killed by the OOM killer at the memory limit",
     "output_limit": "the cells printed more than the output cap",
+    "protocol_error": "the kernel sent a message that is not Jupyter protocol",
     "startup_failed": "the kernel did not start or did not answer",
 }
 
@@ -29,8 +30,9 @@ class CellResult:
     ``status`` is the kernel's ``execute_reply`` status (``"ok"``,
     ``"error"``, ``"aborted"``), or ours when no reply came: ``"timeout"``
     (the cell hit a timeout), ``"dead"`` (the kernel died while running it),
-    ``"output_limit"`` (stopped at the output cap) or ``"not_run"`` (a cell
-    after the one that ended the run).
+    ``"output_limit"`` (stopped at the output cap), ``"protocol_error"`` (the
+    kernel sent a message we cannot read) or ``"not_run"`` (a cell after the
+    one that ended the run).
     """
 
     index: int

@@ -386,7 +386,7 @@ class Sandbox(LoggingConfigurable):
                     raise
                 events = dict(poller.poll(100))
                 if client.shell_channel.socket in events:
-                    msg = client.shell_channel.get_msg(timeout=0)
+                    msg = self._get_msg(client.shell_channel, res)
                     if msg["parent_header"].get("msg_id") == msg_id:
                         reply = True
                         replied_at = time.monotonic()
@@ -397,11 +397,27 @@ class Sandbox(LoggingConfigurable):
                             res.ename = str(content.get("ename"))[:1000]
                             res.evalue = str(content.get("evalue"))[:10000]
                 if client.iopub_channel.socket in events:
-                    msg = client.iopub_channel.get_msg(timeout=0)
+                    msg = self._get_msg(client.iopub_channel, res)
                     if msg["parent_header"].get("msg_id") == msg_id:
                         idle = self._on_iopub(msg, res, budget) or idle
         finally:
             res.seconds = time.monotonic() - start
+
+    @staticmethod
+    def _get_msg(channel, res):
+        """Return the next message of ``channel``; a message we cannot read ends the run."""
+        try:
+            msg = channel.get_msg(timeout=0)
+            msg["parent_header"].get("msg_id")
+            msg["content"].get("status")
+            return msg
+        except Exception as e:  # the learner's code broke the kernel's side of the protocol
+            res.status = "protocol_error"
+            raise _Stop(
+                "protocol_error",
+                f"cell {res.index}: the kernel sent a message that is not Jupyter protocol "
+                f"({type(e).__name__}: {str(e)[:200]})",
+            ) from None
 
     def _on_iopub(self, msg, res, budget):
         """Record one iopub message; return True on the kernel's "idle"."""
