@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 from tornado import web
+from tornado.log import app_log
 
 from ._errors import CourseError
 from ._handlers import APIHandler, CourseHandler
@@ -35,7 +36,16 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 
-_DEFAULT_BRAND = "AI4Scale Sandbox"
+
+@functools.cache
+def _branding():
+    # The service runs with AI4SCALE_CONFIG set (hub/_configurer.py): the hub's own names.
+    from ai4scale.hub._settings import load_settings
+
+    try:
+        return dict(load_settings()["branding"])
+    except Exception:  # noqa: BLE001 - a page must render even if the file is unreadable
+        return {"name": "AI4Scale Sandbox"}
 
 
 @functools.cache
@@ -78,13 +88,13 @@ class PageHandler(CourseHandler):
             self.redirect(self.get_login_url())
             return
         if self.instructor_only and not self.person.instructor:
-            self.log.warning("%s refused instructor page %s", self.person.name, self.request.path)
+            app_log.warning("%s refused instructor page %s", self.person.name, self.request.path)
             self.set_status(403)
             self.render_page("forbidden.html", page_title="Not allowed")
 
     def context(self, **extra):
         """Return the variables every template gets."""
-        branding = self.settings.get("branding") or {}
+        branding = self.settings.get("branding") or _branding()
         ctx = {
             "base_url": self.service_prefix,
             "hub_url": self.hub_auth.hub_prefix,
@@ -94,7 +104,7 @@ class PageHandler(CourseHandler):
             else self.xsrf_token,
             "user": self.person.name if self.person else "",
             "instructor": bool(self.person and self.person.instructor),
-            "brand": branding.get("name") or _DEFAULT_BRAND,
+            "brand": branding.get("name") or "AI4Scale Sandbox",
             "page_id": self.page_id,
             "nav": self.nav,
             "page_title": "",

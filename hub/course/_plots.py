@@ -170,14 +170,18 @@ def plot_score_distribution(data):
         if scores:
             mean = sum(scores) / len(scores)
             ax.axvline(mean, color=_ORANGE, linewidth=2)
+            # Label on the side with room: left of the line when it is near the right edge.
+            right = mean > edges[0] + 0.7 * (edges[-1] - edges[0])
             ax.annotate(
                 f"mean {mean:.3g}",
                 (mean, max(counts)),
-                xytext=(4, -10),
+                xytext=(-4 if right else 4, 4),
                 textcoords="offset points",
+                ha="right" if right else "left",
                 color="#8a5a00",
                 fontsize=9,
             )
+        ax.set_ylim(0, max(counts) * 1.15)
         ax.set_xlim(edges[0], edges[-1])
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel(f"total score (points, out of {edges[-1]:g})")
@@ -235,7 +239,7 @@ def plot_mean_per_item(data):
         ax.set_xlim(0, 118)
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.set_xlabel("mean score (% of the question's points)")
-        ax.set_title("Mean score per question (red: below half the points)")
+        ax.set_title("Mean score per question")
         hard = [
             i["grade_id"]
             for i, s in zip(items, shares, strict=True)
@@ -279,7 +283,7 @@ def plot_late(data):
         ax.set_title("Late submissions")
         return f"{values[0]} on time, {values[1]} late, {values[2]} not submitted"
 
-    return _draw(draw, width=4.8)
+    return _draw(draw)
 
 
 def dashboard_plots(data):

@@ -75,10 +75,10 @@ window.Course = (function () {
   }
 
   const dateFormat = new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit",
+    weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
   });
 
-  /** "Mon 3 March 2025, 17:00" in the reader's language and time zone. */
+  /** "Mon, 3 Mar 2025, 17:00" in the reader's language and time zone. */
   function formatDate(iso) {
     if (!iso) return "";
     const date = new Date(iso);
@@ -99,6 +99,11 @@ window.Course = (function () {
       if (Math.abs(seconds) >= size || unit === "minute") return rtf.format(Math.round(seconds / size), unit);
     }
     return "";
+  }
+
+  /** "1 point", "2 points", "1.5 points". */
+  function pointsWord(value) {
+    return `${points(value)} point${Number(value) === 1 ? "" : "s"}`;
   }
 
   /** A number of points without needless decimals: 2, 1.5, 0.33. */
@@ -166,7 +171,7 @@ window.Course = (function () {
   }
 
   return {
-    ApiError, api, el, time, formatDate, relative, points, localToIso, announce, guarded, busy,
+    ApiError, api, el, time, formatDate, relative, points, pointsWord, localToIso, announce, guarded, busy,
     base: body.dataset.base, hub: body.dataset.hub, user: body.dataset.user,
   };
 })();

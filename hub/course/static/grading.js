@@ -62,7 +62,7 @@
       input.addEventListener("change", () => { pointsInput.value = level.points; });
       return el("div", { class: "form-check course-level" }, input,
         el("label", { class: "form-check-label", for: `level-${n}-${i}` },
-          el("strong", {}, level.label), ` – ${points(level.points)} point${Number(level.points) === 1 ? "" : "s"}`,
+          el("strong", {}, level.label), ` – ${Course.pointsWord(level.points)}`,
           level.description ? el("span", { class: "d-block small text-body-secondary" }, level.description) : null));
     });
     if (levels.length) {
@@ -126,7 +126,7 @@
   function itemHeader(item) {
     const rubric = item.rubric;
     return el("div", { class: "card mb-3 course-item-header" }, el("div", { class: "card-body" },
-      el("p", { class: "mb-1" }, `Notebook ${item.notebook} · ${points(item.max_points)} points · `,
+      el("p", { class: "mb-1" }, `Notebook ${item.notebook} · ${Course.pointsWord(item.max_points)} · `,
         item.kind === "manual" ? "graded by hand" : "graded by tests"),
       item.prompt ? [el("h2", { class: "h6" }, "The question"), el("blockquote", { class: "course-prompt" }, item.prompt)] : null,
       rubric && rubric.levels && rubric.levels.length ? [
@@ -215,7 +215,7 @@
         return el("section", { class: "card mb-3 course-answer-card", "data-grade-id": answer.grade_id, "aria-labelledby": `item-${answer.grade_id}` },
           el("div", { class: "card-body" },
             el("h2", { class: "h5", id: `item-${answer.grade_id}` }, answer.grade_id,
-              el("span", { class: "small fw-normal text-body-secondary" }, ` · ${points(answer.max_points ?? item.max_points)} points · ${manual ? "graded by hand" : "graded by tests"}`)),
+              el("span", { class: "small fw-normal text-body-secondary" }, ` · ${Course.pointsWord(answer.max_points ?? item.max_points)} · ${manual ? "graded by hand" : "graded by tests"}`)),
             item.prompt ? el("blockquote", { class: "course-prompt" }, item.prompt) : null,
             answerBlock(answer),
             manual ? form : el("details", {}, el("summary", {}, "Change this score by hand"), form)));

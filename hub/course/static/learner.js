@@ -5,6 +5,9 @@
 (function () {
   const { api, el, time, relative, points, guarded, busy } = Course;
   const labsNode = document.getElementById("labs");
+  // The latest message of each lab's card (fetch result, submission receipt): kept when
+  // the list is reloaded, so it stays next to the button that caused it.
+  const notes = new Map();
 
   const STATUS = {
     new: ["Not started", "text-bg-secondary", "Get the lab to start working on it."],
@@ -121,7 +124,7 @@
   function renderLab(lab) {
     const id = `lab-${lab.id}`;
     const checkNode = el("div", { class: "course-check-results", "aria-live": "polite" });
-    const receiptNode = el("div", { class: "course-receipt", "aria-live": "polite" });
+    const receiptNode = el("div", { class: "course-receipt", "aria-live": "polite" }, notes.get(lab.id) || null);
     const subsNode = el("div", { class: "course-subs-body" }, el("p", {}, "Loading…"));
     const feedbackNode = el("div", { class: "course-feedback-body" });
     const fetched = lab.status !== "new";
@@ -135,11 +138,11 @@
       const result = await api("POST", `labs/${lab.id}/fetch`);
       const written = result.written || [];
       const kept = result.kept || [];
-      let message = written.length ? `Copied into your workspace: ${written.join(", ")}.` : "Nothing to copy.";
+      let message = written.length ? `Copied into your workspace: ${written.join(", ")}.` : "Nothing to copy: you have every file.";
       if (kept.length) message += ` Kept your own version of: ${kept.join(", ")}.`;
-      Course.announce(message, "success");
-      await refresh(id);
-    })));
+      notes.set(lab.id, el("p", { class: "alert alert-success course-fetch-result", role: "status" }, message));
+      await refresh();
+    }, receiptNode)));
 
     const openLinks = (lab.notebooks || []).map((nb) => el("a",
       { class: "btn btn-primary course-open", href: notebookUrl(lab, nb), target: "_blank", rel: "noopener" },
@@ -154,11 +157,11 @@
     const submitButton = el("button", { type: "button", class: "btn btn-success course-submit" }, "Submit");
     submitButton.addEventListener("click", () => confirmSubmit(lab, async () => busy(submitButton, "Submitting…", () => guarded(async () => {
       const receipt = await api("POST", `labs/${lab.id}/submit`);
-      receiptNode.replaceChildren(el("div", { class: `alert ${receipt.late ? "alert-warning" : "alert-success"}`, role: "status" },
+      notes.set(lab.id, el("div", { class: `alert ${receipt.late ? "alert-warning" : "alert-success"} course-submit-receipt`, role: "status" },
         el("strong", {}, "Submitted. "), "Handed in ", time(receipt.submitted_at), ". ",
         receipt.late ? "This submission is after the deadline and is marked late. " : "",
         el("br"), "Fingerprint (SHA-256): ", el("code", { class: "course-sha" }, receipt.sha256)));
-      await refresh(id, receiptNode);
+      await refresh();
     }, receiptNode))));
 
     const [, , hint] = STATUS[lab.status] || ["", "", ""];
@@ -196,8 +199,8 @@
     dialog.showModal();
   }
 
-  /** Reload the lab list; keep a message node (e.g. the submit receipt) in the refreshed card. */
-  async function refresh(focusId, keep) {
+  /** Reload the lab list (each card shows its latest note again). */
+  async function refresh() {
     await guarded(async () => {
       const labs = await api("GET", "labs");
       labsNode.removeAttribute("aria-busy");
@@ -207,10 +210,6 @@
         return;
       }
       labsNode.replaceChildren(...labs.map(renderLab));
-      if (keep && focusId) {
-        const card = document.getElementById(focusId);
-        if (card) card.querySelector(".course-receipt").replaceWith(keep);
-      }
     }, labsNode);
   }
 
