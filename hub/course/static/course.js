@@ -140,8 +140,11 @@ window.Course = (function () {
       return await fn();
     } catch (e) {
       const message = e instanceof ApiError ? e.message : `Something went wrong: ${e.message}`;
+      // 409 "not running": the way to start a server is on the hub's home page.
+      const start = e instanceof ApiError && e.status === 409 && /not running/.test(message)
+        ? [" ", el("a", { href: `${body.dataset.hub}home` }, "Go to the home page to start it.")] : null;
       if (target) {
-        target.replaceChildren(el("p", { class: "alert alert-danger", role: "alert" }, message));
+        target.replaceChildren(el("p", { class: "alert alert-danger", role: "alert" }, message, start));
       } else {
         announce(message, "danger");
       }

@@ -26,9 +26,9 @@
     const outputs = (answer.outputs || []).map(outputText).filter(Boolean).join("\n");
     const source = joinText(answer.source);
     return el("div", { class: "course-answer" },
-      el("h4", { class: "h6" }, "Answer"),
+      el("h3", { class: "h6" }, "Answer"),
       source.trim() ? el("pre", { class: "course-source" }, source) : el("p", { class: "fst-italic" }, "No answer."),
-      outputs ? [el("h4", { class: "h6" }, "Output"), el("pre", { class: "course-output" }, outputs)] : null,
+      outputs ? [el("h3", { class: "h6" }, "Output"), el("pre", { class: "course-output" }, outputs)] : null,
       answer.message ? el("p", { class: "small text-body-secondary course-engine" }, "Grading engine: ", answer.message) : null,
       answer.auto_score !== null && answer.auto_score !== undefined
         ? el("p", { class: "small" }, `Autograded: ${points(answer.auto_score)} / ${points(answer.max_points)}`) : null);

@@ -157,13 +157,30 @@
         : job.state === "failed" ? `Autograding stopped after ${job.done} of ${job.total}.`
           : `Grading… ${job.done} of ${job.total} submissions done.`;
       errors.replaceChildren(...(job.errors || []).map((e) => el("p", { class: "alert alert-warning small mb-1" }, e)));
-      if (job.state === "done" || job.state === "failed") break;
+      if (job.state === "done" || job.state === "failed") {
+        sessionStorage.removeItem(`autograde-${lab}`);
+        break;
+      }
       await new Promise((resolve) => setTimeout(resolve, 1000));
       job = await api("GET", `instructor/jobs/${job.job}`);
     }
     box.dataset.state = job.state;
     await Promise.all([loadStatus(lab), loadItems(lab)]);
     return job;
+  }
+
+  /** After a reload, follow the autograding job this tab started, if it is still running. */
+  async function resumeJob(lab) {
+    const id = sessionStorage.getItem(`autograde-${lab}`);
+    if (!id) return;
+    const button = document.getElementById("autograde");
+    await busy(button, "Autograding…", () => guarded(async () => {
+      const job = await api("GET", `instructor/jobs/${id}`).catch((e) => {
+        sessionStorage.removeItem(`autograde-${lab}`);  // finished and forgotten by the service
+        throw e;
+      });
+      await pollJob(lab, job);
+    }, document.getElementById("autograde-errors")));
   }
 
   function setupLab(lab) {
@@ -178,6 +195,7 @@
     const autograde = document.getElementById("autograde");
     autograde.addEventListener("click", () => busy(autograde, "Autograding…", () => guarded(async () => {
       const job = await api("POST", `instructor/labs/${lab}/autograde`);
+      sessionStorage.setItem(`autograde-${lab}`, job.job);
       await pollJob(lab, job);
     }, document.getElementById("autograde-errors"))));
 
@@ -204,6 +222,7 @@
   } else if (page === "instructor-lab") {
     const lab = document.getElementById("lab-page").dataset.lab;
     setupLab(lab);
+    resumeJob(lab);
     loadLab(lab);
     loadStatus(lab);
     loadItems(lab);
