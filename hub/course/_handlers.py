@@ -97,24 +97,35 @@ class APIHandler(CourseHandler):
         self._body = bytearray()
         length = self.request.headers.get("Content-Length", "0")
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            raise web.HTTPError(
-                413,
-                "request body too large (%s bytes): the API takes JSON up to %d bytes; "
-                "notebooks are read from your server, not uploaded",
-                length,
-                MAX_BODY_BYTES,
-            )
+            await self._refuse_body(length)
+            return
         await super().prepare()
         if self.request.method != "OPTIONS" and self.person is None:
             if self.request.path.rstrip("/").endswith("/openapi.yaml"):
                 return
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
 
+    async def _refuse_body(self, length):
+        # Answer 413 at once and hang up, rather than read (or let tornado
+        # answer 400 to) a body the API never takes.
+        message = (
+            f"request body too large ({length} bytes): the API takes JSON up to "
+            f"{MAX_BODY_BYTES} bytes; notebooks are read from your server, not uploaded"
+        )
+        self.set_status(413)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Connection", "close")
+        await self.finish(json.dumps({"error": message}))
+        self.request.connection.close()
+
     def data_received(self, chunk):
         """Collect the body, refusing more than :data:`MAX_BODY_BYTES`."""
+        if self._finished or getattr(self, "_refused", False):
+            return
         self._body += chunk
         if len(self._body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, "request body too large")
+            self._refused = True
+            asyncio.ensure_future(self._refuse_body(len(self._body)))
 
     def json_body(self):
         """Return the request body as a JSON object (BadRequest otherwise)."""
@@ -478,10 +489,17 @@ class DashboardHandler(InstructorHandler):
 
 
 class NotFoundHandler(APIHandler):
-    """Any other ``/api/...`` path: a JSON 404."""
+    """Any other ``/api/...`` path: a JSON 404 (400 for ``..`` segments)."""
 
     async def prepare(self):  # noqa: D102
         await super().prepare()
+        if self._finished:
+            return
+        # The proxy decodes %2F, so "lab/../x" arrives split: say what is wrong with it.
+        if any(part in ("..", ".") for part in self.request.path.split("/")):
+            raise web.HTTPError(
+                400, "invalid lab id or name in the path: '..' and '.' are not allowed"
+            )
         raise web.HTTPError(404, "no such API endpoint: %s", self.request.path)
 
 
