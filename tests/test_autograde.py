@@ -1,11 +1,13 @@
 """Autograding pipeline: honest scores as nbgrader's rule gives, attacks caught, --resume.
 
-Most tests use the local nbclient executor (fast); one runs the real sandbox
-when we are root with cgroups.
+Most tests use the local nbclient executor (fast); the attack corpus also runs
+in the real sandbox with kernels forked from grading zygotes, and the sandbox
+executor test runs with forked and with fresh kernels, when we are root with cgroups.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -35,6 +37,9 @@ import corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+_PREFIX = os.environ.get("AI4SCALE_TEST_USER_PREFIX", "ai4t-")
+_CGROUP = f"{os.environ.get('AI4SCALE_TEST_CGROUP_PARENT', 'ai4scale-test')}-ag"
+needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason="needs root and cgroup v1")
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,38 @@ def glab():
 
 def _executor():
     return LocalExecutor(cell_timeout=5, notebook_timeout=60)
+
+
+@contextlib.contextmanager
+def _sandbox_executor(*, fork, **config):
+    """A SandboxExecutor with its own grading account, runs folder and cgroup; removed after."""
+    from ai4scale.grading.sandbox import remove_grader_account
+
+    user = f"{_PREFIX}ag-grader"
+    runs = Path(f"/srv/{_PREFIX}ag-runs-{secrets.token_hex(4)}")
+    try:
+        yield SandboxExecutor(
+            fork=fork, user=user, runs_dir=str(runs), cgroup_parent=_CGROUP, **config
+        )
+        assert not runs.exists() or not any(runs.iterdir())  # every run cleaned up
+    finally:
+        remove_grader_account(user)
+        shutil.rmtree(runs, ignore_errors=True)
+        for ctrl in ("memory", "cpu", "pids"):
+            try:
+                os.rmdir(f"/sys/fs/cgroup/{ctrl}/{_CGROUP}")
+            except OSError:
+                pass
+
+
+@pytest.fixture(params=["local", pytest.param("fork", marks=needs_sandbox)])
+def attack_executor(request):
+    """The executor the attack corpus runs with: local (nbclient) or forked sandbox kernels."""
+    if request.param == "local":
+        yield _executor()
+        return
+    with _sandbox_executor(fork=True, cell_timeout=10, notebook_timeout=60) as executor:
+        yield executor
 
 
 def _gb(path):
@@ -88,15 +125,15 @@ def test_honest_submissions_score_as_reference(glab, tmp_path):
     assert totals == {"right": 4.0, "wrong-ratio": 2.0, "wrong-both": 0.0, "blank": 0.0}
 
 
-def test_adversarial_corpus(glab, tmp_path):
+def test_adversarial_corpus(glab, tmp_path, attack_executor):
     subs = tmp_path / "subs"
     for learner, (build, _) in corpus.ATTACKS.items():
         build(subs, learner)
     corpus.write_honest(subs, "honest")
     gb = _gb(tmp_path / "gb.sqlite")
     started = time.monotonic()
-    graded = {g.learner: g for g in grade_batch(glab, subs, gradebook=gb, executor=_executor())}
-    assert time.monotonic() - started < 90
+    graded = {g.learner: g for g in grade_batch(glab, subs, gradebook=gb, executor=attack_executor)}
+    assert time.monotonic() - started < (90 if attack_executor.name == "local" else 240)
     assert set(graded) == set(corpus.ATTACKS) | {"honest"}  # the batch completed
     for learner, (_, expect) in corpus.ATTACKS.items():
         g = graded[learner]
@@ -205,29 +242,15 @@ def test_resume_after_kill(tmp_path):
     gb.close()
 
 
-@pytest.mark.skipif(not sandbox_available(), reason="needs root and cgroup v1")
-def test_sandbox_executor(glab, tmp_path):
-    from ai4scale.grading.sandbox import remove_grader_account
-
-    user = "ai4t-ag-grader"
-    runs = Path(f"/srv/ai4t-ag-runs-{secrets.token_hex(4)}")
-    executor = SandboxExecutor(
-        user=user, runs_dir=str(runs), cgroup_parent="ai4scale-test-ag", cell_timeout=10
-    )
+@needs_sandbox
+@pytest.mark.parametrize("fork", [True, False], ids=["fork", "fresh"])
+def test_sandbox_executor(glab, tmp_path, fork):
     subs = tmp_path / "subs"
     corpus.write_honest(subs, "honest")
     for name in ("ast-transformer", "os-exit"):
         corpus.ATTACKS[name][0](subs, name)
-    try:
+    with _sandbox_executor(fork=fork, cell_timeout=10) as executor:
         graded = {g.learner: g for g in grade_batch(glab, subs, executor=executor, workers=2)}
-    finally:
-        remove_grader_account(user)
-        shutil.rmtree(runs, ignore_errors=True)
-        for ctrl in ("memory", "cpu", "pids"):
-            try:
-                os.rmdir(f"/sys/fs/cgroup/{ctrl}/ai4scale-test-ag")
-            except OSError:
-                pass
     assert graded["honest"].total == 4.0 and not graded["honest"].flags
     assert graded["ast-transformer"].flags["tampered"]
     assert "kernel_died" in graded["os-exit"].flags["run"][corpus.NOTEBOOK]
