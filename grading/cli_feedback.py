@@ -15,6 +15,21 @@ def _default_output(args, lab):
     return state_dir(load_settings(getattr(args, "config", None))) / "feedback" / lab
 
 
+def _release(args, lab_dir, lab):
+    """Release the feedback through the course service's library (same as its button)."""
+    from ai4scale.hub._settings import load_settings
+    from ai4scale.hub.course import Course, release_feedback
+
+    overrides = {"labs_dir": str(lab_dir.resolve().parent)}
+    if args.db:
+        overrides["gradebook_url"] = args.db
+    course = Course.from_settings(load_settings(getattr(args, "config", None)), **overrides)
+    try:
+        return release_feedback(course, lab)
+    finally:
+        course.close()
+
+
 def cmd_feedback(args):
     """Write ``OUTPUT/<learner>/<lab>.html`` from the gradebook."""
     from ai4scale.hub._errors import UserError
@@ -49,10 +64,10 @@ def cmd_feedback(args):
         print(f"{owner}\t{path}")
     print(f"{len(written)} feedback page(s) written to {output}", file=sys.stderr)
     if args.release:
-        # The gradebook has no "released" field yet: the course service decides release.
+        result = _release(args, lab_dir, glab.id)
         print(
-            "note: --release recorded nothing (the gradebook has no release field); "
-            "the pages are written, publish them through the course service",
+            f"feedback of {glab.id} released to {result['released']} learner(s) or team(s): "
+            "they read it in the course page",
             file=sys.stderr,
         )
     return 0
@@ -85,6 +100,7 @@ def register(subparsers):
     p.add_argument(
         "--release",
         action="store_true",
-        help="mark the feedback released (not stored yet: the gradebook has no field for it)",
+        help="also release the feedback to the learners through the course service "
+        "(pages of the collected submissions; the release time is kept in the gradebook)",
     )
     p.set_defaults(func=cmd_feedback)
