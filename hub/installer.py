@@ -20,6 +20,7 @@ __all__ = [
     "demo_passwords_file",
     "ensure_datasets",
     "ensure_demo_course",
+    "ensure_demo_release",
     "ensure_directories",
     "ensure_kernel_config",
     "ensure_learner_environment",
@@ -238,11 +239,46 @@ def ensure_demo_course(settings):
     return f"demo course: 1 instructor, 3 learners, 1 team; passwords in {target}"
 
 
+#: The lab the demo instructor releases to the demo learners.
+DEMO_LAB = "example-intro"
+
+
+def ensure_demo_release(settings):
+    """Release the first lab to the demo learners, as the demo instructor would.
+
+    Only with the demo roster (its passwords file exists) and the course
+    service on, and only once: a lab already released is left as it is.
+    """
+    if not settings["course"]["enabled"]:
+        return "demo release: skipped (the course service is off)"
+    if not demo_passwords_file(settings).exists():
+        return "demo release: skipped (not the demo course)"
+    from .accounts import AccountStore
+    from .course import Course, release
+
+    store = AccountStore.from_settings(settings, create=False)
+    try:
+        instructors = store.groups()["instructors"] if store is not None else []
+    finally:
+        if store is not None:
+            store.close()
+    course = Course.from_settings(settings)
+    try:
+        if DEMO_LAB not in course.lab_ids():
+            return f"demo release: skipped (no lab {DEMO_LAB} in {course.config.labs_dir})"
+        if any(r.lab == DEMO_LAB for r in course.gradebook.releases()):
+            return f"demo release: {DEMO_LAB} already released"
+        release(course, DEMO_LAB, group="learners", released_by=(instructors or ["demo"])[0])
+    finally:
+        course.close()
+    return f"demo release: {DEMO_LAB} released to the learners"
+
+
 def install_steps(*, demo=True, datasets=True):
     """Return the ``ensure_*`` steps that take settings, in order."""
     steps = [ensure_directories, ensure_secrets, ensure_kernel_config, ensure_learner_environment]
     if datasets:
         steps.append(ensure_datasets)
     if demo:
-        steps.append(ensure_demo_course)
+        steps += [ensure_demo_course, ensure_demo_release]
     return steps

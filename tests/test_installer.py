@@ -68,9 +68,23 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
         "ai4scale.hub.memory_notice" in (venv / "etc/ipython/ipython_kernel_config.py").read_text()
     )
 
-    # re-running is safe: same passwords, nothing re-imported
+    # the demo instructor has released the first lab to the learners
+    from ai4scale.hub.course import Course
+
+    course = Course.from_settings(settings)
+    releases = course.gradebook.releases()
+    assert [(r.lab, r.group, r.released_by) for r in releases] == [
+        ("example-intro", "learners", "ines")
+    ]
+    released = state / "course" / "releases" / "example-intro" / "approval-rates.ipynb"
+    assert "BEGIN SOLUTION" not in released.read_text()
+    assert stat.S_IMODE((state / "course").stat().st_mode) == 0o700
+
+    # re-running is safe: same passwords, nothing re-imported or re-released
     assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     assert demo_passwords(settings) == passwords
+    assert course.gradebook.releases() == releases
+    course.close()
 
 
 def test_up_leaves_a_real_roster_alone(tmp_path):
