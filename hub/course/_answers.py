@@ -93,7 +93,7 @@ def _prompts(glab):
 
 
 def _item_view(glab, spec, prompts):
-    rubric = getattr(glab.lab, "rubrics", {}).get(spec["grade_id"])
+    rubric = glab.lab.rubrics.get(spec["grade_id"])
     return {
         "notebook": spec["notebook"],
         "grade_id": spec["grade_id"],

@@ -211,7 +211,7 @@ def set_grade(course, lab, owner, grade_id, *, points=None, level=None, comment=
     if level is not None:
         if isinstance(level, bool) or not isinstance(level, int):
             raise BadRequest("level must be an integer (an index into the rubric's levels)")
-        rubric = getattr(glab.lab, "rubrics", {}).get(grade_id)
+        rubric = glab.lab.rubrics.get(grade_id)
         if rubric is None:
             raise BadRequest(f"item {grade_id!r} has no rubric: give points, not a level")
         if not 0 <= level < len(rubric.levels):
@@ -287,7 +287,7 @@ def learner_feedback(course, lab, owner):
         raise NotFound(f"no feedback on lab {lab!r} is released to you yet")
     results = course.gradebook.submission_results(released.id)
     by_item = {(r["notebook"], r["grade_id"]): r for r in results.values()}
-    rubrics = getattr(glab.lab, "rubrics", {})
+    rubrics = glab.lab.rubrics
     fragments = hidden_fragments(glab.sources)
     items = []
     for spec in lab_items(glab.sources):

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado import web
-from tornado.log import app_log
 
-from . import _answers, _grading, _labs, _reports, _transfer
-from ._errors import BadRequest, CourseError, Forbidden, NotFound
+from . import _grading, _labs, _transfer
+from ._errors import BadRequest, CourseError, Forbidden
 from ._names import check_lab_id
 from ._people import LEARNERS_GROUP
 from ._submissions import receipt
@@ -174,7 +173,7 @@ class APIHandler(CourseHandler):
         people = set()
         for r in releases:
             people.update(groups.get(r.group, []))
-        if not getattr(glab.lab, "team", False):
+        if not glab.lab.team:
             return {name: [name] for name in sorted(people)}
         from ai4scale.hub.teams import TEAM_PREFIX, WORKSPACES_GROUP
 
@@ -293,201 +292,6 @@ class FeedbackPageHandler(APIHandler):
         self.finish(page.read_bytes())
 
 
-# -- instructor --------------------------------------------------------------------------
-
-
-class InstructorHandler(APIHandler):
-    """Every instructor endpoint: 403 for everyone else, before anything is read."""
-
-    async def prepare(self):  # noqa: D102
-        await super().prepare()
-        try:
-            self.require_instructor()
-        except Forbidden as e:
-            raise web.HTTPError(403, "%s", str(e)) from None
-
-
-class InstructorLabsHandler(InstructorHandler):
-    """``GET /api/instructor/labs``."""
-
-    @api
-    async def get(self):  # noqa: D102
-        self.write_json(_labs.instructor_labs(self.course))
-
-
-class ReleasesHandler(InstructorHandler):
-    """``GET|POST /api/instructor/releases``."""
-
-    @api
-    async def get(self):  # noqa: D102
-        self.write_json([_labs.release_dict(r) for r in self.course.gradebook.releases()])
-
-    @api
-    async def post(self):  # noqa: D102
-        body = self.json_body()
-        unknown = sorted(set(body) - {"lab", "group", "due"})
-        if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: lab, group, due)")
-        if "lab" not in body:
-            raise BadRequest('give the lab to release: {"lab": "<id>"}')
-        info = await self.in_thread(
-            _labs.release,
-            self.course,
-            check_lab_id(body["lab"]),
-            group=body.get("group") or LEARNERS_GROUP,
-            due=body.get("due"),
-            released_by=self.person.name,
-        )
-        self.write_json(_labs.release_dict(info), status=201)
-
-
-class StatusHandler(InstructorHandler):
-    """``GET /api/instructor/labs/{lab}/status``."""
-
-    @api
-    async def get(self, lab):  # noqa: D102
-        lab = self.lab_arg(lab)
-        _grading._gradebook_lab(self.course, lab)
-        self.write_json(_reports.lab_status(self.course, lab, await self.roster(lab)))
-
-
-class CollectHandler(InstructorHandler):
-    """``POST /api/instructor/labs/{lab}/collect``."""
-
-    @api
-    async def post(self, lab):  # noqa: D102
-        self.write_json(await self.in_thread(_grading.collect, self.course, self.lab_arg(lab)))
-
-
-class AutogradeHandler(InstructorHandler):
-    """``POST /api/instructor/labs/{lab}/autograde``: a job in a thread."""
-
-    @api
-    async def post(self, lab):  # noqa: D102
-        from ._errors import Conflict
-
-        lab = self.lab_arg(lab)
-        _grading._gradebook_lab(self.course, lab)
-        jobs = self.settings["jobs"]
-        running = [j for j in jobs.values() if j.lab == lab and j.state in ("queued", "running")]
-        if running:
-            raise Conflict(f"lab {lab!r} is being autograded (job {running[0].id})")
-        job = _grading.Job(lab)
-        jobs[job.id] = job
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            None, functools.partial(_grading.autograde, self.course, lab, job=job)
-        )
-        future.add_done_callback(_log_failure)
-        self.write_json(job.as_dict(), status=202)
-
-
-class JobHandler(InstructorHandler):
-    """``GET /api/instructor/jobs/{job}``."""
-
-    @api
-    async def get(self, job):  # noqa: D102
-        found = self.settings["jobs"].get(job)
-        if found is None:
-            raise NotFound(f"no job {job!r}")
-        self.write_json(found.as_dict())
-
-
-class ItemsHandler(InstructorHandler):
-    """``GET /api/instructor/labs/{lab}/items``."""
-
-    @api
-    async def get(self, lab):  # noqa: D102
-        self.write_json(await self.in_thread(_answers.lab_items_view, self.course, lab))
-
-
-class AnswersHandler(InstructorHandler):
-    """``GET /api/instructor/labs/{lab}/items/{grade_id}/answers``."""
-
-    @api
-    async def get(self, lab, grade_id):  # noqa: D102
-        notebook = self.get_argument("notebook", None)
-        self.write_json(
-            await self.in_thread(
-                _answers.item_answers, self.course, self.lab_arg(lab), grade_id, notebook=notebook
-            )
-        )
-
-
-class OwnerSubmissionHandler(InstructorHandler):
-    """``GET /api/instructor/labs/{lab}/submissions/{owner}``."""
-
-    @api
-    async def get(self, lab, owner):  # noqa: D102
-        self.write_json(
-            await self.in_thread(_answers.owner_submission, self.course, self.lab_arg(lab), owner)
-        )
-
-
-class GradeHandler(InstructorHandler):
-    """``PUT /api/instructor/labs/{lab}/grades/{owner}/{grade_id}``."""
-
-    @api
-    async def put(self, lab, owner, grade_id):  # noqa: D102
-        body = self.json_body()
-        unknown = sorted(set(body) - {"level", "points", "comment"})
-        if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: level, points, comment)")
-        saved = _grading.set_grade(
-            self.course,
-            self.lab_arg(lab),
-            owner,
-            grade_id,
-            points=body.get("points"),
-            level=body.get("level"),
-            comment=body.get("comment"),
-            grader=self.person.name,
-        )
-        self.write_json(saved)
-
-
-class FeedbackReleaseHandler(InstructorHandler):
-    """``POST /api/instructor/labs/{lab}/feedback/release``."""
-
-    @api
-    async def post(self, lab):  # noqa: D102
-        self.write_json(
-            await self.in_thread(_grading.release_feedback, self.course, self.lab_arg(lab))
-        )
-
-
-class GradebookHandler(InstructorHandler):
-    """``GET /api/instructor/gradebook``."""
-
-    @api
-    async def get(self):  # noqa: D102
-        lab = self.get_argument("lab", None)
-        self.write_json(_reports.gradebook_table(self.course, lab=lab and check_lab_id(lab)))
-
-
-class GradebookCSVHandler(InstructorHandler):
-    """``GET /api/instructor/gradebook.csv``."""
-
-    @api
-    async def get(self):  # noqa: D102
-        lab = self.get_argument("lab", None)
-        text = _reports.gradebook_csv(self.course, lab=lab and check_lab_id(lab))
-        self.set_header("Content-Type", "text/csv; charset=UTF-8")
-        self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
-        self.finish(text)
-
-
-class DashboardHandler(InstructorHandler):
-    """``GET /api/instructor/labs/{lab}/dashboard``."""
-
-    @api
-    async def get(self, lab):  # noqa: D102
-        lab = self.lab_arg(lab)
-        _grading._gradebook_lab(self.course, lab)
-        roster = await self.roster(lab)
-        self.write_json(await self.in_thread(_reports.dashboard, self.course, lab, roster))
-
-
 class NotFoundHandler(APIHandler):
     """Any other ``/api/...`` path: a JSON 404 (400 for ``..`` segments)."""
 
@@ -503,16 +307,13 @@ class NotFoundHandler(APIHandler):
         raise web.HTTPError(404, "no such API endpoint: %s", self.request.path)
 
 
-def _log_failure(future):
-    if future.exception() is not None:
-        app_log.error("autograding failed", exc_info=future.exception())
-
-
 _LAB = r"([^/]+)"
 
 
 def api_handlers(prefix):
     """Return the API's URL specs under ``prefix`` (e.g. ``/services/course/``)."""
+    from . import _instructor as i
+
     base = prefix + "api"
     routes = [
         ("/openapi.yaml", OpenAPIHandler),
@@ -524,20 +325,20 @@ def api_handlers(prefix):
         (f"/labs/{_LAB}/submissions", SubmissionsHandler),
         (f"/labs/{_LAB}/feedback", FeedbackHandler),
         (f"/labs/{_LAB}/feedback\\.html", FeedbackPageHandler),
-        ("/instructor/labs", InstructorLabsHandler),
-        ("/instructor/releases", ReleasesHandler),
-        (f"/instructor/labs/{_LAB}/status", StatusHandler),
-        (f"/instructor/labs/{_LAB}/collect", CollectHandler),
-        (f"/instructor/labs/{_LAB}/autograde", AutogradeHandler),
-        ("/instructor/jobs/([^/]+)", JobHandler),
-        (f"/instructor/labs/{_LAB}/items", ItemsHandler),
-        (f"/instructor/labs/{_LAB}/items/([^/]+)/answers", AnswersHandler),
-        (f"/instructor/labs/{_LAB}/submissions/([^/]+)", OwnerSubmissionHandler),
-        (f"/instructor/labs/{_LAB}/grades/([^/]+)/([^/]+)", GradeHandler),
-        (f"/instructor/labs/{_LAB}/feedback/release", FeedbackReleaseHandler),
-        ("/instructor/gradebook", GradebookHandler),
-        ("/instructor/gradebook\\.csv", GradebookCSVHandler),
-        (f"/instructor/labs/{_LAB}/dashboard", DashboardHandler),
+        ("/instructor/labs", i.InstructorLabsHandler),
+        ("/instructor/releases", i.ReleasesHandler),
+        (f"/instructor/labs/{_LAB}/status", i.StatusHandler),
+        (f"/instructor/labs/{_LAB}/collect", i.CollectHandler),
+        (f"/instructor/labs/{_LAB}/autograde", i.AutogradeHandler),
+        ("/instructor/jobs/([^/]+)", i.JobHandler),
+        (f"/instructor/labs/{_LAB}/items", i.ItemsHandler),
+        (f"/instructor/labs/{_LAB}/items/([^/]+)/answers", i.AnswersHandler),
+        (f"/instructor/labs/{_LAB}/submissions/([^/]+)", i.OwnerSubmissionHandler),
+        (f"/instructor/labs/{_LAB}/grades/([^/]+)/([^/]+)", i.GradeHandler),
+        (f"/instructor/labs/{_LAB}/feedback/release", i.FeedbackReleaseHandler),
+        ("/instructor/gradebook", i.GradebookHandler),
+        ("/instructor/gradebook\\.csv", i.GradebookCSVHandler),
+        (f"/instructor/labs/{_LAB}/dashboard", i.DashboardHandler),
         ("/.*", NotFoundHandler),
     ]
     return [(base + path + "/?", handler) for path, handler in routes]

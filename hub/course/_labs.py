@@ -190,7 +190,7 @@ def learner_labs(course, person):
             glab = course.lab(lab)
         except (NotFound, Conflict):
             continue  # removed or broken since the release: nothing to fetch
-        team = bool(getattr(glab.lab, "team", False))
+        team = glab.lab.team
         entry = {
             "id": lab,
             "title": glab.lab.title,
@@ -238,7 +238,7 @@ def instructor_labs(course):
         entry.update(
             title=glab.lab.title,
             summary=glab.lab.summary,
-            team=bool(getattr(glab.lab, "team", False)),
+            team=glab.lab.team,
             late_after_due=True,
             max_score=float(glab.lab.points),
         )

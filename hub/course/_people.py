@@ -80,7 +80,7 @@ def owner_of(glab, person):
     Conflict
         A team lab and the person is in no team.
     """
-    if getattr(glab.lab, "team", False):
+    if glab.lab.team:
         from ai4scale.hub.teams import workspace_user
 
         team = person.team

@@ -39,7 +39,7 @@ def lab_status(course, lab, roster):
         As the ``OwnerStatus`` schema, sorted by owner.
     """
     glab = _gradebook_lab(course, lab)
-    kind = "team" if getattr(glab.lab, "team", False) else "learner"
+    kind = "team" if glab.lab.team else "learner"
     gb = course.gradebook
     subs, totals = _all_submissions(course, lab)
     fetches = gb.fetches(lab)
