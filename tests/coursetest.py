@@ -138,3 +138,23 @@ def answered(nb_bytes, answers=ANSWERS, discuss=DISCUSS):
         if gid == "discuss_groups" and discuss:
             nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell(discuss))
     return nbformat.writes(nb).encode()
+
+
+def conforms(data, schema):
+    """Assert ``data`` matches ``schema`` of openapi.yaml (a schema name, or ``[name]`` for a list).
+
+    OpenAPI 3.1 schemas are JSON Schema 2020-12: the pages are built against
+    this document, so the service must answer as it says.
+    """
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).parents[1] / "hub/course/openapi.yaml").read_text())
+    if isinstance(schema, list):
+        ref = {"type": "array", "items": {"$ref": f"#/components/schemas/{schema[0]}"}}
+    else:
+        ref = {"$ref": f"#/components/schemas/{schema}"}
+    jsonschema.Draft202012Validator({**ref, "components": doc["components"]}).validate(data)
+    return data

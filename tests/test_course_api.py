@@ -24,6 +24,7 @@ from coursetest import (
     DISCUSS,
     answered,
     api,
+    conforms,
     make_lab,
     person,
     put_file,
@@ -80,13 +81,14 @@ def test_individual_cycle(hub, released):
     token = person(hub, "tom")
 
     # The learner sees the lab, with its due date.
-    labs = {x["id"]: x for x in tom.get("/labs").json()}
+    labs = {x["id"]: x for x in conforms(tom.get("/labs").json(), ["LearnerLab"])}
     assert labs[lab]["status"] == "new" and labs[lab]["due"].startswith("2099-01-01T16:00")
 
     # Fetch: the learner version arrives in ~/<lab>/, written by the learner's own server.
     r = tom.post(f"/labs/{lab}/fetch")
     assert r.status_code == 200, r.text
-    assert r.json()["written"] == [f"{lab}/{NB}"] and r.json()["kept"] == []
+    assert conforms(r.json(), "FetchResult")["written"] == [f"{lab}/{NB}"]
+    assert r.json()["kept"] == []
     fetched = read_file(hub, token, "tom", f"{lab}/{NB}")
     assert b"BEGIN HIDDEN TESTS" not in fetched and b"BEGIN SOLUTION" not in fetched
     home = Path(pwd.getpwnam(f"{TEST_USER_PREFIX}tom").pw_dir)
@@ -104,7 +106,7 @@ def test_individual_cycle(hub, released):
     # (it passes here) but not the hidden ones (it scores 0 after autograding).
     r = tom.post(f"/labs/{lab}/check")
     assert r.status_code == 200, r.text
-    check = {i["grade_id"]: i for i in r.json()["items"]}
+    check = {i["grade_id"]: i for i in conforms(r.json(), "CheckResult")["items"]}
     assert check["test_approval_rates"]["passed"] is True
     assert check["test_disparity_ratio"]["points"] == 2.0
     assert "other = pd.DataFrame" not in r.text and "hidden" not in r.text.lower()
@@ -114,7 +116,7 @@ def test_individual_cycle(hub, released):
     assert first.status_code == 201, first.text
     second = tom.post(f"/labs/{lab}/submit")
     assert second.status_code == 201
-    a, b = first.json(), second.json()
+    a, b = conforms(first.json(), "SubmissionReceipt"), second.json()
     assert (a["version"], b["version"]) == (1, 2) and a["id"] != b["id"]
     assert a["late"] is False
     assert a["files"] == [{"path": NB, "sha256": hashlib.sha256(mine).hexdigest()}]
@@ -131,7 +133,8 @@ def test_individual_cycle(hub, released):
     assert tom.get(f"/labs/{lab}/feedback.html").status_code == 404
 
     # The instructor sees who fetched and submitted.
-    rows = {r["owner"]: r for r in tina.get(f"/instructor/labs/{lab}/status").json()}
+    status = conforms(tina.get(f"/instructor/labs/{lab}/status").json(), ["OwnerStatus"])
+    rows = {r["owner"]: r for r in status}
     assert rows["tom"]["submissions"] == 2 and rows["tom"]["fetched_at"]
     assert rows["theo"]["submissions"] == 0  # released to learners: every learner listed
 
@@ -140,9 +143,10 @@ def test_individual_cycle(hub, released):
     assert r.status_code == 200 and "tom" in r.json()["owners"]
     r = tina.post(f"/instructor/labs/{lab}/autograde")
     assert r.status_code == 202, r.text
-    job = wait_job(tina, r.json()["job"])
+    conforms(r.json(), "Job")
+    job = conforms(wait_job(tina, r.json()["job"]), "Job")
     assert job["state"] == "done" and job["done"] == job["total"] >= 1, job
-    sub = tina.get(f"/instructor/labs/{lab}/submissions/tom").json()
+    sub = conforms(tina.get(f"/instructor/labs/{lab}/submissions/tom").json(), "OwnerSubmission")
     items = {i["grade_id"]: i for i in sub["items"]}
     assert sub["submission"]["id"] == b["id"] and sub["status"] == "graded"
     assert items["test_approval_rates"]["score"] == 0.0  # the hidden tests caught it
@@ -152,10 +156,14 @@ def test_individual_cycle(hub, released):
     assert items["discuss_groups"]["source"] == "" or DISCUSS in items["discuss_groups"]["source"]
 
     # Manual grading: one item across every learner, then one learner's items.
-    view = {i["grade_id"]: i for i in tina.get(f"/instructor/labs/{lab}/items").json()}
+    view = {
+        i["grade_id"]: i
+        for i in conforms(tina.get(f"/instructor/labs/{lab}/items").json(), ["Item"])
+    }
     assert view["gap_meaning"]["kind"] == "manual" and view["gap_meaning"]["ungraded"] >= 1
     assert view["discuss_groups"]["task"] is True
     answers = tina.get(f"/instructor/labs/{lab}/items/gap_meaning/answers").json()
+    conforms(answers, "ItemAnswers")
     tom_answer = next(x for x in answers["answers"] if x["owner"] == "tom")
     assert ANSWERS["gap_meaning"] in tom_answer["source"]
     r = tina.put(
@@ -163,7 +171,11 @@ def test_individual_cycle(hub, released):
         json={"level": 2, "comment": "A clear answer."},
     )
     assert r.status_code == 200, r.text
-    assert r.json()["points"] == 2.0 and r.json()["level"] == 2 and r.json()["grader"] == "tina"
+    assert (
+        conforms(r.json(), "Grade")["points"] == 2.0
+        and r.json()["level"] == 2
+        and r.json()["grader"] == "tina"
+    )
     r = tina.put(
         f"/instructor/labs/{lab}/grades/tom/discuss_groups",
         json={"points": 1, "level": 1, "comment": "Good choice."},
@@ -174,10 +186,10 @@ def test_individual_cycle(hub, released):
 
     # Feedback release: the learner reads score, comments and the page.
     r = tina.post(f"/instructor/labs/{lab}/feedback/release")
-    assert r.status_code == 200 and "tom" in r.json()["owners"]
+    assert r.status_code == 200 and "tom" in conforms(r.json(), "FeedbackReleaseResult")["owners"]
     fb = tom.get(f"/labs/{lab}/feedback")
     assert fb.status_code == 200, fb.text
-    data = fb.json()
+    data = conforms(fb.json(), "Feedback")
     assert data["score"] == 5.0 and data["max_score"] == 7.0
     got = {i["grade_id"]: i for i in data["items"]}
     assert got["gap_meaning"]["level"] == "Complete"
@@ -190,13 +202,18 @@ def test_individual_cycle(hub, released):
     assert {x["id"]: x for x in tom.get("/labs").json()}[lab]["status"] == "feedback"
 
     # Gradebook export, and the dashboard's data.
-    table = tina.get("/instructor/gradebook", params={"lab": lab}).json()
+    table = conforms(
+        tina.get("/instructor/gradebook", params={"lab": lab}).json(), "GradebookTable"
+    )
     row = next(r for r in table["rows"] if r["username"] == "tom")
     assert row[f"{lab}:total"] == 5.0 and row[f"{lab}:gap_meaning"] == 2.0
     text = tina.get("/instructor/gradebook.csv", params={"lab": lab}).text
     rows = {r["username"]: r for r in csv.DictReader(io.StringIO(text))}
     assert rows["tom"][f"{lab}:total"] == "5"
-    dash = tina.get(f"/instructor/labs/{lab}/dashboard").json()
+    dash = conforms(tina.get(f"/instructor/labs/{lab}/dashboard").json(), "Dashboard")
+    conforms(tina.get("/instructor/labs").json(), ["InstructorLab"])
+    conforms(tina.get("/instructor/releases").json(), ["Release"])
+    conforms(tom.get("/me").json(), "Me")
     assert dash["submitted"] >= 1 and sum(dash["score_distribution"]["counts"]) >= 1
     means = {m["grade_id"]: m for m in dash["mean_per_item"]}
     assert means["test_approval_rates"]["mean"] == 0.0

@@ -207,7 +207,7 @@ def learner_labs(course, person):
         try:
             owner = owner_of(glab, person)
         except Conflict:
-            entry.update(status="new", submissions=0, server_user=None)
+            entry.update(status="new", submissions=0)  # a team lab, and no team
             out.append(entry)
             continue
         state = owner_state(course, lab, owner)
