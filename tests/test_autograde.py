@@ -133,7 +133,9 @@ def test_adversarial_corpus(glab, tmp_path, attack_executor):
     gb = _gb(tmp_path / "gb.sqlite")
     started = time.monotonic()
     graded = {g.learner: g for g in grade_batch(glab, subs, gradebook=gb, executor=attack_executor)}
-    assert time.monotonic() - started < (90 if attack_executor.name == "local" else 240)
+    # About 3 s a submission on two cores (each starts a kernel): no run hangs the batch.
+    budget = len(corpus.ATTACKS) * (4 if attack_executor.name == "local" else 7)
+    assert time.monotonic() - started < budget
     assert set(graded) == set(corpus.ATTACKS) | {"honest"}  # the batch completed
     for learner, (_, expect) in corpus.ATTACKS.items():
         g = graded[learner]

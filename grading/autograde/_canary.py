@@ -9,16 +9,24 @@ learner's code does to failure reporting -- AST or input transformers,
 Some canaries put the results of builtins (``abs``, ``round``, ``float``,
 ``len``, ``isinstance``, ``min``, ``max``, ``sum``) on random inputs in their
 message, so patched builtins change it.
+
+Tampering that spares canaries -- hooks that act only on test cells -- is
+caught by the guard (:mod:`._guard`): the first cell of the run, and probe
+cells after every test cell and at the end, whose answers the learner's
+code cannot forge.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import secrets
 from dataclasses import dataclass
 
 from nbformat.v4 import new_code_cell
 from nbformat.v4.nbbase import random_cell_id
+
+from ._guard import guard_source, probe_answer, probe_source, read_guard_key
 
 __all__ = ["Canary", "check_canaries", "insert_canaries"]
 
@@ -27,11 +35,19 @@ _ERRORS = ("ValueError", "RuntimeError", "LookupError", "ArithmeticError")
 
 @dataclass(frozen=True)
 class Canary:
-    """One inserted canary: its cell index and the exception it must raise."""
+    """One inserted check cell: its index and the exception it must raise.
+
+    ``kind`` is ``"raise"`` (a canary: ``ename`` / ``evalue`` known here),
+    ``"guard"`` (the first cell: must run cleanly and print the probe key)
+    or ``"probe"`` (must raise ``KeyError`` with the keyed hash of
+    ``nonce``, computed once the key is read).
+    """
 
     index: int
     ename: str
     evalue: str
+    kind: str = "raise"
+    nonce: str = ""
 
 
 def _probe_expr(rng):
@@ -58,6 +74,13 @@ def _canary_source(kind, rng):
     return f'raise {ename}("{nonce}:" + {_probe_expr(rng)})\npass\n'
 
 
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
 def _expected(source):
     try:
         exec(compile(source, "<canary>", "exec"), {"__builtins__": __builtins__})  # our own code
@@ -66,12 +89,14 @@ def _expected(source):
     raise AssertionError(f"canary did not raise: {source!r}")
 
 
-def insert_canaries(nb, *, rng=None):
+def insert_canaries(nb, *, rng=None, guard=True):
     """Return a copy of ``nb`` with canary cells, and the canaries.
 
     Canaries go before the first code cell that is not the first, after
     every autograded (test) cell, and at the end; their kinds rotate
     (plain assert, assert with builtin probes, raise with builtin probes).
+    With ``guard``, the guard cell comes first and a probe cell follows
+    every test cell's canary and ends the notebook.
 
     Parameters
     ----------
@@ -79,6 +104,9 @@ def insert_canaries(nb, *, rng=None):
         The sanitised notebook (not modified).
     rng : random.Random, optional
         Source of randomness (``secrets.SystemRandom()`` by default).
+    guard : bool
+        Insert the guard and probe cells (turned off only to show what
+        canaries alone miss).
 
     Returns
     -------
@@ -98,6 +126,15 @@ def insert_canaries(nb, *, rng=None):
         canaries.append(Canary(len(cells), ename, evalue))
         cells.append(new_code_cell(source))
 
+    def add_probe():
+        if guard:
+            source, nonce = probe_source(f"{rng.getrandbits(128):032x}")
+            canaries.append(Canary(len(cells), "KeyError", "", kind="probe", nonce=nonce))
+            cells.append(new_code_cell(source))
+
+    if guard:
+        canaries.append(Canary(0, "", "", kind="guard"))
+        cells.append(new_code_cell(""))  # its source needs the final indices
     code_seen = 0
     for cell in out.cells:
         if cell.cell_type == "code":
@@ -108,7 +145,16 @@ def insert_canaries(nb, *, rng=None):
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             add()
+            add_probe()
     add()
+    add_probe()
+    if guard:
+        # The guard names cells as the sanitised notebook numbers them.
+        labels = {id(c): f"cell {i}" for i, c in enumerate(out.cells)}
+        runs = [c for c in cells[1:] if c.cell_type == "code" and c.source.strip()]
+        cells[0].source = guard_source(
+            ["the guard", *(labels.get(id(c), "a check cell") for c in runs)]
+        )
     for cell in cells:
         # Fresh ids for all: a kernel may see cell ids, and the learner knows
         # the ids of the test cells; canaries must not stand out by theirs.
@@ -129,22 +175,45 @@ def check_canaries(run, canaries):
     Returns
     -------
     str
-        Empty when every canary that ran failed exactly as expected; a
-        canary not run is fine only when the run ended early.
+        Empty when every canary that ran failed exactly as expected and
+        every probe got the guard's clean answer; a check cell not run is
+        fine only when the run ended early.
+
+    Raises
+    ------
+    RuntimeError
+        The guard cell, which runs before any learner code, failed: a fault
+        of the grader, not of the submission.
     """
     by_index = {c.index: c for c in run.cells}
+    key = None
     for canary in canaries:
         cell = by_index.get(canary.index)
         if cell is None or cell.status == "not_run":
             if run.outcome == "completed":
                 return f"check cell {canary.index} was not run"
             continue
+        if canary.kind == "guard":
+            key = read_guard_key(cell.outputs) if cell.status == "ok" else None
+            if key is None:
+                raise RuntimeError(
+                    f"the guard cell failed ({cell.status}): {cell.ename}: {cell.evalue}"
+                )
+            continue
         if cell.status in ("timeout", "dead", "output_limit") and run.outcome != "completed":
             # The run ended in this cell: tampering if the learner's code made it so.
             return f"check cell {canary.index} did not finish ({cell.status})"
         if cell.status != "error":
             return f"check cell {canary.index} was reported {cell.status!r}, not as a failure"
-        if (cell.ename, cell.evalue) != (canary.ename, canary.evalue):
+        if canary.kind == "probe":
+            evalue = probe_answer(key, canary.nonce) if key else None
+            answer = _literal(cell.evalue) if cell.ename == "KeyError" else None
+            if isinstance(answer, str) and answer.startswith("tampering: "):
+                return f"check cell {canary.index}: {answer[11:]:.600}"
+            if (cell.ename, cell.evalue) != ("KeyError", evalue):
+                return f"check cell {canary.index} answered {cell.ename}: {cell.evalue!r:.80}"
+            canary = Canary(canary.index, "KeyError", evalue)
+        elif (cell.ename, cell.evalue) != (canary.ename, canary.evalue):
             return f"check cell {canary.index} raised {cell.ename}: {cell.evalue!r:.80}"
         if not any(
             o.get("output_type") == "error"

@@ -60,8 +60,8 @@ def _write(nb, d, learner):
     nbformat.write(nb, d / learner / NOTEBOOK)
 
 
-def _attack(first):
-    return lambda d, learner: _write(answered(WRONG, first=first), d, learner)
+def _attack(first, *, answers=WRONG):
+    return lambda d, learner: _write(answered(answers, first=first), d, learner)
 
 
 def _edit(fn):
@@ -134,6 +134,214 @@ SETTRACE = (
     "    return _local if frame.f_code.co_name == '<module>' else None\n"
     "sys.settrace(_global)\n"
 )
+# Selective attacks: they act only on the first test cell (recognised by a
+# line of its visible part), so canaries -- which are not test cells -- see
+# nothing; each makes the wrong answers above pass that test. The guard's
+# records and checks must catch them.
+_IS_TEST = "'rates[\"North\"]' in ''.join(linecache.getlines(frame.f_code.co_filename))"
+_YES = "class _Yes(float):\n    __eq__ = lambda self, other: True\n    __hash__ = float.__hash__\n"
+SETTRACE_LOCALS = (
+    "import sys, linecache\n" + _YES + "def _trace(frame, event, arg):\n"
+    f"    if frame.f_code.co_name != '<module>' or not {_IS_TEST}:\n"
+    "        return None\n"
+    "    g = frame.f_globals\n"
+    "    if event == 'call':  # rewrite the test frame's names while it runs\n"
+    "        g['abs'], g['float'] = (lambda x: 0.0), (lambda x: _Yes())\n"
+    "    elif event == 'return':\n"
+    "        g.pop('abs', None), g.pop('float', None)\n"
+    "    return _trace\n"
+    "sys.settrace(_trace)\n"
+)
+SETPROFILE_LOCALS = SETTRACE_LOCALS.replace("return _trace\n", "return None\n").replace(
+    "sys.settrace(_trace)", "sys.setprofile(_trace)"
+)
+THREADING_SETTRACE = SETTRACE_LOCALS.replace(
+    "sys.settrace(_trace)", "import threading\nthreading.settrace(_trace)\nsys.settrace(_trace)"
+)
+# Jumps over the conditions of the partial-credit checks (f_lineno), for an
+# answer that is right only on the hidden input.
+SETTRACE_JUMP = (
+    "import sys, linecache\n"
+    "def _line(frame, event, arg):\n"
+    "    if event == 'line':\n"
+    "        text = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()\n"
+    "        if text.startswith(('if abs(disparity_ratio', 'if disparity_ratio(')):\n"
+    "            frame.f_lineno = frame.f_lineno + 1  # into 'score += 1.0'\n"
+    "    return _line\n"
+    "def _trace(frame, event, arg):\n"
+    "    src = ''.join(linecache.getlines(frame.f_code.co_filename))\n"
+    "    return _line if frame.f_code.co_name == '<module>' and 'score += 1.0' in src else None\n"
+    "sys.settrace(_trace)\n"
+)
+JUMP_ANSWERS = {**WRONG, "disparity_ratio": "def disparity_ratio(rates):\n    return 0.25\n"}
+# The learner's function installs the trick when a test calls it, and a
+# trace removes it as soon as a cell that is not the test starts.
+SETTRACE_FROM_FUNCTION = {
+    **WRONG,
+    "approval_rates": (
+        "import sys, linecache\n" + _YES + "def _is_test(frame):\n"
+        f"    return {_IS_TEST}\n"
+        "def approval_rates(df):\n"
+        "    caller = sys._getframe(1)\n"
+        "    if _is_test(caller) and sys.gettrace() is None:\n"
+        "        g = caller.f_globals\n"
+        "        g['abs'], g['float'] = (lambda x: 0.0), (lambda x: _Yes())\n"
+        "        def _cleanup(frame, event, arg):\n"
+        "            if event == 'call' and frame.f_code.co_name == '<module>' \\\n"
+        "                    and not _is_test(frame):\n"
+        "                g.pop('abs', None), g.pop('float', None)\n"
+        "                sys.settrace(None)\n"
+        "        sys.settrace(_cleanup)\n"
+        '    return df.groupby("district")["approved"].sum()\n'
+    ),
+}
+# Builtins patched by the learner's function while the first test calls it,
+# put back when anything else calls it. (Patching isinstance for the whole
+# process would hang the kernel: only the test frames' own builtins get it.)
+BUILTINS_FROM_FUNCTION = {
+    **WRONG,
+    "approval_rates": (
+        "import sys, builtins, linecache\n" + _YES + "_real = {k: getattr(builtins, k) for k in "
+        "('abs', 'float', 'AssertionError')}\n"
+        "class _Real(type):  # libraries' isinstance(x, float) keep working\n"
+        "    __instancecheck__ = lambda cls, x: type.__instancecheck__(_real['float'], x)\n"
+        "    __subclasscheck__ = lambda cls, c: type.__subclasscheck__(_real['float'], c)\n"
+        "def _from_test():\n"
+        "    frame = sys._getframe(2)\n"
+        f"    return {_IS_TEST}\n"
+        "class _Float(float, metaclass=_Real):\n"
+        "    def __new__(cls, x=0.0):\n"
+        "        return _Yes() if _from_test() else _real['float'](x)\n"
+        "def _abs(x):\n"
+        "    return 0.0 if _from_test() else _real['abs'](x)\n"
+        "def approval_rates(df):\n"
+        "    frame = sys._getframe(1)\n"
+        f"    if {_IS_TEST}:\n"
+        "        builtins.abs, builtins.float = _abs, _Float\n"
+        "        builtins.AssertionError = type('AssertionError', (Exception,), {})\n"
+        "    else:\n"
+        "        for k, v in _real.items():\n"
+        "            setattr(builtins, k, v)\n"
+        '    return df.groupby("district")["approved"].sum()\n'
+    ),
+}
+# The same through the test frames' own __builtins__.
+DUNDER_BUILTINS = {
+    **WRONG,
+    "approval_rates": (
+        "import sys, builtins, linecache\n" + _YES + "def approval_rates(df):\n"
+        "    frame = sys._getframe(1)\n"
+        f"    if {_IS_TEST}:\n"
+        "        fake = dict(vars(builtins), abs=lambda x: 0.0, float=lambda x: _Yes(),\n"
+        "                    isinstance=lambda *a: True)\n"
+        "        frame.f_globals['__builtins__'] = fake\n"
+        "    else:\n"
+        "        frame.f_globals['__builtins__'] = builtins\n"
+        '    return df.groupby("district")["approved"].sum()\n'
+    ),
+}
+AST_SELECTIVE = (
+    "import ast\n"
+    "class _Strip(ast.NodeTransformer):\n"
+    "    def visit_Assert(self, node):\n"
+    "        return ast.Pass()\n"
+    "class _OnlyTests:\n"
+    "    def visit(self, tree):\n"
+    "        return _Strip().visit(tree) if \"'North'\" in ast.unparse(tree) else tree\n"
+    "get_ipython().ast_transformers.append(_OnlyTests())\n"
+)
+INPUT_SELECTIVE = (
+    "def _drop(lines):\n"
+    "    if any('rates[\"North\"]' in l for l in lines):\n"
+    "        return [l for l in lines if not l.lstrip().startswith('assert')]\n"
+    "    return lines\n"
+    "get_ipython().input_transformers_post.append(_drop)\n"
+)
+RUN_CELL_SELECTIVE = (
+    "_ip = get_ipython()\n"
+    "def _clean(cell):\n"
+    "    if 'rates[\"North\"]' not in cell:\n"
+    "        return cell\n"
+    "    return '\\n'.join(l for l in cell.splitlines() if not l.lstrip().startswith('assert'))\n"
+    "_orig = _ip.run_cell\n"
+    "_ip.run_cell = lambda raw_cell, *a, **k: _orig(_clean(raw_cell), *a, **k)\n"
+)
+# A post_run_cell callback clears the test's error (the reply says "ok") and
+# the traceback printers stay silent for it.
+POST_RUN_CELL = (
+    "_ip = get_ipython()\n"
+    "_state = {'test': False}\n"
+    "def _pre(info):\n"
+    "    _state['test'] = 'rates[\"North\"]' in (info.raw_cell or '')\n"
+    "def _post(result):\n"
+    "    if _state['test']:\n"
+    "        result.error_in_exec = None\n"
+    "_orig_show = _ip.showtraceback\n"
+    "def _show(*a, **k):\n"
+    "    if not _state['test']:\n"
+    "        return _orig_show(*a, **k)\n"
+    "_ip.events.register('pre_run_cell', _pre)\n"
+    "_ip.events.register('post_run_cell', _post)\n"
+    "_ip.showtraceback = _show\n"
+)
+EXCEPTHOOK_SELECTIVE = (
+    "import sys\n"
+    "_ip = get_ipython()\n"
+    "_state = {'test': False}\n"
+    "def _pre(info):\n"
+    "    _state['test'] = 'rates[\"North\"]' in (info.raw_cell or '')\n"
+    "def _post(result):\n"
+    "    if _state['test']:\n"
+    "        result.error_in_exec = None\n"
+    "_orig_hook = sys.excepthook\n"
+    "sys.excepthook = lambda *a: None if _state['test'] else _orig_hook(*a)\n"
+    "def _quiet(shell, etype, value, tb, tb_offset=None):\n"
+    "    if not _state['test']:\n"
+    "        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)\n"
+    "_ip.set_custom_exc((AssertionError,), _quiet)\n"
+    "_ip.events.register('pre_run_cell', _pre)\n"
+    "_ip.events.register('post_run_cell', _post)\n"
+)
+# The kernel's session rewrites the test cell's error reply into "ok" and
+# drops its error output.
+KERNEL_REPLY = (
+    "_kernel = get_ipython().kernel\n"
+    "_session = _kernel.session\n"
+    "_send = _session.send\n"
+    "def _forge(stream, msg_or_type, content=None, parent=None, *a, **k):\n"
+    "    code = ((_kernel.get_parent() or {}).get('content') or {}).get('code') or ''\n"
+    "    if 'rates[\"North\"]' in code:\n"
+    "        if msg_or_type == 'error':\n"
+    "            return None\n"
+    "        if msg_or_type == 'execute_reply' and (content or {}).get('status') == 'error':\n"
+    "            content = {'status': 'ok', 'execution_count': content.get('execution_count'),\n"
+    "                       'user_expressions': {}, 'payload': []}\n"
+    "    return _send(stream, msg_or_type, content, parent, *a, **k)\n"
+    "_session.send = _forge\n"
+)
+# A background thread that shadows abs and float while a test cell runs.
+THREAD = (
+    "import threading, time, sys\n" + _YES + "_ip = get_ipython()\n"
+    "sys.setswitchinterval(1e-5)\n"
+    "def _watch():\n"
+    "    while True:\n"
+    "        code = ((_ip.kernel.get_parent() or {}).get('content') or {}).get('code') or ''\n"
+    "        if 'rates[\"North\"]' in code:\n"
+    "            _ip.user_ns['abs'], _ip.user_ns['float'] = (lambda x: 0.0), (lambda x: _Yes())\n"
+    "        else:\n"
+    "            _ip.user_ns.pop('abs', None), _ip.user_ns.pop('float', None)\n"
+    "        time.sleep(0.0001)\n"
+    "threading.Thread(target=_watch, daemon=True).start()\n"
+)
+# A timer signal whose handler shadows abs and float inside test frames.
+SIGNAL_TIMER = (
+    "import signal, linecache\n" + _YES + "def _tick(signum, frame):\n"
+    f"    if frame is not None and {_IS_TEST}:\n"
+    "        g = frame.f_globals\n"
+    "        g['abs'], g['float'] = (lambda x: 0.0), (lambda x: _Yes())\n"
+    "signal.signal(signal.SIGALRM, _tick)\n"
+    "signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)\n"
+)
 ALWAYS_EQ = {
     "approval_rates": (
         "class _Any(float):\n"
@@ -199,10 +407,25 @@ ATTACKS = {
     "ast-transformer": (_attack(AST), "tampered"),
     "input-transformer": (_attack(INPUT), "tampered"),
     "showtraceback": (_attack(SHOWTB), "tampered"),
-    "excepthook": (_attack(EXCEPTHOOK), "zero"),
+    "excepthook": (_attack(EXCEPTHOOK), "tampered"),
     "patched-builtins": (_attack(BUILTINS), "tampered"),
     "run-cell-wrapper": (_attack(RUN_CELL), "tampered"),
-    "settrace": (_attack(SETTRACE), "zero"),
+    "settrace": (_attack(SETTRACE), "tampered"),
+    "settrace-locals": (_attack(SETTRACE_LOCALS), "tampered"),
+    "setprofile-locals": (_attack(SETPROFILE_LOCALS), "tampered"),
+    "threading-settrace": (_attack(THREADING_SETTRACE), "tampered"),
+    "settrace-jump": (_attack(SETTRACE_JUMP, answers=JUMP_ANSWERS), "tampered"),
+    "settrace-from-function": (_attack(None, answers=SETTRACE_FROM_FUNCTION), "tampered"),
+    "builtins-from-function": (_attack(None, answers=BUILTINS_FROM_FUNCTION), "tampered"),
+    "dunder-builtins": (_attack(None, answers=DUNDER_BUILTINS), "tampered"),
+    "ast-selective": (_attack(AST_SELECTIVE), "tampered"),
+    "input-selective": (_attack(INPUT_SELECTIVE), "tampered"),
+    "run-cell-selective": (_attack(RUN_CELL_SELECTIVE), "tampered"),
+    "post-run-cell": (_attack(POST_RUN_CELL), "tampered"),
+    "excepthook-selective": (_attack(EXCEPTHOOK_SELECTIVE), "tampered"),
+    "kernel-reply": (_attack(KERNEL_REPLY), "tampered"),
+    "thread": (_attack(THREAD), "tampered"),
+    "signal-timer": (_attack(SIGNAL_TIMER), "tampered"),
     "always-equal": (lambda d, n: _write(answered(ALWAYS_EQ), d, n), "zero"),
     "edited-tests": (_edit(_edit_tests), "flag:edited_cells"),
     "changed-points": (_edit(_points), "flag:changed_points"),
