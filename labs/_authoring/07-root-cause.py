@@ -158,8 +158,8 @@ cells = [
         was the child placed in care, within two years. Critics (Eubanks, *Automating
         Inequality*, 2018) pointed out that families who depend on public services, and
         families from some minorities, are watched and reported more often, so the proxy
-        measures *who is watched* as well as *who is harmed*. The county's own researchers
-        (Chouldechova et al., 2018) studied the disparities between groups in detail.
+        measures *who is watched* as well as *who is harmed*. Researchers working with the
+        county (Chouldechova et al., 2018) studied the disparities between groups in detail.
 
         **Your role.** You work in the quality and data-protection unit of a municipal
         youth-care service in the EU that pilots a similar tool. The vendor's pilot score
@@ -168,7 +168,7 @@ cells = [
         from?**
 
         **Why it matters under the AI Act.** A score that helps a public authority decide
-        which families are investigated would most likely be a high-risk system (Annex III,
+        which families are investigated would probably be a high-risk system (Annex III,
         point 5: access to essential public services). Art. 10(2) asks the provider to
         examine the training data, in particular the assumptions about "the information
         that the data are supposed to measure and represent" (point d) and possible biases,
