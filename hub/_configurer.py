@@ -60,7 +60,16 @@ def update_network(c, settings):
     c.JupyterHub.bind_url = f"http://{hub['ip']}:{hub['port']}"
     c.JupyterHub.hub_port = hub["api_port"]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub['proxy_api_port']}"
-    c.ConfigurableHTTPProxy.command = [_venv_bin(settings, "configurable-http-proxy")]
+    # configurable-http-proxy with binary websocket frames kept binary (see _proxy.py).
+    # It buffers whole responses, with tornado's 20 s default timeout: a spawn
+    # slower than that cut the spawn-pending page's progress stream (503) and
+    # left the learner waiting on it. Allow 10 minutes.
+    c.ConfigurableHTTPProxy.command = [
+        _venv_bin(settings, "python"),
+        "-m",
+        "ai4scale.hub._proxy",
+        "--proxy-timeout=600000",
+    ]
 
 
 def update_state(c, settings):
