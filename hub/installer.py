@@ -137,7 +137,11 @@ LAB_SETTINGS_OVERRIDES = {
                 "items": [
                     {
                         "command": "help:open",
-                        "args": {"url": COURSE_URL, "text": "Course", "newBrowserTab": True},
+                        "args": {
+                            "url": COURSE_URL,
+                            "text": "Open the course page",
+                            "newBrowserTab": True,
+                        },
                         "rank": 0,
                     }
                 ],
