@@ -1,0 +1,157 @@
+"""In headless Chromium: two team members edit one notebook together; the Course menu.
+
+tom and tara (team t1) each open the team workspace from the hub home page in
+their own browser context; tom types into a cell and tara sees it appear
+(real-time collaboration). A learner's JupyterLab has a "Course" menu that
+opens the course service's page in a new tab.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import requests
+from conftest import ROSTER
+from hubtest import login, spawn, user_token
+from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.hub, pytest.mark.browser]
+
+WORKSPACE = "team-t1"
+NOTEBOOK = "together.ipynb"
+TYPED = "answer = 'typed by tom'"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: ./sandbox test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def sign_in(browser, hub, name):
+    """A new browser context with ``name`` signed in, on the hub home page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(hub.url + "/hub/login?next=%2Fhub%2Fhome")
+    page.fill("#username_input", name)
+    page.fill("#password_input", ROSTER[name][2])
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home", timeout=60_000)
+    return context, page
+
+
+def open_workspace(page, artifacts):
+    """Follow "Open team workspace"; confirm the hub's question; wait for JupyterLab."""
+    page.click(f'a.ai4scale-team-link[data-workspace="{WORKSPACE}"]')
+    confirm = page.locator("#ai4scale-open-workspace")
+    lab = page.locator(".jp-LabShell")
+    confirm.or_(lab).first.wait_for(timeout=180_000)
+    if confirm.is_visible():
+        page.screenshot(path=str(artifacts / "teams-confirm.png"))
+        confirm.click()
+    lab.wait_for(timeout=120_000)
+    assert f"/user/{WORKSPACE}/lab" in page.url
+
+
+def put_notebook(hub, token):
+    """Create the notebook both members will edit, through the contents API."""
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": "first", "metadata": {}}
+            | {"outputs": [], "source": ""}
+        ],
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    r = requests.put(
+        f"{hub.url}/user/{WORKSPACE}/api/contents/{NOTEBOOK}",
+        json={"type": "notebook", "format": "json", "content": notebook},
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+def first_cell(page):
+    return page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").first
+
+
+def open_notebook(page, url):
+    """Open the notebook; answer JupyterLab's kernel question with "No Kernel"."""
+    page.goto(url)
+    no_kernel = page.locator(".jp-Dialog button", has_text="No Kernel")
+    no_kernel.or_(first_cell(page)).first.wait_for(timeout=120_000)
+    if no_kernel.is_visible():
+        no_kernel.click()
+    first_cell(page).wait_for(timeout=120_000)
+
+
+def test_two_members_edit_the_same_notebook(hub, browser, artifacts):
+    tom_context, tom = sign_in(browser, hub, "tom")
+    tara_context, tara = sign_in(browser, hub, "tara")
+    try:
+        tom.screenshot(path=str(artifacts / "teams-home.png"))
+        open_workspace(tom, artifacts)
+        spawn(hub, WORKSPACE)  # ready (the link started it)
+        s, _ = login(hub, "tom", ROSTER["tom"][2])
+        put_notebook(hub, user_token(s, hub, "tom"))
+        open_workspace(tara, artifacts)
+
+        url = f"{hub.url}/user/{WORKSPACE}/lab/tree/{NOTEBOOK}"
+        for page in (tom, tara):
+            open_notebook(page, url)
+        first_cell(tom).click()
+        tom.keyboard.type(TYPED)
+        # tara sees tom's typing without reloading: the document is shared live.
+        tara.wait_for_function(
+            """text => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .cm-content')]
+                 .some(e => e.textContent.includes(text))""",
+            arg=TYPED,
+            timeout=60_000,
+        )
+        tom.screenshot(path=str(artifacts / "teams-tom.png"))
+        tara.screenshot(path=str(artifacts / "teams-tara.png"))
+        assert TYPED in first_cell(tara).text_content()
+    except Exception:
+        tom.screenshot(path=str(artifacts / "teams-tom-failed.png"))
+        tara.screenshot(path=str(artifacts / "teams-tara-failed.png"))
+        raise
+    finally:
+        tom_context.close()
+        tara_context.close()
+
+
+def test_course_menu_opens_the_course_page(hub, browser, artifacts):
+    context, page = sign_in(browser, hub, "theo")
+    try:
+        page.goto(hub.url + "/hub/spawn/theo?next=%2Fuser%2Ftheo%2Flab")
+        page.wait_for_selector(".jp-LabShell", timeout=180_000)
+        menu = page.locator(".lm-MenuBar-itemLabel", has_text="Course")
+        menu.click()
+        page.screenshot(path=str(artifacts / "course-menu.png"))
+        requested = []
+        context.on("request", lambda request: requested.append(request.url))
+        with context.expect_page(timeout=60_000) as opened:
+            page.locator(
+                ".lm-Menu-content .lm-Menu-itemLabel", has_text="Open the course page"
+            ).click()
+        course = opened.value
+        course.wait_for_load_state()
+        # A new tab asked for the course page (whether the course service runs
+        # in this hub, and what it answers, is the course service's tests' business).
+        assert hub.url + "/services/course/" in requested, requested
+        course.screenshot(path=str(artifacts / "course-page.png"))
+    finally:
+        context.close()
