@@ -285,3 +285,38 @@ def test_a_member_starts_a_stopped_workspace_from_the_home_page(hub, sessions, w
     r = s.get(f"{hub.url}/hub/spawn/{WORKSPACE}", timeout=60)
     assert r.status_code in (403, 404)
     assert not hub.admin("GET", f"/users/{WORKSPACE}").json()["servers"]
+
+
+@pytest.mark.hub
+def test_a_member_syncs_the_shared_notebook_through_the_proxy(hub, sessions, workspace):
+    """The Yjs sync a browser does, through the hub's proxy (binary frames, ``:`` in the room)."""
+    import websocket
+    from jupyter_ydoc import YNotebook
+    from pycrdt import Doc, YMessageType, YSyncMessageType, create_sync_message, handle_sync_message
+
+    spawn(hub, WORKSPACE)  # the test before leaves it stopped
+    _, token = sessions["tom"]
+    r = contents(hub, token, "shared.ipynb")
+    assert r.status_code == 200, "test_members_open_the_workspace_and_share_its_files writes it"
+    session = collaboration_session(hub, WORKSPACE, token, "shared.ipynb").json()
+    room = f"json:notebook:{session['fileId']}"
+    url = hub.url.replace("http", "ws", 1) + f"/user/{WORKSPACE}/api/collaboration/room/{room}"
+    ws = websocket.create_connection(
+        f"{url}?sessionId={session['sessionId']}",
+        header=[f"Authorization: token {token}"],
+        timeout=60,
+    )
+    try:
+        doc = Doc()
+        ws.send_binary(create_sync_message(doc))
+        while True:  # until the server's answer to our state (sync step 2)
+            message = ws.recv()
+            assert isinstance(message, bytes)
+            if message[0] == YMessageType.SYNC:
+                handle_sync_message(message[1:], doc)
+                if message[1] == YSyncMessageType.SYNC_STEP2:
+                    break
+    finally:
+        ws.close()
+    cells = YNotebook(doc).get()["cells"]
+    assert cells[0]["source"] == "team = 't1'"
