@@ -104,6 +104,60 @@ def test_workspace_overrides():
     assert override["environment"] == env
 
 
+def test_nobody_logs_in_as_a_workspace():
+    from tornado import web
+
+    class Authenticator:
+        class log:  # noqa: N801
+            @staticmethod
+            def warning(*args):
+                pass
+
+    with pytest.raises(web.HTTPError) as refused:
+        teams.refuse_workspace_login(Authenticator, None, {"name": "team-t1"})
+    assert refused.value.status_code == 403
+    assert teams.refuse_workspace_login(Authenticator, None, {"name": "tom"}) == {"name": "tom"}
+
+
+class FakeHub:
+    """The two calls :func:`teams.sync_shares` makes, on an in-memory table of shares."""
+
+    def __init__(self, shares):
+        self.shares = shares  # server owner -> list of share models
+        self.calls = []
+
+    def list(self, path):
+        return list(self.shares.get(path.split("/")[2], []))
+
+    def call(self, method, path, *, json=None, ok=None):
+        owner = path.split("/")[2]
+        self.calls.append((method, owner, json))
+        if method == "DELETE":
+            self.shares[owner] = []
+        else:
+            kind = "group" if "group" in json else "user"
+            scopes = [f"{scope}!server={owner}/" for scope in json["scopes"]]
+            share = {"group": None, "user": None, "kind": kind, "scopes": scopes}
+            share[kind] = {"name": json[kind]}
+            self.shares.setdefault(owner, []).append(share)
+
+
+def test_sync_shares_replaces_what_the_roster_does_not_say():
+    groups = {"team-workspaces": ["team-t1"], "team-t1": ["tara", "tom"]}
+    intruder = {"group": None, "user": {"name": "theo"}, "kind": "user", "scopes": []}
+    hub = FakeHub({"team-t1": [intruder]})
+    assert teams.sync_shares(hub, groups) == 1
+    assert hub.calls[0] == ("DELETE", "team-t1", None)
+    names = sorted((s["group"] or s["user"])["name"] for s in hub.shares["team-t1"])
+    assert names == ["tara", "team-t1", "tom"]
+    hub.calls.clear()
+    assert teams.sync_shares(hub, groups) == 0 and hub.calls == []
+    groups["team-t1"] = ["tom"]  # tara left the team
+    assert teams.sync_shares(hub, groups) == 1
+    names = sorted((s["group"] or s["user"])["name"] for s in hub.shares["team-t1"])
+    assert names == ["team-t1", "tom"]
+
+
 # -- a real hub ----------------------------------------------------------------
 
 
