@@ -12,14 +12,19 @@ with varied answers, and grades the same submissions
 2. with ``ai4scale grade`` (sandboxed kernels, default workers = cores).
 
 Prints both wall times (the whole command each, start-up included), the ratio,
-whether the totals agree, and per-submission peak memory: the kernel's peak
-resident set (``VmHWM`` of each kernel process, polled from /proc) for both,
-and for ours also the run cgroup's ``memory.max_usage_in_bytes`` (kernel and
-children, page cache included), polled until the group is removed.
+the CPU time each command and its processes used (kernels included), whether
+the totals agree, and per-submission peak memory: the kernel's peak resident
+set (``VmHWM`` of each kernel process, polled from /proc) and its peak private
+memory (``Private_*`` of ``smaps_rollup``: what the kernel does not share with
+another process) for both; for ours also the run cgroup's
+``memory.max_usage_in_bytes`` (kernel and children, page cache included),
+polled until the group is removed, and the zygotes' memory. By default ours
+forks each kernel from a zygote per worker (the lab's imports done once per
+worker); ``--no-fork`` also times ours with a new interpreter per kernel.
 
 Usage (as root; the sandbox needs it)::
 
-    /opt/ai4scale/venv/bin/python benchmarks/autograde.py [--n 20] [--workers N] [--keep]
+    /opt/ai4scale/venv/bin/python benchmarks/autograde.py [--n 20] [--workers N] [--no-fork]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -268,6 +274,23 @@ def write_submissions(lab, ours, nbg_submitted, n, seed):
     return learners
 
 
+#: Process names (``comm``) of ours: forked kernels and zygotes (see grading/sandbox/_zygote.py).
+FORKED_KERNEL, ZYGOTE = b"ai4scale-kernel", b"ai4scale-zygote"
+
+
+def _private_bytes(pid):
+    """Private (unshared) resident bytes of ``pid``, from smaps_rollup."""
+    total = 0
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
 class MemoryPoller:
     """Poll peak memory of kernels below a process, and of the sandbox's run cgroups."""
 
@@ -275,7 +298,10 @@ class MemoryPoller:
         self.interval = interval
         self.root_pid = None
         self.kernel_hwm = {}  # pid -> peak RSS bytes (VmHWM)
+        self.kernel_private = {}  # pid -> peak private resident bytes
+        self.zygote_hwm = {}  # pid -> peak RSS bytes of our zygotes
         self.cgroup_max = {}  # run cgroup -> memory.max_usage_in_bytes
+        self.zygote_cgroup_max = {}  # zygote cgroup -> memory.max_usage_in_bytes
         self.per_submission = []  # seconds, from ours.json
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -303,7 +329,7 @@ class MemoryPoller:
             self._stop.wait(self.interval)
 
     def _sample(self):
-        parents, kernels = {}, []
+        parents, kernels, zygotes = {}, [], []
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -315,23 +341,49 @@ class MemoryPoller:
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             pid = int(entry.name)
             parents[pid] = int(fields.get("PPid", "0").strip() or 0)
+            if "VmHWM" not in fields:
+                continue
+            hwm = int(fields["VmHWM"].split()[0]) * 1024
+            name = fields.get("Name", "").strip().encode()
             argv0 = os.path.basename(cmd.split(b"\0", 1)[0])
-            if b"ipykernel" in cmd and argv0.startswith(b"python") and "VmHWM" in fields:
-                kernels.append((pid, int(fields["VmHWM"].split()[0]) * 1024))
+            if name == FORKED_KERNEL or (b"ipykernel" in cmd and argv0.startswith(b"python")):
+                kernels.append((pid, hwm))
+            elif name == ZYGOTE:
+                zygotes.append((pid, hwm))
         for pid, hwm in kernels:
             if self._descends(pid, parents):
                 self.kernel_hwm[pid] = max(hwm, self.kernel_hwm.get(pid, 0))
+                private = _private_bytes(pid)
+                self.kernel_private[pid] = max(private, self.kernel_private.get(pid, 0))
+        for pid, hwm in zygotes:
+            if self._descends(pid, parents):
+                self.zygote_hwm[pid] = max(hwm, self.zygote_hwm.get(pid, 0))
         if CGROUP_ROOT.is_dir():
-            for group in CGROUP_ROOT.glob("run-*"):
-                try:
-                    value = int((group / "memory.max_usage_in_bytes").read_text())
-                except (OSError, ValueError):
-                    continue
-                self.cgroup_max[group.name] = max(value, self.cgroup_max.get(group.name, 0))
+            for pattern, peaks in (
+                ("run-*", self.cgroup_max),
+                ("zygote-*", self.zygote_cgroup_max),
+            ):
+                for group in CGROUP_ROOT.glob(pattern):
+                    try:
+                        value = int((group / "memory.max_usage_in_bytes").read_text())
+                    except (OSError, ValueError):
+                        continue
+                    peaks[group.name] = max(value, peaks.get(group.name, 0))
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(cmd, *, cwd, env):
+    """Run ``cmd``; return wall seconds, its memory poller, stdout and stderr.
+
+    ``poller.cpu_seconds`` is the CPU time of the command and of every
+    process below it (each one waited for by its parent, kernels included).
+    """
     poller = MemoryPoller()
+    cpu = _children_cpu()
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -339,6 +391,7 @@ def timed(cmd, *, cwd, env):
     poller.start(proc.pid)
     out, err = proc.communicate()
     seconds = time.monotonic() - started
+    poller.cpu_seconds = _children_cpu() - cpu
     poller.stop()
     if proc.returncode != 0:
         sys.exit(f"{cmd[0]} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
@@ -372,8 +425,9 @@ def run_nbgrader(course, env):
     return seconds, poller, dict(rows)
 
 
-def run_ours(labs, subs, work, env, workers):
+def run_ours(labs, subs, work, env, workers, *, fork=True):
     out = work / "ours.json"
+    db = work / ("ours.sqlite" if fork else "ours-no-fork.sqlite")
     cmd = [
         str(VENV_BIN / "ai4scale"),
         "grade",
@@ -382,7 +436,7 @@ def run_ours(labs, subs, work, env, workers):
         "--labs",
         str(labs),
         "--db",
-        f"sqlite:///{work / 'ours.sqlite'}",
+        f"sqlite:///{db}",
         "--json",
         str(out),
         "--cell-timeout",
@@ -390,6 +444,8 @@ def run_ours(labs, subs, work, env, workers):
     ]
     if workers:
         cmd += ["--workers", str(workers)]
+    if not fork:
+        cmd.append("--no-fork")
     seconds, poller, _, _ = timed(cmd, cwd=work, env=env)
     data = json.loads(out.read_text())
     totals = {s["learner"]: s["total"] for s in data["submissions"]}
@@ -420,17 +476,31 @@ def mib(values):
     )
 
 
+def _report_ours(label, n, seconds, mem, executor, workers, nbg_s):
+    print(
+        f"{label:<19}: {seconds:7.1f} s  ({seconds / n:.2f} s per submission; "
+        f"{executor} executor, {workers} workers; {mem.cpu_seconds:.0f} CPU-s)"
+    )
+    print(f"ratio nbgrader/ours: {nbg_s / seconds:.2f}x (goal >= 4x)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20, help="submissions (default 20)")
     parser.add_argument("--workers", type=int, default=None, help="ours (default: cores)")
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="also time ours with a new interpreter per kernel (ai4scale grade --no-fork)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         sys.exit("run as root: the sandbox needs it")
     work = Path(tempfile.mkdtemp(prefix="ai4scale-bench-ag-"))
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}
+    workers = args.workers or os.cpu_count()
     try:
         lab = write_lab(work / "labs")
         course = work / "course"
@@ -439,16 +509,14 @@ def main(argv=None):
         write_submissions(lab, work / "subs", course / "submitted", args.n, args.seed)
         print(f"lab {LAB_ID}: {args.n} submissions, {os.cpu_count()} cores, in {work}")
         nbg_s, nbg_mem, nbg_totals = run_nbgrader(course, env)
-        print(f"nbgrader autograde : {nbg_s:7.1f} s  ({nbg_s / args.n:.2f} s per submission)")
+        print(
+            f"nbgrader autograde : {nbg_s:7.1f} s  ({nbg_s / args.n:.2f} s per submission; "
+            f"{nbg_mem.cpu_seconds:.0f} CPU-s)"
+        )
         ours_s, ours_mem, ours_totals, flagged, executor = run_ours(
             work / "labs", work / "subs", work, env, args.workers
         )
-        workers = args.workers or os.cpu_count()
-        print(
-            f"ai4scale grade     : {ours_s:7.1f} s  ({ours_s / args.n:.2f} s per submission; "
-            f"{executor} executor, {workers} workers)"
-        )
-        print(f"ratio nbgrader/ours: {nbg_s / ours_s:.2f}x (goal >= 4x)")
+        _report_ours("ai4scale grade", args.n, ours_s, ours_mem, executor, workers, nbg_s)
         same = [k for k in nbg_totals if abs((ours_totals.get(k) or 0) - nbg_totals[k]) < 1e-9]
         print(
             f"totals equal       : {len(same)}/{len(nbg_totals)} "
@@ -461,15 +529,32 @@ def main(argv=None):
         per = sorted(ours_mem.per_submission)
         print(
             f"ours per submission: median {statistics.median(per):.1f} s, max {per[-1]:.1f} s "
-            f"(sanitise + fresh sandboxed kernel + cells, in one worker)"
+            f"(sanitise + kernel forked from the worker's zygote + cells, in one worker)"
         )
+        fresh_mem = None
+        if args.no_fork:
+            fresh_s, fresh_mem, fresh_totals, _, _ = run_ours(
+                work / "labs", work / "subs", work, env, args.workers, fork=False
+            )
+            _report_ours("  with --no-fork", args.n, fresh_s, fresh_mem, executor, workers, nbg_s)
+            print(f"  same totals as forked: {fresh_totals == ours_totals}")
         print(
-            f"lab imports in a fresh interpreter: {import_seconds(env):.1f} s (each kernel pays it)"
+            f"lab imports in a fresh interpreter: {import_seconds(env):.1f} s "
+            "(paid once per worker by its zygote; by every kernel with --no-fork and nbgrader)"
         )
         print("peak memory per submission:")
         print(f"  nbgrader kernel VmHWM     : {mib(nbg_mem.kernel_hwm.values())}")
-        print(f"  ours kernel VmHWM         : {mib(ours_mem.kernel_hwm.values())}")
+        print(f"  nbgrader kernel private   : {mib(nbg_mem.kernel_private.values())}")
+        print(
+            f"  ours kernel VmHWM         : {mib(ours_mem.kernel_hwm.values())} (shared pages too)"
+        )
+        print(f"  ours kernel private       : {mib(ours_mem.kernel_private.values())}")
         print(f"  ours run cgroup max usage : {mib(ours_mem.cgroup_max.values())}")
+        print(f"  ours zygotes (per worker) : VmHWM {mib(ours_mem.zygote_hwm.values())}")
+        print(f"                              cgroup {mib(ours_mem.zygote_cgroup_max.values())}")
+        if fresh_mem is not None:
+            print(f"  --no-fork kernel VmHWM    : {mib(fresh_mem.kernel_hwm.values())}")
+            print(f"  --no-fork run cgroup max  : {mib(fresh_mem.cgroup_max.values())}")
     finally:
         if args.keep:
             print(f"kept {work}")

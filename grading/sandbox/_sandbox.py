@@ -324,13 +324,22 @@ class Sandbox(LoggingConfigurable):
                 msg = client.shell_channel.get_msg(timeout=0.1)
             except Exception:  # queue.Empty
                 continue
-            if msg["parent_header"].get("msg_id") == msg_id:
-                # Drain iopub of the start-up chatter.
-                while True:
-                    try:
-                        client.iopub_channel.get_msg(timeout=0.05)
-                    except Exception:
-                        return
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            # The shell answered; iopub must be subscribed too, or the first cell's
+            # output would be lost: wait for a message there (a welcome, or the status
+            # of the request), else ask again (as jupyter_client does).
+            try:
+                client.iopub_channel.get_msg(timeout=0.2)
+            except Exception:  # queue.Empty
+                msg_id = client.kernel_info()
+                continue
+            # Drain iopub of the start-up chatter.
+            while True:
+                try:
+                    client.iopub_channel.get_msg(timeout=0.05)
+                except Exception:
+                    return
         raise _Stop("startup_failed", f"the kernel did not answer within {self.startup_timeout} s")
 
     def _execute(

@@ -303,6 +303,17 @@ def _reaper(req):
 # -- the server ------------------------------------------------------------
 
 
+def _open_files():
+    """Return {fd: what it is} of this process (the reaper closes all but 0-2)."""
+    found = {}
+    for fd in sorted(os.listdir("/proc/self/fd"), key=int):
+        try:
+            found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    return found
+
+
 class _Server:
     def __init__(self):
         # Replies on a private copy of stdout; what libraries print goes to the log.
@@ -351,7 +362,7 @@ class _Server:
             event="ready",
             seconds=round(time.monotonic() - started, 3),
             modules=len(sys.modules),
-            fds=sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+            fds=_open_files(),
         )
         return True
 
