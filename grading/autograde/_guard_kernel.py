@@ -218,6 +218,11 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
     # after this cell, before any learner code.
     sys_outer = {}
     shell_excepthook = static(type(ip), "excepthook")
+
+    def shell_method(obj):
+        """IPython's own excepthook, bound afresh for every statement it runs."""
+        return type(obj) is method and obj.__self__ is ip and obj.__func__ is shell_excepthook
+
     meta_path, path_hooks = list(sys.meta_path), list(sys.path_hooks)
     threading_dict = idict(threading)
     threading_snap = {
@@ -272,7 +277,7 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
         return len(now) == len(then) and all(a is b for a, b in zip(now, then, strict=True))
 
     def same(old, new):
-        if old is new:
+        if old is new or shell_method(new):
             return True
         # IPython sets a fresh stream.write closure for every cell (its tee).
         return type(old) is function and type(new) is function and old.__code__ is new.__code__
@@ -335,7 +340,7 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             now = sys_now.get(k, missing)
             if now is v or now is sys_outer[k]:
                 continue
-            if type(now) is method and now.__self__ is ip and now.__func__ is shell_excepthook:
+            if shell_method(now):
                 continue
             flag(f"sys:{k}", f"sys.{k} was replaced")
         for k, then in (("meta_path", meta_path), ("path_hooks", path_hooks)):
@@ -406,15 +411,19 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             fn.answer = h.hexdigest()
 
     def on_cell(step):
+        # Checked around top-level cells only: a cell may run others inside a
+        # capture of its output (%%capture), which is its own business.
         if is_str(step, "pre"):
-            if where["depth"] == 0:
-                where["top"] += 1
             where["depth"] += 1
+            if where["depth"] == 1:
+                where["top"] += 1
+                check()
         elif where["depth"] == 0:
             flag("bookkeeping", "the grader's cell checks were bypassed")
         else:
             where["depth"] -= 1
-        check()
+            if where["depth"] == 0:
+                check()
 
     def on_getattr(obj, name):
         if is_str(name, "__code__"):
