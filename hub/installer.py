@@ -244,14 +244,34 @@ def ensure_demo_course(settings):
 
 
 #: The lab the demo instructor releases to the demo learners.
-DEMO_LAB = "example-intro"
+#: The demo course releases every lab: the introduction first, then the
+#: numbered labs, each due one week after the previous one.
+DEMO_FIRST_LAB = "example-intro"
+DEMO_WEEKS_PER_LAB = 1
+
+
+def demo_schedule(lab_ids, *, now=None):
+    """Return ``[(lab, due)]`` for the demo course: one lab a week, from ``now``.
+
+    Due dates are at 23:59 UTC, ``DEMO_WEEKS_PER_LAB`` weeks apart, the
+    introduction first and the others in the order of their ids.
+    """
+    import datetime as dt
+
+    now = now or dt.datetime.now(dt.UTC)
+    day = now.replace(hour=23, minute=59, second=0, microsecond=0)
+    order = sorted(lab_ids, key=lambda lab: (lab != DEMO_FIRST_LAB, lab))
+    return [
+        (lab, day + dt.timedelta(weeks=DEMO_WEEKS_PER_LAB * (i + 1))) for i, lab in enumerate(order)
+    ]
 
 
 def ensure_demo_release(settings):
-    """Release the first lab to the demo learners, as the demo instructor would.
+    """Release every lab to the demo learners, as the demo instructor would.
 
     Only with the demo roster (its passwords file exists) and the course
-    service on, and only once: a lab already released is left as it is.
+    service on. A lab already released is left as it is (its due date too), so
+    re-running is safe and a lab added later is released on the next run.
     """
     if not settings["course"]["enabled"]:
         return "demo release: skipped (the course service is off)"
@@ -268,14 +288,17 @@ def ensure_demo_release(settings):
             store.close()
     course = Course.from_settings(settings)
     try:
-        if DEMO_LAB not in course.lab_ids():
-            return f"demo release: skipped (no lab {DEMO_LAB} in {course.config.labs_dir})"
-        if any(r.lab == DEMO_LAB for r in course.gradebook.releases()):
-            return f"demo release: {DEMO_LAB} already released"
-        release(course, DEMO_LAB, group="learners", released_by=(instructors or ["demo"])[0])
+        done = {r.lab for r in course.gradebook.releases()}
+        new = [(lab, due) for lab, due in demo_schedule(course.lab_ids()) if lab not in done]
+        by = (instructors or ["demo"])[0]
+        for lab, due in new:
+            release(course, lab, group="learners", due=due, released_by=by)
     finally:
         course.close()
-    return f"demo release: {DEMO_LAB} released to the learners"
+    if not new:
+        return "demo release: every lab already released"
+    names = ", ".join(lab for lab, _ in new)
+    return f"demo release: {len(new)} lab(s) released to the learners ({names})"
 
 
 def install_steps(*, demo=True, datasets=True):

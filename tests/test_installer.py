@@ -68,14 +68,19 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
         "ai4scale.hub.memory_notice" in (venv / "etc/ipython/ipython_kernel_config.py").read_text()
     )
 
-    # the demo instructor has released the first lab to the learners
+    # the demo instructor has released every lab to the learners, one a week
     from ai4scale.hub.course import Course
 
     course = Course.from_settings(settings)
-    releases = course.gradebook.releases()
+    releases = sorted(course.gradebook.releases(), key=lambda r: r.due_at)
+    labs = sorted(p.parent.name for p in (REPO / "labs").glob("*/lab.toml"))
+    assert len(labs) >= 9
     assert [(r.lab, r.group, r.released_by) for r in releases] == [
-        ("example-intro", "learners", "ines")
+        (lab, "learners", "ines")
+        for lab in ["example-intro"] + [lab for lab in labs if lab != "example-intro"]
     ]
+    gaps = {(b.due_at - a.due_at).days for a, b in zip(releases, releases[1:], strict=False)}
+    assert gaps == {7}
     released = state / "course" / "releases" / "example-intro" / "approval-rates.ipynb"
     assert "BEGIN SOLUTION" not in released.read_text()
     assert stat.S_IMODE((state / "course").stat().st_mode) == 0o700
@@ -83,7 +88,7 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
     # re-running is safe: same passwords, nothing re-imported or re-released
     assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     assert demo_passwords(settings) == passwords
-    assert course.gradebook.releases() == releases
+    assert sorted(course.gradebook.releases(), key=lambda r: r.due_at) == releases
     course.close()
 
 
