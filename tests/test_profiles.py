@@ -316,7 +316,20 @@ async def test_values_extra_config_under_the_chart(values, tmp_path, monkeypatch
     # ... and ours decides the rest.
     assert c.JupyterHub.db_url == f"sqlite:///{state}/jupyterhub.sqlite"
     assert c.JupyterHub.authenticator_class == "ai4scale-roster"
-    assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin", "idle-culler"]
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert list(services) == ["ai4scale-admin", "idle-culler", "course"]
+    # The course service in the hub pod, reached by the proxy pod through the hub Service
+    course = services["course"]
+    port = settings["course"]["port"]
+    assert course["url"] == f"http://hub:{port}"
+    assert course["environment"]["AI4SCALE_COURSE_BIND"] == "0.0.0.0"
+    assert course["environment"]["AI4SCALE_COURSE_SERVERS_URL"] == "http://proxy-public"
+    assert {"name": "course", "port": port, "targetPort": port} in values["hub"]["service"][
+        "extraPorts"
+    ]
+    [rule] = values["hub"]["networkPolicy"]["ingress"]
+    assert rule["ports"] == [{"port": port}]
+    assert settings["course"]["sandbox"] == "sandbox"  # never unisolated in the hub pod
 
     spawner, pod, _ = await pod_and_pvc(c)
     assert spawner.namespace == "ai4scale"  # the chart's

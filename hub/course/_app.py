@@ -24,11 +24,14 @@ __all__ = ["main", "make_app", "servers_url"]
 def servers_url(settings):
     """Return where the proxy serves learners' servers, as seen from the service.
 
-    ``[course] servers_url`` when set (Docker, Kubernetes: the proxy's
-    service address), else the hub's own address on this machine.
+    ``[course] servers_url`` when set, else ``$AI4SCALE_COURSE_SERVERS_URL``
+    (set by the Kubernetes profile: the proxy's Service), else the hub's own
+    address on this machine.
     """
     if settings["course"]["servers_url"]:
         return settings["course"]["servers_url"]
+    if os.environ.get("AI4SCALE_COURSE_SERVERS_URL"):
+        return os.environ["AI4SCALE_COURSE_SERVERS_URL"]
     from ai4scale.hub.cli_up import hub_url
 
     return hub_url(settings)
@@ -116,7 +119,9 @@ def main(argv=None):
         )
         app = make_app(course, hub, prefix=prefix, cookie_secret=secret)
         server = HTTPServer(app, xheaders=True)
-        server.listen(url.port or settings["course"]["port"], url.hostname or "127.0.0.1")
+        # AI4SCALE_COURSE_BIND: all addresses when the proxy is in another pod.
+        host = os.environ.get("AI4SCALE_COURSE_BIND") or url.hostname or "127.0.0.1"
+        server.listen(url.port or settings["course"]["port"], host)
         app_log.info("course service at %s (labs: %s)", prefix, course.config.labs_dir)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -20,16 +20,26 @@ are applied after it (``hub.extraConfig``) and decide what a learner gets:
 
 ``limits.processes`` has no per-pod field in Kubernetes: the process cap is
 the kubelet's ``podPidsLimit`` (set it on the node pool to the same value).
+
+The course service runs in the hub pod: the proxy pod reaches it through the
+chart's ``hub`` Service (``hub.service.extraPorts`` and the hub's network
+policy in ``values.yaml`` open ``course.port``), so it listens on all of the
+pod's addresses, and it reaches learners' servers through ``proxy-public``
+unless ``course.servers_url`` says otherwise.
 """
 
 from __future__ import annotations
 
 import copy
 
-__all__ = ["HOME", "SPAWNER_KEYS_FROM_COMMON", "update_kubernetes"]
+__all__ = ["HOME", "HUB_SERVICE", "PROXY_SERVICE", "SPAWNER_KEYS_FROM_COMMON", "update_kubernetes"]
 
 #: Home directory of ``jovyan`` in the single-user image.
 HOME = "/home/jovyan"
+
+#: The chart's Services: the hub pod, and the proxy's public entry point.
+HUB_SERVICE = "hub"
+PROXY_SERVICE = "http://proxy-public"
 
 #: ``c.Spawner`` keys the configurer sets that must also be set on
 #: ``c.KubeSpawner``: the chart sets ``c.KubeSpawner.environment`` (and the
@@ -110,3 +120,21 @@ def update_kubernetes(c, settings):
         {"name": "home", "mountPath": HOME},
         {"name": "datasets", "mountPath": datasets, "readOnly": True},
     ]
+
+    _course_service_in_cluster(c, settings)
+
+
+def _course_service_in_cluster(c, settings):
+    # The proxy runs in its own pod: 127.0.0.1 would be the proxy's own loopback.
+    services = []
+    for service in c.JupyterHub.get("services", []):
+        if service.get("name") == "course":
+            service = copy.deepcopy(service)
+            service["url"] = f"http://{HUB_SERVICE}:{settings['course']['port']}"
+            env = service.setdefault("environment", {})
+            env["AI4SCALE_COURSE_BIND"] = "0.0.0.0"
+            if not settings["course"]["servers_url"]:
+                env["AI4SCALE_COURSE_SERVERS_URL"] = PROXY_SERVICE
+        services.append(service)
+    if services:
+        c.JupyterHub.services = services
