@@ -291,6 +291,46 @@ def test_resume_after_kill(tmp_path):
 
 
 @needs_sandbox
+def test_one_worker_forked_submissions_do_not_leak(glab, tmp_path):
+    """A submission that patches pandas and leaves files costs nothing to the next one."""
+    subs = tmp_path / "subs"
+    patch = (
+        "import pandas as pd, builtins, os\n"
+        "pd.core.groupby.GroupBy.mean = lambda self, *a, **k: 'patched'\n"
+        "pd.Series.min = lambda self, *a, **k: 0.5\n"
+        "builtins.leaked = True\n"
+        "open('approval-rates-answers.txt', 'w').write('mine')\n"
+    )
+    nb = corpus.answered(corpus.RIGHT, first=patch)
+    (subs / "a-patcher").mkdir(parents=True)
+    nbformat.write(nb, subs / "a-patcher" / corpus.NOTEBOOK)
+    corpus.write_honest(subs, "b-honest")
+    # Sabotages its own answers if it sees the first submission's builtins or files.
+    probe = (
+        "import builtins, os\n"
+        "if hasattr(builtins, 'leaked') or os.listdir('.'):\n"
+        "    import pandas as pd\n"
+        "    pd.core.groupby.GroupBy.mean = lambda self, *a, **k: None\n"
+    )
+    (subs / "c-probe").mkdir()
+    nbformat.write(corpus.answered(corpus.RIGHT, first=probe), subs / "c-probe" / corpus.NOTEBOOK)
+    runs = []
+    with _sandbox_executor(fork=True, cell_timeout=10) as executor:
+        run = executor.run
+
+        def record(nb, **kw):
+            runs.append(run(nb, **kw))
+            return runs[-1]
+
+        executor.run = record
+        graded = {g.learner: g for g in grade_batch(glab, subs, executor=executor, workers=1)}
+    assert [r.forked for r in runs] == [True, True, True]
+    assert graded["a-patcher"].total < 4.0  # its own patches broke its own answers
+    assert graded["b-honest"].total == 4.0 and not graded["b-honest"].flags
+    assert graded["c-probe"].total == 4.0, graded["c-probe"].results
+
+
+@needs_sandbox
 @pytest.mark.parametrize("fork", [True, False], ids=["fork", "fresh"])
 def test_sandbox_executor(glab, tmp_path, fork):
     subs = tmp_path / "subs"
