@@ -304,6 +304,28 @@ class ServerAccess:
         return overrides
 
 
+#: Thread-pool sizes read by numpy's BLAS, scikit-learn and friends at import.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def thread_caps(cpu_limit):
+    """Return environment variables sizing thread pools to the server's CPU limit.
+
+    Without them numpy's BLAS starts one busy-waiting thread per core of the
+    machine; under a CPU quota of one core they throttle each other (measured
+    here: a logistic regression and matrix products 5x slower in a 1-CPU
+    cgroup with the default two threads than with one).
+    """
+    threads = str(max(1, int(float(cpu_limit))))
+    return dict.fromkeys(THREAD_VARIABLES, threads)
+
+
 def update_spawner_common(c, settings):
     """Set limits and the learner's landing page, whatever the profile."""
     limits = settings["limits"]
@@ -311,7 +333,10 @@ def update_spawner_common(c, settings):
     c.Spawner.cpu_limit = float(limits["cpu"])
     c.Spawner.default_url = settings["hub"]["default_url"]
     c.Spawner.group_overrides = ServerAccess(workspace_environment(settings))
-    c.Spawner.environment = {"AI4SCALE_DATASETS": settings["paths"]["datasets_dir"]}
+    c.Spawner.environment = {
+        "AI4SCALE_DATASETS": settings["paths"]["datasets_dir"],
+        **thread_caps(limits["cpu"]),
+    }
     # Python kernels start a little slowly on a busy machine; be patient.
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 90

@@ -70,6 +70,9 @@ def test_defaults_give_the_local_profile(tmp_path):
 
     assert c.Spawner.mem_limit == "2G"
     assert c.Spawner.cpu_limit == 1.0
+    # thread pools sized to the CPU limit, not to the machine's cores
+    assert c.Spawner.environment["OPENBLAS_NUM_THREADS"] == "1"
+    assert c.Spawner.environment["OMP_NUM_THREADS"] == "1"
 
     hub = loaded(c)
     assert hub.spawner_class.__name__ == "SandboxSpawner"

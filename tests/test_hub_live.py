@@ -72,7 +72,9 @@ def test_kernel_has_the_lab_software(hub, tom):
     try:
         out = kernel.execute(
             "import pandas, sklearn, fairlearn, shap, matplotlib, pyarrow, ai4scale, os\n"
-            "print('ok', fairlearn.__version__, os.getuid() != 0, os.environ['MEM_LIMIT'])",
+            "from threadpoolctl import threadpool_info\n"
+            "blas = sorted({p['num_threads'] for p in threadpool_info()})\n"
+            "print('ok', fairlearn.__version__, os.getuid() != 0, os.environ['MEM_LIMIT'], blas)",
             timeout=180,
         )
     finally:
@@ -80,6 +82,8 @@ def test_kernel_has_the_lab_software(hub, tom):
     assert out["error"] is None, out["stderr"]
     assert out["stdout"].startswith("ok "), out
     assert "True" in out["stdout"] and str(1024**3) in out["stdout"]
+    # BLAS/OpenMP pools as large as the CPU limit (1), not the machine's cores
+    assert out["stdout"].rstrip().endswith("[1]"), out["stdout"]
 
 
 def test_learner_cannot_read_another_learners_home(hub, tom):
