@@ -13,9 +13,7 @@ def cmd_grade(args):
     """Grade every ``SUBMISSIONS_DIR/<learner>/<notebook>.ipynb`` of a lab."""
     from ai4scale.hub._errors import UserError
 
-    from .autograde import default_executor, grade_batch, open_lab, sandbox_available
-    from .cli_gradebook import default_url
-    from .gradebook import Gradebook
+    from .autograde import default_executor, grade_batch, open_lab, sandbox_available, start_early
     from .labformat import LabError
 
     lab_dir = Path(args.lab) if Path(args.lab).is_dir() else args.labs / args.lab
@@ -35,20 +33,13 @@ def cmd_grade(args):
         cell_timeout=args.cell_timeout,
         notebook_timeout=args.timeout,
     )
-    gb = Gradebook(args.db or default_url(getattr(args, "config", None)))
-    gb.upgrade()
+    # Zygotes import the lab's libraries while the gradebook opens.
+    start_early(glab, args.submissions, executor=executor, workers=args.workers)
     try:
-        graded = grade_batch(
-            glab,
-            args.submissions,
-            gradebook=gb,
-            executor=executor,
-            workers=args.workers,
-            resume=args.resume,
-            progress=sys.stderr.isatty() or args.progress,
-        )
+        graded = _grade(args, glab, executor, grade_batch)
     finally:
-        gb.close()
+        if hasattr(executor, "close_pool"):
+            executor.close_pool()
     failed = 0
     for g in graded:
         total = "-" if g.total is None else f"{g.total:g}"
@@ -64,6 +55,26 @@ def cmd_grade(args):
         Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
     print(f"{len(graded)} submission(s) graded with the {executor.name} executor", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _grade(args, glab, executor, grade_batch):
+    from .cli_gradebook import default_url
+    from .gradebook import Gradebook
+
+    gb = Gradebook(args.db or default_url(getattr(args, "config", None)))
+    try:
+        gb.upgrade()
+        return grade_batch(
+            glab,
+            args.submissions,
+            gradebook=gb,
+            executor=executor,
+            workers=args.workers,
+            resume=args.resume,
+            progress=sys.stderr.isatty() or args.progress,
+        )
+    finally:
+        gb.close()
 
 
 def register(subparsers):

@@ -22,6 +22,7 @@ from ._pipeline import (
     gradebook_items,
     open_lab,
 )
+from ._preload import lab_preload, start_early
 from ._sanitise import sanitise
 from ._score import score_run, zero_autograded
 
@@ -41,10 +42,12 @@ __all__ = [
     "grade_submission",
     "gradebook_items",
     "insert_canaries",
+    "lab_preload",
     "open_lab",
     "parse_notebook",
     "sandbox_available",
     "sanitise",
     "score_run",
+    "start_early",
     "zero_autograded",
 ]

@@ -65,6 +65,8 @@ class SandboxExecutor:
         """
         from ai4scale.grading.sandbox import KernelPool, ZygotePool
 
+        if self.fork and isinstance(self.pool, ZygotePool) and self.pool.preload == preload:
+            return  # opened ahead (see start_early)
         self.close_pool()
         if self.fork:
             size = min(size, limit) if limit else size

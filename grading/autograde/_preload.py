@@ -1,12 +1,47 @@
-"""The lab's imports, to run in pre-started kernels before a submission arrives."""
+"""The lab's imports, to run in pre-started kernels or zygotes before a submission arrives."""
 
 from __future__ import annotations
 
 import ast
+import os
 
 from ai4scale.grading.labformat._metadata import is_solution
 
-__all__ = ["lab_preload"]
+__all__ = ["lab_preload", "start_early"]
+
+
+def start_early(glab, submissions_dir, *, executor, workers=None):
+    """Start the executor's grading zygotes now, before the batch is registered.
+
+    They import the lab's libraries while the caller opens the gradebook and
+    registers the submissions; :func:`grade_batch` then uses them (and closes
+    them at its end; close them with ``executor.close_pool()`` if it is not
+    called). Only for an executor that forks its kernels
+    (``SandboxExecutor(fork=True)``) and a lab with imports to preload.
+
+    Parameters
+    ----------
+    glab : GradingLab
+    submissions_dir : str or Path
+    executor : object
+    workers : int, optional
+        As for :func:`grade_batch`.
+
+    Returns
+    -------
+    bool
+        Whether zygotes were started.
+    """
+    from ._pipeline import find_submissions
+
+    if not getattr(executor, "fork", False) or not hasattr(executor, "open_pool"):
+        return False
+    preload = lab_preload(glab.sources)
+    runs = len(find_submissions(submissions_dir)) * len(glab.sources)
+    if not preload or not runs:
+        return False
+    executor.open_pool(preload=preload, size=workers or os.cpu_count() or 1, limit=runs)
+    return True
 
 
 def lab_preload(sources):

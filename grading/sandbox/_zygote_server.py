@@ -270,6 +270,7 @@ def _mirror(status):
 def _reaper(req):
     """In the first child: confine, fork the kernel, wait for it; never returns."""
     try:
+        _set_name(b"ai4scale-reaper")
         log = os.open(req["log"], os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -286,7 +287,6 @@ def _reaper(req):
         pid = os.fork()
         if pid == 0:
             _kernel(req)
-        _set_name(b"ai4scale-reaper")
         while True:
             try:
                 _, status = os.waitpid(pid, 0)
