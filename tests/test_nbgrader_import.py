@@ -131,3 +131,208 @@ def test_scores_equal_nbgrader_autograde_on_honest_submissions(tmp_path):
     assert compared == 8
     # the two learners really score differently: the comparison is not vacuous
     assert seen["changed"]["bar"] == 1.0 and seen["unchanged"]["bar"] == 0.0
+
+
+# ---- the whole pipeline (sanitise, canaries, guard, scoring) against nbgrader -------------
+
+#: nbgrader's submissions of its test notebook (source: submitted-unchanged.ipynb).
+SUBMITTED = {p.stem.removeprefix("submitted-"): p for p in sorted(FILES.glob("submitted-*.ipynb"))}
+
+
+def _nbgrader_update(course, path):
+    """``nbgrader update`` (metadata of older schemas to the current one; takes no --force)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    subprocess.run(
+        [Path(sys.executable).parent / "nbgrader", "update", str(path)],
+        cwd=course,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def _nbgrader_autograde(course, submissions, *args, update=False):
+    """Put ``{learner: {notebook: path}}`` in ``course``'s submitted/ and autograde ps1.
+
+    Returns ``{learner: {notebook stem: {grade_id: auto_score}}}``.
+    """
+    from nbgrader.api import Gradebook
+
+    if update:
+        for src in sorted((course / "source" / "ps1").glob("*.ipynb")):
+            _nbgrader_update(course, src.relative_to(course))
+    nbgrader_cmd(course, "generate_assignment", "ps1", "--create")
+    for learner, notebooks in submissions.items():
+        folder = course / "submitted" / learner / "ps1"
+        folder.mkdir(parents=True)
+        for name, path in notebooks.items():
+            shutil.copyfile(path, folder / name)
+            if update:
+                _nbgrader_update(course, (folder / name).relative_to(course))
+    nbgrader_cmd(course, "autograde", "ps1", *args)
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for learner, notebooks in submissions.items():
+            out[learner] = {
+                Path(name).stem: {
+                    g.name: g.auto_score
+                    for g in gb.find_submission_notebook(Path(name).stem, "ps1", learner).grades
+                }
+                for name in notebooks
+            }
+    return out
+
+
+def _ours(tmp_path, sources, submissions, *, cell_timeout=10):
+    """Import ``sources`` as a lab and grade ``{learner: {notebook: path}}`` with the pipeline.
+
+    Returns ``{learner: GradedSubmission}``.
+    """
+    from ai4scale.grading.autograde import LocalExecutor, grade_batch, open_lab
+
+    labs, subs = tmp_path / "labs", tmp_path / "subs"
+    assert lab_cli("import-nbgrader", *sources, "--lab", "diff", "--labs", labs) == 0
+    for learner, notebooks in submissions.items():
+        (subs / learner).mkdir(parents=True)
+        for name, path in notebooks.items():
+            shutil.copyfile(path, subs / learner / name)
+    executor = LocalExecutor(cell_timeout=cell_timeout, notebook_timeout=120)
+    graded = grade_batch(open_lab(labs / "diff"), subs, executor=executor, workers=2)
+    return {g.learner: g for g in graded}
+
+
+def _scores(graded, notebook):
+    return {r.grade_id: r.score for r in graded.results if r.notebook == notebook}
+
+
+def _edits(graded, notebook):
+    return graded.flags.get("edits", {}).get(notebook, {})
+
+
+def test_submitted_corpus_against_nbgrader(tmp_path):
+    """Every submitted-* file of nbgrader's tests, through both graders.
+
+    Honest ones, and those whose test or read-only cells were edited, score
+    item by item as nbgrader scores them (both put the instructor's cells
+    back; we also flag the edit). The cheat attempts replace IPython's
+    ``InteractiveShell.showtraceback``: nbgrader still counts the cell that
+    only prints; we flag the submission as tampered and zero its autograded
+    items, since no test result of a notebook that rewires failure reporting
+    can be trusted.
+    """
+    assert set(SUBMITTED) == {
+        "unchanged",
+        "changed",
+        "cheat-attempt",
+        "cheat-attempt-alternative",
+        "grade-cell-changed",
+        "locked-cell-changed",
+    }
+    source = tmp_path / "p1.ipynb"
+    shutil.copyfile(FILES / "submitted-unchanged.ipynb", source)
+    course = tmp_path / "course"
+    make_course(course, "ps1", {"p1.ipynb": source})
+    submissions = {learner: {"p1.ipynb": path} for learner, path in SUBMITTED.items()}
+    theirs = {k: v["p1"] for k, v in _nbgrader_autograde(course, submissions).items()}
+    ours = _ours(tmp_path, [source], submissions)
+
+    honest = ["unchanged", "changed", "grade-cell-changed", "locked-cell-changed"]
+    for learner in honest:
+        assert _scores(ours[learner], "p1.ipynb") == theirs[learner], learner
+        assert "tampered" not in ours[learner].flags, learner
+    assert theirs["changed"]["bar"] == 1.0 and theirs["unchanged"]["bar"] == 0.0  # not vacuous
+    assert _edits(ours["unchanged"], "p1.ipynb") == {}
+    assert _edits(ours["changed"], "p1.ipynb") == {}
+    assert _edits(ours["grade-cell-changed"], "p1.ipynb") == {"edited_cells": ["bar"]}
+    assert _edits(ours["locked-cell-changed"], "p1.ipynb") == {"edited_cells": ["ro1", "ro2"]}
+
+    for learner in ("cheat-attempt", "cheat-attempt-alternative"):
+        assert theirs[learner] == {"foo": 1.0, "bar": 0.0, "baz": None, "quux": None}
+        mine = ours[learner]
+        # the first check cell after the patch shows it (its traceback is not shown)
+        assert "check cell" in mine.flags["tampered"], learner
+        auto = {r.grade_id: (r.score, r.status) for r in mine.results if r.kind == "auto"}
+        assert auto == {"foo": (0.0, "tampered"), "bar": (0.0, "tampered")}, learner
+        # the manually graded answers are left to the trainer, as nbgrader leaves them
+        assert _scores(mine, "p1.ipynb")["baz"] is None
+        assert _scores(mine, "p1.ipynb")["quux"] is None
+
+
+def test_ps1_learners_against_nbgrader(tmp_path):
+    """The user guide's ps1 and its two submitted learners, bitdiddle and hacker."""
+    submitted = NBG / "docs" / "source" / "user_guide" / "submitted"
+    sources = sorted(PS1.glob("*.ipynb"))
+    learners = sorted(p.name for p in submitted.iterdir() if (p / "ps1").is_dir())
+    assert learners == ["bitdiddle", "hacker"]
+    submissions = {
+        learner: {s.name: submitted / learner / "ps1" / s.name for s in sources}
+        for learner in learners
+    }
+    course = tmp_path / "course"
+    make_course(course, "ps1", {s.name: s for s in sources})
+    shutil.copyfile(PS1 / "jupyter.png", course / "source" / "ps1" / "jupyter.png")
+    theirs = _nbgrader_autograde(course, submissions)
+    ours = _ours(tmp_path, sources, submissions)
+    compared = 0
+    for learner in learners:
+        assert "tampered" not in ours[learner].flags
+        for src in sources:
+            mine = _scores(ours[learner], src.name)
+            assert mine == theirs[learner][src.stem], (learner, src.name)
+            compared += sum(v is not None for v in mine.values())
+    assert compared >= 8
+    totals = {
+        learner: sum(v or 0 for nb in theirs[learner].values() for v in nb.values())
+        for learner in learners
+    }
+    assert totals["bitdiddle"] != totals["hacker"]  # the learners really differ
+
+
+def test_schema_versions_and_hidden_tests_against_nbgrader(tmp_path):
+    """test-v0/v1/v2 (nbgrader needs ``nbgrader update`` first; we read them as they are),
+    test.ipynb (v3) and test-hidden-tests.ipynb, each graded as its own submission."""
+    names = ["test-v0", "test-v1", "test-v2", "test", "test-hidden-tests"]
+    sources = []
+    for name in names:
+        sources.append(tmp_path / "src" / f"{name.replace('-', '_')}.ipynb")
+        sources[-1].parent.mkdir(exist_ok=True)
+        shutil.copyfile(FILES / f"{name}.ipynb", sources[-1])
+    submissions = {"foo": {s.name: s for s in sources}}
+    course = tmp_path / "course"
+    make_course(course, "ps1", {s.name: s for s in sources})
+    theirs = _nbgrader_autograde(course, submissions, update=True)["foo"]
+    ours = _ours(tmp_path, sources, submissions)["foo"]
+    assert "tampered" not in ours.flags
+    for src in sources:
+        assert _scores(ours, src.name) == theirs[src.stem], src.name
+        # older metadata in the submission reads as the release's: no edit flagged ...
+        if src.stem != "test_hidden_tests":
+            assert _edits(ours, src.name) == {}, src.name
+    # ... but a submission carrying the hidden tests differs from what was released
+    hidden = theirs["test_hidden_tests"]
+    assert hidden["correct_squares"] == 0.0 and hidden["squares_invalid_input"] == 1.0
+    assert _edits(ours, "test_hidden_tests.ipynb") == {
+        "edited_cells": ["correct_squares", "correct_sum_of_squares"]
+    }
+
+
+def test_timeout_and_infinite_loop_against_nbgrader(tmp_path):
+    """A test calling a 5 s function under a 2 s cell limit, and a notebook that never ends."""
+    sources = []
+    for name in ("timeout", "infinite-loop"):
+        sources.append(tmp_path / "src" / f"{name.replace('-', '_')}.ipynb")
+        sources[-1].parent.mkdir(exist_ok=True)
+        shutil.copyfile(FILES / f"{name}.ipynb", sources[-1])
+    submissions = {"foo": {s.name: s for s in sources}}
+    course = tmp_path / "course"
+    make_course(course, "ps1", {s.name: s for s in sources})
+    theirs = _nbgrader_autograde(course, submissions, "--Execute.timeout=2")["foo"]
+    ours = _ours(tmp_path, sources, submissions, cell_timeout=2)["foo"]
+    assert theirs == {"timeout": {"correct_squares": 0.0}, "infinite_loop": {}}
+    assert _scores(ours, "timeout.ipynb") == theirs["timeout"]
+    assert _scores(ours, "infinite_loop.ipynb") == {}
+    runs = ours.flags["run"]
+    assert runs["timeout.ipynb"].startswith("cell_timeout")
+    assert runs["infinite_loop.ipynb"].startswith("cell_timeout")
+    assert "tampered" not in ours.flags

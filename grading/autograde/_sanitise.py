@@ -24,7 +24,14 @@ from __future__ import annotations
 import bisect
 import copy
 
-from ai4scale.grading.labformat import is_locked, is_task, learner_version, prepare_submission
+from ai4scale.grading.labformat import (
+    MetadataError,
+    is_locked,
+    is_task,
+    learner_version,
+    prepare_submission,
+    upgrade_cell_metadata,
+)
 
 __all__ = ["sanitise"]
 
@@ -74,7 +81,11 @@ def sanitise(source_nb, submission_nb, *, name="notebook"):
         flags.setdefault(kind, set()).add(str(gid))
 
     seen = set()
-    for cell in sub.cells:
+    for i, cell in enumerate(sub.cells):
+        try:  # metadata of an older nbgrader schema reads as the release's
+            upgrade_cell_metadata(cell, where=f"cell {i}")
+        except MetadataError:
+            pass  # compared as it is: flagged below if it differs
         gid = _grade_id(cell)
         if gid is None:
             if "nbgrader" in cell.get("metadata", {}):
