@@ -325,6 +325,9 @@ class Kernel:
         }
         self.ws.send(json.dumps(msg))
         out = {"stdout": "", "stderr": "", "error": None, "status": None, "results": []}
+        # The reply (shell) and the idle status (iopub) come on different
+        # channels, in either order: done when both have arrived.
+        idle = False
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -350,8 +353,12 @@ class Kernel:
                 out["results"].append(content["data"].get("text/plain", ""))
             elif mtype == "execute_reply":
                 out["status"] = content["status"]
-            elif mtype == "status" and content.get("execution_state") == "idle" and out["status"]:
-                break
+                if idle:
+                    break
+            elif mtype == "status" and content.get("execution_state") == "idle":
+                idle = True
+                if out["status"]:
+                    break
         return out
 
     def shutdown(self):
