@@ -208,6 +208,16 @@ def test_each_run_is_reseeded(zygote):
     assert first.cells[0].text() != second.cells[0].text()
 
 
+def test_lab_file_shadows_a_preloaded_library(box):
+    # In a fresh kernel the working directory comes before site-packages.
+    with Zygote(box, preload="import idna") as zygote:
+        source = "import idna\nprint(getattr(idna, 'MARK', 'site-packages'))"
+        shadowed = zygote.run(nb(source), workdir_files={"idna.py": b"MARK = 'lab file'\n"})
+        plain = zygote.run(nb(source))
+    assert shadowed.forked and shadowed.cells[0].text() == "lab file\n"
+    assert plain.forked and plain.cells[0].text() == "site-packages\n"
+
+
 def test_one_run_at_a_time(zygote):
     kernel = zygote.start_kernel()
     try:

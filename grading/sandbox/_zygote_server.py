@@ -26,7 +26,9 @@ capability from the bounding set, clears the ambient set, switches to the
 grading account (``setgroups``/``setresgid``/``setresuid``, never uid or gid
 0), clears the remaining capability sets, sets ``PR_SET_NO_NEW_PRIVS`` and
 checks all of that in ``/proc/self/status``; replaces the environment,
-re-seeds numpy's global generator and becomes an ipykernel kernel
+forgets the lab-preloaded modules a file of the working directory shadows (as
+sys.path would in a fresh kernel), re-seeds numpy's global generator and
+becomes an ipykernel kernel
 (``IPKernelApp`` with the run's connection file). Any failure before the
 kernel starts ends the process with the reason in ``kernel.log``.
 
@@ -198,6 +200,47 @@ def _drop_privileges(req):
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+#: Modules loaded before the lab's imports (ipykernel's): a fresh kernel has them before
+#: its working directory is on sys.path too.
+_KERNEL_LOADED = set()
+
+
+def _forget_shadowed(workdir):
+    """Forget the lab-preloaded modules a file of ``workdir`` shadows.
+
+    In a fresh kernel the working directory comes before site-packages on
+    sys.path, so a lab's own ``utils.py`` wins over an installed ``utils``;
+    the zygote imported without it, so drop such modules (and submodules)
+    for the kernel to import the lab's file.
+    """
+    import importlib.machinery
+
+    # IPython puts the working directory before the first site-packages entry.
+    ahead = []
+    for path in sys.path:
+        if os.path.basename(path) in ("site-packages", "dist-packages"):
+            break
+        ahead.append(os.path.join(path, ""))
+    ahead = tuple(ahead)
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    for entry in os.listdir(workdir):
+        path = os.path.join(workdir, entry)
+        if os.path.isdir(path):
+            if not os.path.isfile(os.path.join(path, "__init__.py")):
+                continue
+            name = entry
+        elif entry.endswith(suffixes):
+            name = entry.split(".", 1)[0]
+        else:
+            continue
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) or ""
+        if module is None or name in _KERNEL_LOADED or not origin or origin.startswith(ahead):
+            continue  # not preloaded, the kernel's own, built in, or ahead on sys.path anyway
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+
+
 def _reseed():
     numpy_random = sys.modules.get("numpy.random")
     if numpy_random is not None:
@@ -212,6 +255,7 @@ def _kernel(req):
         _set_name(b"ai4scale-kernel")
         _private_mounts(req)
         os.chdir(req["workdir"])
+        _forget_shadowed(req["workdir"])
         _limit_resources(req)
         _drop_privileges(req)
         dropped = True
@@ -345,6 +389,7 @@ class _Server:
                 __import__(name)
             except Exception as e:  # the kernel will say it when it starts
                 print(f"zygote: cannot import {name}: {e}", file=sys.stderr)
+        _KERNEL_LOADED.update(sys.modules)
         # Trusted: the import lines of the lab's own (non-solution) cells.
         namespace = {"__name__": "__ai4scale_preload__"}
         exec(compile(code, "<lab imports>", "exec"), namespace)  # noqa: S102
