@@ -256,6 +256,12 @@ def test_zygote_refuses_to_fork_with_threads(box):
     preload = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()"
     with pytest.raises(ZygoteError, match="threads"):
         Zygote(box, preload=preload).start()
+    for preload, what in [
+        ("import zmq\nzmq.Context.instance()", "zmq context"),
+        ("import asyncio\nasyncio.set_event_loop(asyncio.new_event_loop())", "event loop"),
+    ]:
+        with pytest.raises(ZygoteError, match=what):
+            Zygote(box, preload=preload).start()
     # A pool whose zygote cannot start grades in fresh kernels.
     with ZygotePool(box, size=1, preload=preload) as pool:
         result = pool.run(nb("print(6 * 7)"))

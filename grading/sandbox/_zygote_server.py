@@ -347,6 +347,22 @@ def _reaper(req):
 # -- the server ------------------------------------------------------------
 
 
+def _unsafe_to_fork():
+    """Say what the imports left that a forked kernel cannot inherit, or return ""."""
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        return f"{threads} threads"
+    zmq = sys.modules.get("zmq")
+    if zmq is not None and getattr(zmq.Context, "_instance", None) is not None:
+        return "a zmq context"
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
+        if getattr(local, "_loop", None) is not None:
+            return "an asyncio event loop"
+    return ""
+
+
 def _open_files():
     """Return {fd: what it is} of this process (the reaper closes all but 0-2)."""
     found = {}
@@ -399,9 +415,9 @@ class _Server:
         # Objects alive now are never collected again: children do not touch their pages.
         gc.collect()
         gc.freeze()
-        threads = len(os.listdir("/proc/self/task"))
-        if threads != 1:
-            self.send(event="error", message=f"{threads} threads after the imports: unsafe to fork")
+        unsafe = _unsafe_to_fork()
+        if unsafe:
+            self.send(event="error", message=f"unsafe to fork after the imports: {unsafe}")
             return False
         self.send(
             event="ready",
