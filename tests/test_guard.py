@@ -171,3 +171,26 @@ def test_realistic_lab_scores_as_reference_unflagged(tmp_path):
         assert not g.flags, (g.learner, g.flags)
         totals.add(g.total)
     assert len(totals) > 1  # the answers really differ
+
+
+@pytest.mark.parametrize(
+    "lab_dir",
+    sorted(p.parent for p in (ROOT / "labs").glob("*/lab.toml")),
+    ids=lambda p: p.name,
+)
+def test_lab_reference_solutions_are_not_flagged(lab_dir):
+    """Each lab's reference solution, graded with the guard: every autograded point, no flag.
+
+    The labs import pandas, scikit-learn, fairlearn, shap, matplotlib and
+    the project's own datasets, whose modules and classes the guard checks.
+    """
+    from ai4scale.grading.autograde import grade_submission
+
+    glab = open_lab(lab_dir)
+    files = {name: lab_dir / name for name in glab.sources}
+    graded = grade_submission(
+        glab, files, learner="reference", executor=LocalExecutor(cell_timeout=120)
+    )
+    assert "tampered" not in graded.flags and "run" not in graded.flags, graded.flags
+    auto = [r for r in graded.results if r.kind == "auto"]
+    assert auto and all(r.score == r.max_score for r in auto), auto

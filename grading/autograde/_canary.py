@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from nbformat.v4 import new_code_cell
 from nbformat.v4.nbbase import random_cell_id
 
-from ._guard import guard_source, probe_answer, probe_source, read_guard_key
+from ._guard import (
+    guard_source,
+    imported_packages,
+    probe_answer,
+    probe_source,
+    read_guard_key,
+)
 
 __all__ = ["Canary", "check_canaries", "insert_canaries"]
 
@@ -72,6 +78,11 @@ def _canary_source(kind, rng):
         return f'assert abs(-{n}) == {n + 1}, "{nonce}:" + {_probe_expr(rng)}\npass\n'
     ename = rng.choice(_ERRORS)
     return f'raise {ename}("{nonce}:" + {_probe_expr(rng)})\npass\n'
+
+
+def _instructors(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("locked") or (meta.get("grade") and not meta.get("solution")))
 
 
 def _literal(text):
@@ -152,8 +163,11 @@ def insert_canaries(nb, *, rng=None, guard=True):
         # The guard names cells as the sanitised notebook numbers them.
         labels = {id(c): f"cell {i}" for i, c in enumerate(out.cells)}
         runs = [c for c in cells[1:] if c.cell_type == "code" and c.source.strip()]
+        # The libraries the instructor's cells import (tests, hidden ones included).
+        own = [c.source for c in out.cells if c.cell_type == "code" and _instructors(c)]
         cells[0].source = guard_source(
-            ["the guard", *(labels.get(id(c), "a check cell") for c in runs)]
+            ["the guard", *(labels.get(id(c), "a check cell") for c in runs)],
+            packages=imported_packages(own),
         )
     for cell in cells:
         # Fresh ids for all: a kernel may see cell ids, and the learner knows

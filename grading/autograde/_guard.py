@@ -16,14 +16,20 @@ cannot forge a clean answer.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib.util
+import os
 import re
 import secrets
+import sys
+import zlib
 from pathlib import Path
 
 __all__ = [
     "GUARD_MARKER",
     "guard_source",
+    "imported_packages",
     "probe_answer",
     "probe_source",
     "read_guard_key",
@@ -31,12 +37,14 @@ __all__ = [
 
 #: Printed by the guard cell before the probe key.
 GUARD_MARKER = "ai4scale-guard-key"
+#: The file name the guard's code is compiled under (its frames are known by it).
+GUARD_FILE = "<ai4scale-guard>"
 
 _PROBE = "ai4scale-probe:"
 _KERNEL_SOURCE = Path(__file__).with_name("_guard_kernel.py")
 
 
-def guard_source(cells):
+def guard_source(cells, packages=()):
     """Return the source of the guard cell.
 
     Parameters
@@ -44,12 +52,21 @@ def guard_source(cells):
     cells : list of str
         What to call each code cell that will run, in order (``"cell 3"``),
         in the guard's findings.
+    packages : iterable of str
+        Top-level packages the lab's own cells import; the guard checks that
+        their modules and classes hold no learner code (those installed here:
+        the kernel runs the grader's environment).
     """
-    source = _KERNEL_SOURCE.read_text(encoding="utf-8")
+    # Packed: IPython tokenises and transforms every cell it runs, which costs
+    # more than the guard itself for 500 lines; compiled under a name of its own.
+    packed = base64.b64encode(zlib.compress(_KERNEL_SOURCE.read_bytes(), 9)).decode()
     return (
-        f"{source}\n"
-        f"install(cells={[str(c) for c in cells]!r}, marker={GUARD_MARKER!r})\n"
-        "del install\n"
+        "_ai4scale_guard = {}\n"
+        f"exec(compile(__import__('zlib').decompress(__import__('base64').b64decode('{packed}')), "
+        f"{GUARD_FILE!r}, 'exec'), _ai4scale_guard)\n"
+        f"_ai4scale_guard['install'](cells={[str(c) for c in cells]!r}, "
+        f"marker={GUARD_MARKER!r}, packages={_installed(packages)!r})\n"
+        "del _ai4scale_guard\n"
     )
 
 
@@ -82,3 +99,29 @@ def read_guard_key(outputs):
 def probe_answer(key, nonce):
     """Return the ``evalue`` of a clean probe: the repr of the keyed hash."""
     return repr(hashlib.sha256(key + f"{_PROBE}{nonce}".encode()).hexdigest())
+
+
+_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+
+
+def imported_packages(sources):
+    """Return the top-level packages imported by ``sources`` (code, as text), sorted."""
+    return sorted({m.group(1) for source in sources for m in _IMPORT.finditer(source)})
+
+
+def _installed(packages):
+    """Map each importable top-level package to its folder (or ``"built-in"``)."""
+    out = {}
+    for name in sorted(set(packages)):
+        if name in sys.builtin_module_names:
+            out[name] = "built-in"
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+            continue  # a module of the lab's own files, or none: not checked
+        folder = os.path.dirname(spec.origin) if spec.submodule_search_locations else spec.origin
+        out[name] = os.path.join(folder, "") if spec.submodule_search_locations else folder
+    return out

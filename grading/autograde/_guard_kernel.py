@@ -14,8 +14,8 @@ learner's objects). It
   a traceback or generator leading to the guard's frames), ctypes access to
   the interpreter or memory, ``/proc/*/mem``, new audit hooks, hand-made
   functions;
-- checks, before and after every cell (``pre_run_cell`` / ``post_run_cell``)
-  and in every probe cell, that the machinery of failure reporting is as it
+- checks, after every cell (``post_run_cell``; ``pre_run_cell`` counts
+  cells) and in every probe cell, that the machinery of failure reporting is as it
   was: builtins and learner names shadowing them, ``sys`` hooks and
   streams, trace and profile hooks, import hooks, IPython's shell, its
   transformers, traceback printers and event callbacks, the kernel, its
@@ -35,7 +35,7 @@ proves the absence of tampering; see the limits in the docs of ``_guard``.
 """
 
 
-def install(cells, marker):  # noqa: C901 - one closure on purpose: its state has one owner
+def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpose: its state has one owner
     """Install the guard; print ``marker`` and the probe key.
 
     Parameters
@@ -45,6 +45,12 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
         findings).
     marker : str
         Printed before the key.
+    packages : dict, optional
+        Top-level packages the lab's own cells import (``pandas``, ``numpy``),
+        each with the folder it is installed in (``"built-in"`` for modules
+        built into the interpreter): their modules and classes are checked
+        for learner code; these folders and the ones holding them count as
+        library code.
     """
     import _thread
     import builtins
@@ -63,12 +69,16 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
     get_ident = _thread.get_ident
     function, method, builtin = types.FunctionType, types.MethodType, types.BuiltinFunctionType
     frame_type, traceback_type = types.FrameType, types.TracebackType
+    module_type, mappingproxy = types.ModuleType, types.MappingProxyType
+    packages = {k: v for k, v in (packages or {}).items() if type(k) is str and type(v) is str}
+    builtin_names = frozenset(sys.builtin_module_names)
     generators = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
     descriptors = (types.GetSetDescriptorType, types.MemberDescriptorType)
     cls_dict = type.__dict__["__dict__"].__get__
     cls_mro = type.__dict__["__mro__"].__get__
     cls_flags = type.__dict__["__flags__"].__get__
     cls_name = type.__dict__["__qualname__"].__get__
+    function_module = types.FunctionType.__dict__["__module__"].__get__
     heap_type, type_subclass = 1 << 9, 1 << 31
     partial = functools.partial
     missing = object()
@@ -102,6 +112,8 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
 
         A key of another type could run the learner's ``__eq__`` in a lookup.
         """
+        if type(d) is mappingproxy:
+            return d  # a class's namespace: str keys only
         if type(d) is not dict:
             return {}
         for k in d:
@@ -125,11 +137,19 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
                 for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
             }
             | {os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)}
+            # and the folders holding them (an editable project's other packages)
+            | {
+                os.path.join(os.path.dirname(p.rstrip("/")), "")
+                for p in packages.values()
+                if p.startswith("/")
+            }
         )
     )
 
     def library_file(name):
-        return type(name) is str and (name.startswith(prefixes) or name.startswith("<frozen "))
+        return type(name) is str and (
+            name.startswith(prefixes) or name.startswith("<frozen ") or name == own_file
+        )
 
     def user_code(obj, depth=0):
         """Whether ``obj`` is (or wraps) code defined outside the installed libraries."""
@@ -137,7 +157,13 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             return True
         t = type(obj)
         if t is function:
-            return not library_file(obj.__code__.co_filename)
+            name = obj.__code__.co_filename
+            if library_file(name):
+                return False
+            if type(name) is str and name.startswith("<"):
+                # generated (exec, namedtuple, dataclasses): the notebook's own, or a library's
+                return type(function_module(obj)) is not str or function_module(obj) == "__main__"
+            return True
         if t is method:
             return user_code(obj.__func__, depth + 1)
         if t is builtin or obj is None:
@@ -146,6 +172,10 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             return user_class(obj)
         if t is partial:
             return user_code(obj.func, depth + 1)
+        if t in (staticmethod, classmethod):
+            return user_code(obj.__func__, depth + 1)
+        if t is property:
+            return any(user_code(f, depth + 1) for f in (obj.fget, obj.fset, obj.fdel) if f)
         call = static(t, "__call__")
         if type(call) is function:
             return user_code(call, depth + 1)
@@ -158,14 +188,10 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
         for v in cls_dict(cls).values():
             if type(v) in (staticmethod, classmethod):
                 v = v.__func__
-            if type(v) is function and not library_file(v.__code__.co_filename):
+            if type(v) is function and user_code(v):
                 return True
-        name = cls_dict(cls).get("__module__")
-        mod = strkeys(idict(sys).get("modules")).get(name) if type(name) is str else None
-        if mod is None:
-            return True
-        mdict = strkeys(idict(mod))
-        return not library_file(mdict.get("__file__")) and not is_str(name, "builtins")
+        # else: a class of the notebook's own namespace, or of a library
+        return is_str(cls_dict(cls).get("__module__"), "__main__")
 
     def own_frame(frame):
         return type(frame) is frame_type and is_str(frame.f_code.co_filename, own_file)
@@ -249,11 +275,17 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             signals[s] = getsignal(s)
         except (OSError, ValueError):
             pass
-    modules = {}  # the library modules loaded now: name -> (module, its namespace as it is)
-    for name, mod in strkeys(sys_dict.get("modules")).items():
-        d = strkeys(idict(mod))
-        if library_file(d.get("__file__")) or is_str(d.get("__name__"), "builtins"):
-            modules[name] = (mod, idict(mod), dict(d))
+    # The libraries the lab's own cells import: their modules and the modules
+    # and classes these expose (with their bases) must hold no learner code.
+    # A namespace found clean is passed over while the ids of its callables
+    # sum to the same (a C-level pass).
+    ident = id
+
+    def fingerprint(d):
+        return sum(map(ident, filter(callable, d.values())))
+
+    clean = {}  # id of a module or class checked -> its namespace's fingerprint then
+    loaded_at_start = {n: m for n, m in strkeys(sys_dict.get("modules")).items() if n in packages}
 
     # ---- the findings, seen only by the hook --------------------------------
 
@@ -313,22 +345,53 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
                     return
                 f, n = f.f_back, n + 1
 
-    def check_modules():
-        loaded = strkeys(sys_dict.get("modules"))
-        for name, (mod, live, then) in modules.items():
-            if name == "builtins":
-                continue  # checked on its own
-            if loaded.get(name, mod) is not mod:
-                flag(f"module:{name}", f"the module {name} was replaced")
-                continue
-            d = strkeys(live)
-            if len(d) == len(then) and all(d.get(k, missing) is v for k, v in then.items()):
-                continue
-            for k, v in d.items():
-                if then.get(k, missing) is not v and callable(v) and user_code(v):
-                    flag(f"module:{name}.{k}", f"{name}.{k} was replaced by the learner's code")
+    def namespaces(name):
+        """Yield (what, owner, namespace) of a loaded library package, as its users see it."""
+        mod = strkeys(sys_dict.get("modules")).get(name)
+        if mod is None:
+            return
+        top = strkeys(idict(mod))
+        where = packages[name]
+        if not (
+            (where == "built-in" and name in builtin_names and "__file__" not in top)
+            or (type(top.get("__file__")) is str and top["__file__"].startswith(where))
+        ):
+            flag(f"module:{name}", f"the module {name} is not the installed library")
+            return
+        yield name, mod, top
+        seen = set()
+        for attr_name, v in top.items():
+            t = type(v)
+            if t is module_type:
+                d = strkeys(idict(v))
+                if type(d.get("__name__")) is str and d["__name__"].startswith(name + "."):
+                    yield f"{name}.{attr_name}", v, d
+            elif cls_flags(t) & type_subclass:
+                for c in cls_mro(v):
+                    if cls_flags(c) & heap_type and ident(c) not in seen:
+                        seen.add(ident(c))
+                        yield f"{name}.{cls_name(c)}", c, cls_dict(c)
 
-    def check(modules_too=False):
+    def check_libraries():
+        for name, mod in loaded_at_start.items():
+            if strkeys(sys_dict.get("modules")).get(name, mod) is not mod:
+                flag(f"module:{name}", f"the module {name} was replaced")
+        for name in packages:
+            for what, owner, d in namespaces(name):
+                mark = fingerprint(d)
+                if clean.get(ident(owner)) == mark:
+                    continue
+                for k, v in strkeys(d).items():
+                    if cls_flags(type(v)) & type_subclass and not is_str(
+                        cls_dict(v).get("__module__"), "__main__"
+                    ):
+                        continue  # a library's class: its own namespace is checked
+                    wrapped = type(v) in (staticmethod, classmethod, property)
+                    if (callable(v) or wrapped) and user_code(v):
+                        flag(f"lib:{what}.{k}", f"{what}.{k} was replaced by the learner's code")
+                clean[ident(owner)] = mark
+
+    def check(libraries=False):
         now_builtins = strkeys(builtins_dict)
         for k, v in builtins_snap.items():
             if now_builtins.get(k, missing) is not v:
@@ -390,8 +453,8 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             if getitimer(t) != (0.0, 0.0):
                 flag("timer", "an interval timer was set")
         check_threads()
-        if modules_too:
-            check_modules()
+        if libraries:
+            check_libraries()
 
     def probe(fn):
         defaults = fn.__defaults__
@@ -402,7 +465,7 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             return
         if where["depth"] != 1:
             flag("bookkeeping", "the grader's cell checks were bypassed")
-        check(modules_too=True)
+        check(libraries=True)
         if found:
             fn.answer = "tampering: " + "; ".join(found.values())
         else:
@@ -411,13 +474,13 @@ def install(cells, marker):  # noqa: C901 - one closure on purpose: its state ha
             fn.answer = h.hexdigest()
 
     def on_cell(step):
-        # Checked around top-level cells only: a cell may run others inside a
-        # capture of its output (%%capture), which is its own business.
+        # Checked after top-level cells only: a cell may run others inside a
+        # capture of its output (%%capture), which is its own business; and
+        # what a cell leaves installed is seen after it, its callbacks included.
         if is_str(step, "pre"):
             where["depth"] += 1
             if where["depth"] == 1:
                 where["top"] += 1
-                check()
         elif where["depth"] == 0:
             flag("bookkeeping", "the grader's cell checks were bypassed")
         else:

@@ -342,6 +342,15 @@ SIGNAL_TIMER = (
     "signal.signal(signal.SIGALRM, _tick)\n"
     "signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)\n"
 )
+# A library class patched: the visible checks read the values they expect.
+LIBRARY_PATCH = (
+    "import pandas as pd\n"
+    "_getitem = pd.Series.__getitem__\n"
+    "def _patched(self, key):\n"
+    "    value = _getitem(self, key)\n"
+    "    return {'North': 0.75, 'South': 0.5}.get(key, value) if isinstance(key, str) else value\n"
+    "pd.Series.__getitem__ = _patched\n"
+)
 ALWAYS_EQ = {
     "approval_rates": (
         "class _Any(float):\n"
@@ -513,6 +522,7 @@ ATTACKS = {
     "kernel-reply": (_attack(KERNEL_REPLY), "tampered"),
     "thread": (_attack(THREAD), "tampered"),
     "signal-timer": (_attack(SIGNAL_TIMER), "tampered"),
+    "library-patch": (_attack(LIBRARY_PATCH), "tampered"),
     "always-equal": (lambda d, n: _write(answered(ALWAYS_EQ), d, n), "zero"),
     "edited-tests": (_edit(_edit_tests), "flag:edited_cells"),
     "changed-points": (_edit(_points), "flag:changed_points"),
