@@ -12,6 +12,25 @@ every test cell and at the end, ask it what it saw. A probe's answer is a
 keyed hash of its nonce when nothing was seen; the key is drawn in the
 kernel and printed by the guard cell, so learner code, which runs later,
 cannot forge a clean answer.
+
+Limits. The learner's code runs in the same process, so the guard raises
+the bar; it proves nothing:
+
+- Tampering installed and removed inside one cell (a learner function
+  that shadows ``abs`` in the notebook's namespace while a test calls it
+  and puts it back on its next call) is seen only if it is still there
+  after the cell; hidden tests that compare plain values on hidden inputs
+  remain the defence against answers that are wrong.
+- Library modules and classes are checked for the packages the lab's own
+  cells import, at probes only, and only for functions made by the learner
+  (a library function moved onto another name is not seen).
+- A Python signal handler runs inside whatever frame is executing, the
+  guard's included: a handler installed with a fast timer could read the
+  guard's state before the next check records the handler. Recorded at
+  the next check, not prevented.
+- A process's memory is its own: code reaching it without the audited
+  doors (ctypes, ``/proc/self/mem``, gc) is out of reach of any in-process
+  check.
 """
 
 from __future__ import annotations
