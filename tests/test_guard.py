@@ -57,8 +57,9 @@ def _run(nb, *, guard, seed=7):
     run = LocalExecutor(cell_timeout=10, notebook_timeout=60).run(nb)
     auto = sum(r.score for r in score_run(SOURCE, nb, run) if r.kind == "auto")
     evidence = {c.index: c for c in run.cells}
-    probes = [evidence[c.index] for c in canaries if c.kind == "probe"]
-    answer = ast.literal_eval(probes[-1].evalue) if probes and probes[-1].evalue else None
+    last = evidence[[c.index for c in canaries if c.kind == "probe"][-1]] if guard else None
+    shown = [o for o in (last.outputs if last else []) if o["output_type"] == "execute_result"]
+    answer = ast.literal_eval(shown[-1]["data"]["text/plain"]) if shown else None
     assert run.outcome == "completed", run.reason
     return auto, check_canaries(run, canaries), answer
 

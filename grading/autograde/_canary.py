@@ -45,7 +45,7 @@ class Canary:
 
     ``kind`` is ``"raise"`` (a canary: ``ename`` / ``evalue`` known here),
     ``"guard"`` (the first cell: must run cleanly and print the probe key)
-    or ``"probe"`` (must raise ``KeyError`` with the keyed hash of
+    or ``"probe"`` (must show the guard's answer: the keyed hash of
     ``nonce``, computed once the key is read).
     """
 
@@ -83,6 +83,22 @@ def _canary_source(kind, rng):
 def _instructors(cell):
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return bool(meta.get("locked") or (meta.get("grade") and not meta.get("solution")))
+
+
+def _probe_says(cell, canary, key):
+    """Why a probe's evidence is not the guard's clean answer, or ``""``."""
+    shown = [
+        o.get("data", {}).get("text/plain")
+        for o in cell.outputs
+        if o.get("output_type") == "execute_result"
+    ]
+    answer = _literal(shown[-1]) if cell.status == "ok" and shown else None
+    if isinstance(answer, str) and answer.startswith("tampering: "):
+        return f"check cell {canary.index}: {answer[11:]:.600}"
+    if answer != probe_answer(key, canary.nonce):
+        got = f"{cell.ename}: {cell.evalue}" if cell.status == "error" else f"{shown[-1:]}"
+        return f"check cell {canary.index} answered {cell.status!r}, {got:.80}"
+    return ""
 
 
 def _literal(text):
@@ -140,7 +156,7 @@ def insert_canaries(nb, *, rng=None, guard=True):
     def add_probe():
         if guard:
             source, nonce = probe_source(f"{rng.getrandbits(128):032x}")
-            canaries.append(Canary(len(cells), "KeyError", "", kind="probe", nonce=nonce))
+            canaries.append(Canary(len(cells), "", "", kind="probe", nonce=nonce))
             cells.append(new_code_cell(source))
 
     if guard:
@@ -217,17 +233,14 @@ def check_canaries(run, canaries):
         if cell.status in ("timeout", "dead", "output_limit") and run.outcome != "completed":
             # The run ended in this cell: tampering if the learner's code made it so.
             return f"check cell {canary.index} did not finish ({cell.status})"
+        if canary.kind == "probe":
+            why = _probe_says(cell, canary, key)
+            if why:
+                return why
+            continue
         if cell.status != "error":
             return f"check cell {canary.index} was reported {cell.status!r}, not as a failure"
-        if canary.kind == "probe":
-            evalue = probe_answer(key, canary.nonce) if key else None
-            answer = _literal(cell.evalue) if cell.ename == "KeyError" else None
-            if isinstance(answer, str) and answer.startswith("tampering: "):
-                return f"check cell {canary.index}: {answer[11:]:.600}"
-            if (cell.ename, cell.evalue) != ("KeyError", evalue):
-                return f"check cell {canary.index} answered {cell.ename}: {cell.evalue!r:.80}"
-            canary = Canary(canary.index, "KeyError", evalue)
-        elif (cell.ename, cell.evalue) != (canary.ename, canary.evalue):
+        if (cell.ename, cell.evalue) != (canary.ename, canary.evalue):
             return f"check cell {canary.index} raised {cell.ename}: {cell.evalue!r:.80}"
         if not any(
             o.get("output_type") == "error"

@@ -7,11 +7,11 @@ the learner's function while a test calls it, a ``post_run_cell`` callback
 that clears the test's error -- and leave canaries alone. So the first cell
 of every run is a guard (:mod:`._guard_kernel`, run before any learner
 code) that records such hooks when they are installed, and checks the
-failure-reporting machinery before and after every cell; probe cells, after
-every test cell and at the end, ask it what it saw. A probe's answer is a
-keyed hash of its nonce when nothing was seen; the key is drawn in the
-kernel and printed by the guard cell, so learner code, which runs later,
-cannot forge a clean answer.
+failure-reporting machinery after every cell; probe cells, after every test
+cell and at the end, ask it what it saw and show its answer. A probe's
+answer is a keyed hash of its nonce when nothing was seen; the key is drawn
+in the kernel and printed by the guard cell, so learner code, which runs
+later, cannot forge a clean answer.
 
 Limits. The learner's code runs in the same process, so the guard raises
 the bar; it proves nothing:
@@ -93,14 +93,15 @@ def probe_source(nonce=None):
     """Return ``(source, nonce)`` of a probe cell.
 
     The cell makes the guard answer (reading the lambda's ``__code__`` is
-    the question) and raises ``KeyError(answer)`` from a dict literal, a
-    path no learner code can replace.
+    the question) and shows the answer as its result. Only the guard can
+    compute a clean answer, so the way it travels needs no protection (a
+    result, not an exception: IPython takes some 50 ms to format a traceback).
     """
     nonce = nonce or secrets.token_hex(16)
     source = (
         f'_ai4scale_probe = lambda nonce="{_PROBE}{nonce}": None\n'
         "_ai4scale_probe.__code__\n"
-        '{}[_ai4scale_probe.__dict__.get("answer", "no answer from the check cells")]\n'
+        '_ai4scale_probe.__dict__.get("answer", "no answer from the check cells")\n'
     )
     return source, nonce
 
@@ -116,8 +117,10 @@ def read_guard_key(outputs):
 
 
 def probe_answer(key, nonce):
-    """Return the ``evalue`` of a clean probe: the repr of the keyed hash."""
-    return repr(hashlib.sha256(key + f"{_PROBE}{nonce}".encode()).hexdigest())
+    """Return a clean probe's answer: the keyed hash of its nonce (None without a key)."""
+    if key is None:
+        return None
+    return hashlib.sha256(key + f"{_PROBE}{nonce}".encode()).hexdigest()
 
 
 _IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)
