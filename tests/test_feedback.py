@@ -159,3 +159,19 @@ def test_cli_without_code_and_unchanged_check(graded, tmp_path, capsys):
     assert "changed since grading" in page and ".sum()" not in page
     assert main(["feedback", "no-such-lab", "--db", gb.url, "--labs", labs]) == 2
     assert "no-such-lab" in capsys.readouterr().err
+
+
+def test_every_flag_and_run_outcome_has_plain_words_for_the_learner():
+    import re
+
+    from ai4scale.grading.feedback import _collect
+    from ai4scale.grading.sandbox import OUTCOMES
+
+    assert set(OUTCOMES) - {"completed"} <= set(_collect._RUNS)
+    repo = Path(__file__).resolve().parents[1]
+    sanitiser = (repo / "grading" / "autograde" / "_sanitise.py").read_text()
+    kinds = set(re.findall(r'flag\(\s*"([a-z_]+)"', sanitiser))
+    kinds |= set(re.findall(r'"([a-z_]+)" if _protected', sanitiser))
+    kinds |= set(re.findall(r'else "([a-z_]+)"', sanitiser))
+    assert {"missing_cells", "reordered_cells", "deleted_answers", "duplicated_ids"} <= kinds
+    assert kinds <= set(_collect._EDITS), kinds - set(_collect._EDITS)

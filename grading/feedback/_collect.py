@@ -50,6 +50,8 @@ _EDITS = {
     "unknown_grade_ids": "your notebook has graded cells the lab does not have; they were ignored",
     "duplicated_ids": "you copied graded cells; only the first copy was graded",
     "missing_cells": "you deleted graded cells; the original cells were put back and graded",
+    "reordered_cells": "you moved test or read-only cells; they were put back in their place",
+    "deleted_answers": "you deleted answer cells; those answers score zero",
 }
 _RUNS = {
     "cell_timeout": "a cell ran longer than the time allowed per cell, so the run stopped there",
@@ -58,6 +60,7 @@ _RUNS = {
     "memory_limit": "your code used more memory than allowed, so the run stopped",
     "output_limit": "your code printed more output than allowed, so the run stopped",
     "startup_failed": "the grader could not start Python for your notebook; ask your trainer",
+    "protocol_error": "your code broke how Python talks to the grader, so the run stopped",
 }
 _TAMPERED = (
     "Your notebook changed how Python reports errors (for example by rewriting assert "
