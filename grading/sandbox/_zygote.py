@@ -227,8 +227,13 @@ class Zygote:
                 memory_bytes=parse_size(box.zygote_memory), cpu_cores=box.cpu, max_pids=box.max_pids
             )
             self._log_file = open(self.home / "zygote.log", "wb")  # noqa: SIM115
+            # The server's source goes on the command line, not its path: the
+            # zygote's private /tmp (and a grader who cannot read the sources'
+            # folder) would hide a project checked out under /tmp.
             cmd = zygote_command(
-                [sys.executable, str(SERVER)], home=self.home, tmp_bytes=parse_size(box.tmp_disk)
+                [sys.executable, "-c", SERVER.read_text(encoding="utf-8")],
+                home=self.home,
+                tmp_bytes=parse_size(box.tmp_disk),
             )
             started = time.monotonic()
             self.proc = popen_kernel(

@@ -44,8 +44,9 @@ with it (pid 1) every process of its namespaces.
 
 import sys
 
-# Never import from this file's directory (sys.path[0] of a script).
-if sys.path and sys.path[0] and __name__ == "__main__":
+# Never import from this file's directory or the working directory
+# (sys.path[0] of a script, or "" with ``python -c``, as the zygote runs).
+if sys.path and __name__ == "__main__":
     del sys.path[0]
 
 import ctypes  # noqa: E402
