@@ -250,12 +250,19 @@ def spawn(hub, username, *, token=None, timeout=120):
     return model
 
 
-def stop(hub, username, timeout=60):
-    """Stop ``username``'s server and wait until it is gone."""
+def stop(hub, username, timeout=120):
+    """Stop ``username``'s server and wait until it is gone, not just pending stop.
+
+    The hub drops the route (``server``) at once but may take a while to end
+    the process (``pending: "stop"``); a start during that time is refused.
+    """
     hub.admin("DELETE", f"/users/{username}/server")
-    return wait_until(
-        lambda: not hub.admin("GET", f"/users/{username}").json().get("server"), timeout=timeout
-    )
+
+    def gone():
+        model = hub.admin("GET", f"/users/{username}").json()
+        return not model.get("server") and not model.get("pending")
+
+    return wait_until(gone, timeout=timeout)
 
 
 def server_pid(username):
