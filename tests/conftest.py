@@ -43,9 +43,7 @@ def artifacts():
 def hub():
     """A running JupyterHub (local profile) with the test roster imported."""
     if os.geteuid() != 0:
-        pytest.fail(
-            "the hub tests start JupyterHub as root: run them as root (sudo ./sandbox test)"
-        )
+        pytest.fail("the hub tests start JupyterHub as root: run them as root (./sandbox test)")
     from ai4scale.hub.accounts import AccountStore
     from ai4scale.hub.course import source_labs_dir
     from ai4scale.hub.installer import install_steps
