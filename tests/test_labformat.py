@@ -5,6 +5,7 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+import nbgrader  # a pinned test dependency: if it is missing, these tests fail
 import pytest
 from ai4scale.grading.labformat import (
     LabError,
@@ -19,7 +20,6 @@ from ai4scale.grading.labformat import (
 )
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-nbgrader = pytest.importorskip("nbgrader")
 FILES = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
 PS1 = Path(nbgrader.__file__).parent / "docs" / "source" / "user_guide" / "source" / "ps1"
 REPO = Path(__file__).resolve().parents[1]

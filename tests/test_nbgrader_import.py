@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+import nbgrader  # a pinned test dependency: if it is missing, these tests fail
 import pytest
 from ai4scale.grading import cli_lab
 from ai4scale.grading.labformat import (
@@ -18,7 +19,6 @@ from ai4scale.grading.labformat import (
     validate_lab,
 )
 
-nbgrader = pytest.importorskip("nbgrader")
 NBG = Path(nbgrader.__file__).parent
 PS1 = NBG / "docs" / "source" / "user_guide" / "source" / "ps1"
 FILES = NBG / "tests" / "apps" / "files"
