@@ -1,4 +1,12 @@
-"""``ai4scale grade LAB SUBMISSIONS_DIR``: autograde a folder of submissions."""
+"""``ai4scale grade LAB SUBMISSIONS_DIR``: autograde a folder of submissions.
+
+Before anything is recorded, the lab's reference solution is graded with the
+same executor and settings (:func:`~ai4scale.grading.autograde.selfcheck`);
+short of full marks, the command refuses (exit status 3) and prints the
+failing cell with its traceback. There is deliberately no switch to skip it:
+grades from an environment that fails the reference cannot be trusted, and a
+passing check is remembered, so it costs its seconds once per lab and settings.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,14 @@ def cmd_grade(args):
     """Grade every ``SUBMISSIONS_DIR/<learner>/<notebook>.ipynb`` of a lab."""
     from ai4scale.hub._errors import UserError
 
-    from .autograde import default_executor, grade_batch, open_lab, sandbox_available, start_early
+    from .autograde import (
+        SandboxUnavailable,
+        default_executor,
+        grade_batch,
+        open_lab,
+        selfcheck,
+        start_early,
+    )
     from .labformat import LabError
 
     lab_dir = Path(args.lab) if Path(args.lab).is_dir() else args.labs / args.lab
@@ -25,17 +40,28 @@ def cmd_grade(args):
         glab = open_lab(lab_dir)
     except LabError as e:
         raise UserError(str(e)) from None
-    if not args.no_sandbox and not sandbox_available():
-        raise UserError("the sandbox needs root and cgroup v1; use --no-sandbox for development")
-    executor = default_executor(
-        sandbox=not args.no_sandbox,
-        fork=not args.no_fork,
-        cell_timeout=args.cell_timeout,
-        notebook_timeout=args.timeout,
-    )
-    # Zygotes import the lab's libraries while the gradebook opens.
+    try:
+        executor = default_executor(
+            sandbox=not args.no_sandbox,
+            fork=not args.no_fork,
+            cell_timeout=args.cell_timeout,
+            notebook_timeout=args.timeout,
+        )
+    except SandboxUnavailable as e:
+        raise UserError(str(e)) from None
+    if args.no_sandbox:
+        print(
+            "warning: grading without the sandbox (--no-sandbox): learners' code runs "
+            "as this account, unconfined. For development only.",
+            file=sys.stderr,
+        )
+    # Zygotes import the lab's libraries while the self-check runs.
     start_early(glab, args.submissions, executor=executor, workers=args.workers)
     try:
+        check = selfcheck(glab, executor=executor, cache_dir=_cache_dir(args))
+        print(f"self-check: {check.message()}", file=sys.stderr)
+        if not check.passed:
+            return 3
         graded = _grade(args, glab, executor, grade_batch)
     finally:
         if hasattr(executor, "close_pool"):
@@ -55,6 +81,17 @@ def cmd_grade(args):
         Path(args.json).write_text(json.dumps(data, indent=1, default=str) + "\n")
     print(f"{len(graded)} submission(s) graded with the {executor.name} executor", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _cache_dir(args):
+    """Where passing self-checks are remembered: ``<state dir>/selfcheck`` (None if unknown)."""
+    from ai4scale.hub._settings import load_settings
+    from ai4scale.hub._state import state_dir
+
+    try:
+        return state_dir(load_settings(getattr(args, "config", None))) / "selfcheck"
+    except Exception:  # noqa: BLE001 - no readable settings: check every time
+        return None
 
 
 def _grade(args, glab, executor, grade_batch):
@@ -95,7 +132,8 @@ def register(subparsers):
     p.add_argument(
         "--no-sandbox",
         action="store_true",
-        help="run kernels with nbclient as the current user (development only: no isolation)",
+        help="run kernels with nbclient as the current user (development only: no isolation); "
+        "without it, grading refuses when the sandbox cannot run here and says why",
     )
     p.add_argument(
         "--no-fork",

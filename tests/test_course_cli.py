@@ -28,7 +28,7 @@ def config(tmp_path):
     path = tmp_path / "ai4scale.toml"
     path.write_text(
         f'[paths]\nstate_dir = "{tmp_path / "state"}"\ndatasets_dir = "{tmp_path}"\n'
-        f'[course]\nlabs_dir = "{labs}"\nsandbox = "local"\n'
+        f'[course]\nlabs_dir = "{labs}"\nsandbox = "none"\n'
     )
     return path
 

@@ -2,9 +2,14 @@
 
 Both have the same small interface, ``executor.run(nb, *, workdir_files) ->
 RunResult`` (cells indexed by notebook cell index, each with the kernel's
-execute_reply status): :class:`SandboxExecutor` (the default as root, see
+execute_reply status): :class:`SandboxExecutor` (the default, see
 :mod:`ai4scale.grading.sandbox`) and :class:`LocalExecutor` (nbclient as the
 current user, for development and tests: no isolation at all).
+
+There is no silent fallback: :func:`default_executor` returns the sandbox or
+raises :class:`SandboxUnavailable` saying why it cannot run here; running
+without it is asked for by name (``sandbox=False``, ``--no-sandbox``,
+``[course] sandbox = "none"``).
 """
 
 from __future__ import annotations
@@ -17,14 +22,64 @@ from pathlib import Path
 
 from ai4scale.grading.sandbox import TRUNCATED, CellResult, RunResult, run_once
 
-__all__ = ["LocalExecutor", "SandboxExecutor", "default_executor", "sandbox_available"]
+__all__ = [
+    "LocalExecutor",
+    "SandboxExecutor",
+    "SandboxUnavailable",
+    "default_executor",
+    "sandbox_available",
+    "sandbox_unavailable_reason",
+]
+
+
+class SandboxUnavailable(RuntimeError):
+    """The grading sandbox cannot run here; the message says why and what to do."""
+
+
+def sandbox_unavailable_reason():
+    """Return why the grading sandbox cannot run here, or ``""`` when it can.
+
+    The sandbox needs root (to create its account, cgroups and namespaces),
+    the cgroup v1 memory, cpu and pids controllers, and the ``unshare`` and
+    ``setpriv`` programs (util-linux).
+
+    Returns
+    -------
+    str
+        The reasons, joined by ``"; "``; empty when nothing is missing.
+    """
+    from ai4scale.hub.cgroups import CGroup
+
+    reasons = []
+    if os.geteuid() != 0:
+        name = _user_name(os.geteuid())
+        reasons.append(f"grading runs as {name} (uid {os.geteuid()}), not as root")
+    else:
+        why = CGroup.unavailable_reason()
+        if why:
+            reasons.append(why)
+    for program in ("unshare", "setpriv"):
+        if not (shutil.which(program) or Path("/usr/bin", program).is_file()):
+            reasons.append(f"the {program!r} program (util-linux) is not installed")
+    return "; ".join(reasons)
+
+
+def _user_name(uid):
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"user {uid}"
 
 
 def sandbox_available():
-    """Whether the sandbox can run here (root and cgroup v1 controllers)."""
-    from ai4scale.hub.cgroups import CGroup
+    """Whether the sandbox can run here (see :func:`sandbox_unavailable_reason`)."""
+    return not sandbox_unavailable_reason()
 
-    return os.geteuid() == 0 and CGroup.available()
+
+def _settings_of(obj, names):
+    return {n: getattr(obj, n) for n in names}
 
 
 class SandboxExecutor:
@@ -54,6 +109,11 @@ class SandboxExecutor:
         self.sandbox = Sandbox(**config)
         self.fork = fork
         self.pool = None
+
+    def settings(self):
+        """Return the settings a run depends on (the sandbox's traits and ``fork``)."""
+        traits = sorted(self.sandbox.traits(config=True))
+        return {"fork": self.fork, **_settings_of(self.sandbox, traits)}
 
     def open_pool(self, *, preload, size, limit=None, workdir_files=None):
         """Prepare kernels for runs with ``workdir_files``, the lab's imports (``preload``) done.
@@ -111,6 +171,10 @@ class LocalExecutor:
         self.cell_timeout = cell_timeout
         self.notebook_timeout = notebook_timeout
         self.max_output_bytes = max_output_bytes
+
+    def settings(self):
+        """Return the settings a run depends on (its timeouts and output cap)."""
+        return _settings_of(self, ("cell_timeout", "notebook_timeout", "max_output_bytes"))
 
     def run(self, nb, *, workdir_files=None):
         """Execute ``nb``; return its :class:`RunResult`."""
@@ -226,20 +290,33 @@ def _stage(workdir, files):
 
 
 def default_executor(*, sandbox=None, fork=True, **config):
-    """Return the sandbox executor when possible (root, cgroups), else the local one.
+    """Return the sandbox executor, or the local one only when asked for by name.
 
     Parameters
     ----------
     sandbox : bool, optional
-        True: the sandbox or an error; False: local; None: the sandbox when available.
+        True or None (the default): the sandbox, or :class:`SandboxUnavailable`
+        when it cannot run here -- never a silent fallback to running learners'
+        code unconfined. False: the :class:`LocalExecutor` (development only).
     fork : bool
         Sandbox only: fork kernels from grading zygotes (see :class:`SandboxExecutor`).
     **config
         Timeouts, caps (``cell_timeout``, ``notebook_timeout``, ``max_output_bytes``)
         and, for the sandbox, its other traits.
+
+    Raises
+    ------
+    SandboxUnavailable
+        The sandbox is wanted and cannot run; the message says why.
     """
-    if sandbox is None:
-        sandbox = sandbox_available()
-    if sandbox:
-        return SandboxExecutor(fork=fork, **config)
-    return LocalExecutor(**config)
+    if sandbox is False:
+        return LocalExecutor(**config)
+    why = sandbox_unavailable_reason()
+    if why:
+        raise SandboxUnavailable(
+            f"the grading sandbox cannot run here: {why}. Run grading as root on a "
+            "machine with cgroup v1, or ask for grading without the sandbox by name "
+            '(ai4scale grade --no-sandbox; [course] sandbox = "none"): learners\' code '
+            "then runs unconfined, as this account. For development only."
+        )
+    return SandboxExecutor(fork=fork, **config)

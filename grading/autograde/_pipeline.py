@@ -16,6 +16,7 @@ from ._parse import SubmissionError, check_name, parse_notebook
 from ._preload import lab_preload
 from ._sanitise import sanitise
 from ._score import score_run, zero_autograded
+from ._setup import find_setup_failure, mark_setup_failed
 
 __all__ = [
     "GradedSubmission",
@@ -61,8 +62,11 @@ class GradedSubmission:
 
     ``status``: ``"graded"``, ``"rejected"`` (malformed or unsafe; ``message``
     says why) or ``"error"`` (a fault of the grader; left for ``--resume``).
-    ``flags`` holds the sanitiser's edits per notebook, ``tampered`` (why) and
-    ``run`` (per notebook: how the run ended when it did not complete).
+    ``flags`` holds the sanitiser's edits per notebook, ``tampered`` (why),
+    ``run`` (per notebook: how the run ended when it did not complete) and
+    ``setup_failed`` (per notebook: the lab's setup cell that failed, a
+    :class:`~._setup.SetupFailure` as a dict; its items are not scored).
+    ``executor`` names what ran the notebooks (``"sandbox"``, ``"local"``).
     """
 
     learner: str
@@ -72,6 +76,7 @@ class GradedSubmission:
     message: str = ""
     submission_id: int | None = None
     seconds: float = 0.0
+    executor: str = ""
 
     @property
     def total(self):
@@ -86,7 +91,7 @@ class GradedSubmission:
         return data
 
 
-def grade_submission(glab, files, *, learner, executor, rng=None):
+def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
     """Grade one learner's notebooks.
 
     Parameters
@@ -100,6 +105,10 @@ def grade_submission(glab, files, *, learner, executor, rng=None):
         Anything with ``run(nb, *, workdir_files) -> RunResult``.
     rng : random.Random, optional
         For the canaries.
+    on_run : callable, optional
+        Called as ``on_run(name, nb, run, ours)`` after each notebook's run:
+        the notebook executed, its RunResult and the indices of the grader's
+        own cells (for reports such as :func:`selfcheck`'s).
 
     Returns
     -------
@@ -107,6 +116,7 @@ def grade_submission(glab, files, *, learner, executor, rng=None):
     """
     started = time.monotonic()
     out = GradedSubmission(learner=learner, status="graded")
+    out.executor = getattr(executor, "name", type(executor).__name__)
     try:
         check_name(learner, what="learner name")
         parsed = {}
@@ -133,6 +143,13 @@ def grade_submission(glab, files, *, learner, executor, rng=None):
         if run.outcome != "completed":
             out.flags.setdefault("run", {})[name] = f"{run.outcome}: {run.reason}"
         results = score_run(source, nb, run, name=name)
+        ours = {c.index for c in canaries}
+        if on_run is not None:
+            on_run(name, nb, run, ours)
+        failure = find_setup_failure(nb, run, name=name, ours=ours)
+        if failure is not None:
+            out.flags.setdefault("setup_failed", {})[name] = failure.to_dict()
+            results = mark_setup_failed(results, failure)
         why = check_canaries(run, canaries)
         if why:
             tampered.append(f"{name}: {why}")
@@ -192,8 +209,10 @@ def gradebook_items(glab):
 def _record(gb, sub_id, graded):
     from ai4scale.grading.gradebook import ItemResult
 
+    # The gradebook keeps which executor graded (the pipeline's flags stay problems only).
+    sub_flags = {**graded.flags, "executor": graded.executor} if graded.executor else graded.flags
     if graded.status == "rejected":
-        gb.record_results(sub_id, [], flags=graded.flags, status="rejected", message=graded.message)
+        gb.record_results(sub_id, [], flags=sub_flags, status="rejected", message=graded.message)
         return
     rows = []
     for r in graded.results:
@@ -201,7 +220,7 @@ def _record(gb, sub_id, graded):
         edits = graded.flags.get("edits", {}).get(r.notebook, {})
         flags.update({k: True for k, ids in edits.items() if r.grade_id in ids})
         rows.append(ItemResult(r.grade_id, r.score, r.notebook, r.max_score, flags, r.message))
-    gb.record_results(sub_id, rows, flags=graded.flags, status="graded", message=graded.message)
+    gb.record_results(sub_id, rows, flags=sub_flags, status="graded", message=graded.message)
 
 
 def grade_batch(
@@ -229,12 +248,13 @@ def grade_batch(
         Where results go (upgraded; the lab is upserted). Each submission is
         recorded in its own transaction as soon as it is graded.
     executor : optional
-        Default :func:`default_executor` (the sandbox when root).
+        Default :func:`default_executor` (the sandbox, or an error saying why it cannot run).
     workers : int, optional
         Submissions graded at once (default: number of cores).
     resume : bool
         Skip submissions the gradebook already holds as graded or rejected
-        (same files, same learner: same submission).
+        (same files, same learner: same submission), except those whose
+        lab setup failed (graded again).
     progress : bool
         Show a rich progress bar on stderr.
     rng : random.Random, optional
@@ -257,7 +277,7 @@ def grade_batch(
     executor = executor or default_executor()
     workers = workers or os.cpu_count() or 1
     todo = []
-    done = gradebook.graded_submission_ids(glab.id) if (gradebook and resume) else set()
+    done = _done(gradebook, glab.id) if (gradebook and resume) else set()
     if gradebook is not None:
         gradebook.upsert_lab(glab.id, notebooks=gradebook_items(glab), title=glab.lab.title)
     for learner, files in find_submissions(submissions_dir):
@@ -301,6 +321,12 @@ def grade_batch(
     return sorted(finished, key=lambda g: g.learner)
 
 
+def _done(gradebook, lab):
+    """Ids needing no grading: graded or rejected, and the lab's setup did not fail."""
+    done = gradebook.graded_submission_ids(lab)
+    return {i for i in done if not gradebook.submission_state(i)[1].get("setup_failed")}
+
+
 def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress, on_graded):
     from rich.progress import Progress
 
@@ -329,4 +355,5 @@ def _safe_grade(glab, files, learner, executor, rng):
     try:
         return grade_submission(glab, files, learner=learner, executor=executor, rng=rng)
     except Exception as e:  # a fault of ours must not stop the batch
-        return GradedSubmission(learner, "error", message=f"{type(e).__name__}: {e}")
+        name = getattr(executor, "name", "")
+        return GradedSubmission(learner, "error", message=f"{type(e).__name__}: {e}", executor=name)

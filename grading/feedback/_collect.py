@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai4scale.grading.autograde._setup import SETUP_FAILED, SETUP_FAILED_MESSAGE
 from ai4scale.grading.labformat import is_solution, lab_items
 
 from ._redact import hidden_fragments, safe_message
@@ -76,6 +77,8 @@ def _notes(sub, flags, message):
         notes.append(f"Your submission could not be graded: {message}")
     if flags.get("tampered"):
         notes.append(_TAMPERED)
+    if flags.get("setup_failed"):
+        notes.append(SETUP_FAILED_MESSAGE)
     for name in flags.get("missing_notebooks", []):
         notes.append(f"{name} was not in your submission; its items score zero.")
     for name, edits in sorted((flags.get("edits") or {}).items()):
@@ -178,6 +181,8 @@ def collect_feedback(gradebook, glab, *, submissions_dir=None):
             status = (res.get("flags") or {}).get("status", "not graded")
             if status == "tampered":
                 shown = "set to zero: the notebook tampered with error reporting"
+            elif status == SETUP_FAILED:
+                shown = SETUP_FAILED_MESSAGE
             else:
                 shown = safe_message(res.get("failure", ""), fragments)
             items.append(

@@ -14,6 +14,7 @@ _STATUS = {
     "manual": "to be graded by your trainer",
     "missing": "missing",
     "tampered": "set to zero",
+    "setup-failed": "not checked (the lab's preparation step failed)",
     "not graded": "not graded",
 }
 
@@ -32,7 +33,7 @@ th, td { border: 1px solid #ccc; padding: .4rem .6rem; text-align: left; vertica
 th { background: #f3f3f3; }
 td.num { text-align: right; white-space: nowrap; }
 .passed { color: #116611; } .failed, .missing, .tampered { color: #a01010; }
-.partial, .unanswered { color: #8a5a00; }
+.partial, .unanswered, .setup-failed { color: #8a5a00; }
 .notes { background: #fff6e0; border-left: 4px solid #e0a000; padding: .6rem 1rem; }
 pre { background: #f7f7f7; border: 1px solid #ddd; padding: .6rem; overflow-x: auto;
       white-space: pre-wrap; }

@@ -154,6 +154,8 @@ def _answer(info, spec, answers, results):
         "comment": r.get("comments", ""),
         "message": r.get("failure", ""),
         "grader": r.get("grader", ""),
+        # The engine's item status: passed, failed, tampered, setup-failed (not scored)...
+        "status": (r.get("flags") or {}).get("status", ""),
     }
 
 
@@ -202,10 +204,13 @@ def owner_submission(course, lab, owner):
         entry.update(rubric=view["rubric"], prompt=view["prompt"], task=view["task"])
         items.append(entry)
     scored = [i["score"] for i in items if i["score"] is not None]
+    _, flags, _, _ = gb.submission_state(info.id)
     return {
         "owner": owner,
         "submission": receipt(info),
         "status": info.status,
+        "executor": flags.get("executor", ""),
+        "setup_failed": flags.get("setup_failed") or {},
         "score": sum(scored) if scored else None,
         "max_score": float(glab.lab.points),
         "items": items,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 import uuid
 
-from ._errors import BadRequest, TooLarge
+from tornado.log import app_log
+
+from ._errors import BadRequest, Conflict, TooLarge
 
 __all__ = ["check_work"]
 
@@ -32,7 +34,10 @@ def check_work(course, lab, files, *, name="check"):
     dict
         ``items``: ``{notebook, grade_id, passed, points, max_points, message}``
         per automatically graded item of the notebooks given; ``errors``: runs
-        that ended early.
+        that ended early. When a setup cell of the lab failed (see
+        :mod:`ai4scale.grading.autograde._setup`), the items it stopped say
+        so in plain words (:data:`SETUP_FAILED_MESSAGE`), not as the learner's
+        wrong answers, and the failure is logged for the trainer.
 
     Raises
     ------
@@ -41,11 +46,11 @@ def check_work(course, lab, files, *, name="check"):
     TooLarge
         A file above ``max_upload_bytes``.
     """
-    from ai4scale.grading.autograde import GradingLab, grade_submission
+    from ai4scale.grading.autograde import SETUP_FAILED, GradingLab, grade_submission
     from ai4scale.grading.feedback import hidden_fragments, safe_message
     from ai4scale.grading.labformat import learner_version
 
-    from ._grading import make_executor
+    from ._grading import SETUP_FAILED_MESSAGE, make_executor
 
     glab = course.lab(lab)
     if not files:
@@ -69,7 +74,14 @@ def check_work(course, lab, files, *, name="check"):
         for fname, data in files.items():
             paths[fname] = folder / fname
             paths[fname].write_bytes(data)
-        executor = make_executor(course.config, cell_timeout=30.0, notebook_timeout=120.0)
+        try:
+            executor = make_executor(course.config, cell_timeout=30.0, notebook_timeout=120.0)
+        except Conflict as e:
+            app_log.error("check my work of %s refused: %s", lab, e)
+            raise Conflict(
+                "Your work cannot be checked right now: the course's checking service is not "
+                "set up. This is not your mistake; your trainer has been told."
+            ) from None
         graded = grade_submission(vlab, paths, learner=name, executor=executor)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -83,12 +95,27 @@ def check_work(course, lab, files, *, name="check"):
             "passed": r.status == "passed",
             "points": r.score or 0.0,
             "max_points": r.max_score,
-            "message": safe_message(r.message, fragments),
+            "message": SETUP_FAILED_MESSAGE
+            if r.status == SETUP_FAILED
+            else safe_message(r.message, fragments),
         }
         for r in graded.results
         if r.kind == "auto"
     ]
-    errors = [f"{nb}: {why}" for nb, why in sorted(graded.flags.get("run", {}).items())]
+    errors = []
+    for nb_name, failure in sorted(graded.flags.get("setup_failed", {}).items()):
+        app_log.error(
+            "check my work of %s by %s: the lab's setup cell failed in %s, cell %s (%s): %s\n%s",
+            lab,
+            name,
+            nb_name,
+            failure["cell"],
+            graded.executor,
+            failure["error"],
+            failure["output"],
+        )
+        errors.append(f"{nb_name}: {SETUP_FAILED_MESSAGE}")
+    errors += [f"{nb}: {why}" for nb, why in sorted(graded.flags.get("run", {}).items())]
     if graded.flags.get("tampered"):
         errors.append(
             "your notebook changed how Python reports errors; the tests cannot be trusted"

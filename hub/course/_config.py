@@ -61,10 +61,19 @@ class CourseConfig(Configurable):
 
     sandbox = Unicode(
         "auto",
-        help="""Executor of autograding and "check my work": ``"sandbox"`` (the grading
-        sandbox: its own account, cgroup, no network), ``"local"`` (nbclient as
-        the service's user: development only) or ``"auto"`` (the sandbox when
-        it can run here).
+        help="""Executor of autograding and "check my work".
+
+        ``"auto"`` (the default) and ``"sandbox"``: the grading sandbox (its own
+        account, cgroup, no network). When it cannot run here (not root, no
+        cgroup v1, no ``unshare``), grading is refused with an error saying
+        why; there is no silent fallback.
+
+        ``"none"``: no sandbox -- learners' code runs with nbclient as the
+        service's own account, and the instructor pages say so. For
+        development only. ``"local"`` is the deprecated name of ``"none"``.
+
+        .. versionchanged:: issue 10
+           ``"auto"`` no longer falls back to running without the sandbox.
         """,
     ).tag(config=True)
 

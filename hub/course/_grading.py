@@ -10,20 +10,33 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai4scale.grading.autograde._setup import SETUP_FAILED_MESSAGE
+from tornado.log import app_log
+
 from ._errors import BadRequest, Conflict, NotFound
 from ._names import check_grade_id, check_owner
 from ._submissions import submission_files
 
 __all__ = [
+    "SETUP_FAILED_MESSAGE",
     "Job",
     "autograde",
+    "check_reference",
     "collect",
     "feedback_totals",
+    "grading_notice",
     "learner_feedback",
     "make_executor",
     "release_feedback",
     "set_grade",
 ]
+
+
+#: Shown on the instructor pages when grading runs without the sandbox.
+UNSANDBOXED_WARNING = (
+    "Grading runs without the sandbox: learners' code runs as the course service's "
+    "account. For development only."
+)
 
 
 def _gradebook_lab(course, lab):
@@ -73,12 +86,60 @@ def collect(course, lab):
     return {"collected": len(current), "owners": [info.owner for info in current]}
 
 
-def make_executor(config, **timeouts):
-    """Return the grading executor the configuration asks for (see ``CourseConfig.sandbox``)."""
-    from ai4scale.grading.autograde import default_executor
+def _unsandboxed(config):
+    if config.sandbox == "local":
+        app_log.warning('[course] sandbox = "local" is deprecated: write sandbox = "none"')
+    return config.sandbox in ("none", "local")
 
-    sandbox = {"auto": None, "sandbox": True, "local": False}.get(config.sandbox)
-    return default_executor(sandbox=sandbox, **timeouts)
+
+def make_executor(config, **timeouts):
+    """Return the grading executor the configuration asks for (see ``CourseConfig.sandbox``).
+
+    Raises
+    ------
+    Conflict
+        The sandbox is asked for (``"auto"``, ``"sandbox"``) and cannot run
+        here; the message says why. There is no fallback to running learners'
+        code unconfined: that needs ``sandbox = "none"``.
+    """
+    from ai4scale.grading.autograde import SandboxUnavailable, default_executor
+
+    try:
+        return default_executor(sandbox=not _unsandboxed(config), **timeouts)
+    except SandboxUnavailable as e:
+        raise Conflict(f"grading refused: {e}") from None
+
+
+def grading_notice(config):
+    """Return the warning the instructor pages show about grading, or ``""``.
+
+    Without the sandbox (``sandbox = "none"``): that learners' code runs
+    unconfined. With the sandbox asked for and unable to run: why grading
+    is refused.
+    """
+    from ai4scale.grading.autograde import sandbox_unavailable_reason
+
+    if _unsandboxed(config):
+        return UNSANDBOXED_WARNING
+    why = sandbox_unavailable_reason()
+    if why:
+        return f"Grading is refused: the grading sandbox cannot run here ({why})."
+    return ""
+
+
+def check_reference(course, glab, executor):
+    """Grade the lab's reference solution with ``executor`` (cached); return the SelfCheck.
+
+    The check of :func:`ai4scale.grading.autograde.selfcheck`, remembered in
+    the service directory's ``selfcheck/`` while the lab's files, the
+    executor and its settings stay the same.
+    """
+    from ai4scale.grading.autograde import selfcheck
+
+    check = selfcheck(glab, executor=executor, cache_dir=course.path("selfcheck"))
+    log = app_log.info if check.passed else app_log.error
+    log("self-check %s (%.1f s%s)", check.message(), check.seconds, ", cached" * check.cached)
+    return check
 
 
 @dataclass
@@ -93,6 +154,8 @@ class Job:
     errors: list = field(default_factory=list)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
+    executor: str = ""  # what ran the notebooks: "sandbox" or "local"
+    selfcheck: dict | None = None  # the reference solution's check (SelfCheck.to_dict())
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def on_graded(self, graded, *, total):
@@ -116,14 +179,19 @@ class Job:
                 "errors": list(self.errors),
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+                "executor": self.executor,
+                "selfcheck": self.selfcheck,
             }
 
 
 def autograde(course, lab, *, job=None):
     """Autograde the collected submissions not graded yet, with the grading engine.
 
-    Blocking (the service runs it in a thread). Results are recorded in the
-    gradebook as each submission ends.
+    Blocking (the service runs it in a thread). First the lab's reference
+    solution is graded with the same executor (:func:`check_reference`):
+    short of full marks, the job ends ``failed`` with the failing cell and
+    its traceback in ``errors`` and ``selfcheck``, and nothing is recorded.
+    Then results are recorded in the gradebook as each submission ends.
 
     Parameters
     ----------
@@ -145,18 +213,29 @@ def autograde(course, lab, *, job=None):
         collected = course.gradebook.collected_submissions(lab)
         ids = {info.owner: info.id for info in collected}
         folder = course.path("collected", lab)
+        executor = make_executor(course.config)
+        job.executor = executor.name
+        check = check_reference(course, glab, executor)
+        job.selfcheck = check.to_dict()
+        if not check.passed:
+            job.errors.append(check.message())
+            job.state = "failed"
+            return job
         if ids and folder.is_dir():
             grade_batch(
                 glab,
                 folder,
                 gradebook=course.gradebook,
-                executor=make_executor(course.config),
+                executor=executor,
                 workers=course.config.grading_workers,
                 resume=True,
                 submission_ids=ids,
                 on_graded=job.on_graded,
             )
         job.state = "failed" if job.errors else "done"
+    except Conflict as e:  # refused (not released, no sandbox): said in the job
+        job.errors.append(str(e))
+        job.state = "failed"
     except Exception as e:
         job.errors.append(f"{type(e).__name__}: {e}")
         job.state = "failed"
@@ -300,6 +379,8 @@ def learner_feedback(course, lab, owner):
         status = (res.get("flags") or {}).get("status", "")
         if status == "tampered":
             message = "set to zero: the notebook tampered with error reporting"
+        elif status == "setup-failed":
+            message = SETUP_FAILED_MESSAGE
         else:
             message = safe_message(res.get("failure", ""), fragments)
         items.append(

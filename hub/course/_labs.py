@@ -23,7 +23,10 @@ __all__ = [
 def release(course, lab, *, group="learners", due=None, released_by=""):
     """Release ``lab`` to hub group ``group``, with an optional due date.
 
-    The learner versions are built from the lab's sources into the service
+    First the lab's reference solution is graded with the course's grading
+    executor and settings (the self-check, remembered while nothing
+    changes): a lab this environment cannot grade is not released. Then the
+    learner versions are built from the lab's sources into the service
     directory (``releases/<lab>/``), so what learners fetch is exactly what
     was released, and the lab and its items are put in the gradebook.
     Releasing again rebuilds them and updates the due date.
@@ -46,16 +49,26 @@ def release(course, lab, *, group="learners", due=None, released_by=""):
 
     Raises
     ------
-    BadRequest, NotFound, Conflict
+    BadRequest, NotFound
+    Conflict
+        Among others: the sandbox cannot run, or the reference solution does
+        not get full marks (the message names the failing cell and shows its
+        traceback).
     """
     from ai4scale.grading.autograde import gradebook_items
     from ai4scale.grading.labformat import LabError, build_lab
+
+    from ._grading import check_reference, make_executor
 
     check_group(group)
     due_at = due if isinstance(due, dt.datetime) else parse_due(due)
     if due_at is not None and due_at.tzinfo is None:
         due_at = parse_due(due_at.isoformat())  # refuses the naive datetime
     glab = course.lab(lab)
+    executor = make_executor(course.config)
+    check = check_reference(course, glab, executor)
+    if not check.passed:
+        raise Conflict(check.message().replace("grading refused", "release refused", 1))
     root = course.path("releases")
     root.mkdir(exist_ok=True)
     # Build beside the release, then swap: a learner never fetches half a build.

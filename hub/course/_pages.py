@@ -93,8 +93,15 @@ class PageHandler(CourseHandler):
             self.render_page("forbidden.html", page_title="Not allowed")
 
     def context(self, **extra):
-        """Return the variables every template gets."""
+        """Return the variables every template gets.
+
+        ``grading_notice``: on instructor pages, that grading runs without the
+        sandbox or is refused because the sandbox cannot run (``""`` when fine).
+        """
+        from ._grading import grading_notice
+
         branding = self.settings.get("branding") or _branding()
+        instructor = bool(self.person and self.person.instructor)
         ctx = {
             "base_url": self.service_prefix,
             "hub_url": self.hub_auth.hub_prefix,
@@ -108,6 +115,7 @@ class PageHandler(CourseHandler):
             "page_id": self.page_id,
             "nav": self.nav,
             "page_title": "",
+            "grading_notice": grading_notice(self.course.config) if instructor else "",
         }
         ctx.update(extra)
         return ctx

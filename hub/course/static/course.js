@@ -144,7 +144,9 @@ window.Course = (function () {
       const start = e instanceof ApiError && e.status === 409 && /not running/.test(message)
         ? [" ", el("a", { href: `${body.dataset.hub}home` }, "Go to the home page to start it.")] : null;
       if (target) {
-        target.replaceChildren(el("p", { class: "alert alert-danger", role: "alert" }, message, start));
+        // Several lines (a failing cell and its traceback): kept as written.
+        const text = message.includes("\n") ? el("pre", { class: "course-traceback mb-0" }, message) : message;
+        target.replaceChildren(el(message.includes("\n") ? "div" : "p", { class: "alert alert-danger", role: "alert" }, text, start));
       } else {
         announce(message, "danger");
       }

@@ -29,6 +29,9 @@
       el("h3", { class: "h6" }, "Answer"),
       source.trim() ? el("pre", { class: "course-source" }, source) : el("p", { class: "fst-italic" }, "No answer."),
       outputs ? [el("h3", { class: "h6" }, "Output"), el("pre", { class: "course-output" }, outputs)] : null,
+      answer.status === "setup-failed"
+        ? el("p", { class: "alert alert-warning small course-setup-failed" },
+          "Not scored: the lab's setup cell failed in this run, so the answer was never checked. Fix the grading environment and autograde again.") : null,
       answer.message ? el("p", { class: "small text-body-secondary course-engine" }, "Grading engine: ", answer.message) : null,
       answer.auto_score !== null && answer.auto_score !== undefined
         ? el("p", { class: "small" }, `Autograded: ${points(answer.auto_score)} / ${points(answer.max_points)}`) : null);

@@ -152,11 +152,20 @@
     for (;;) {
       bar.max = Math.max(job.total, 1);
       bar.value = job.done;
+      const check = job.selfcheck;
+      const refused = check && !check.passed;
       label.textContent = job.state === "done"
         ? `Finished: ${job.done} of ${job.total} submissions graded.`
-        : job.state === "failed" ? `Autograding stopped after ${job.done} of ${job.total}.`
-          : `Grading… ${job.done} of ${job.total} submissions done.`;
-      errors.replaceChildren(...(job.errors || []).map((e) => el("p", { class: "alert alert-warning small mb-1" }, e)));
+        : refused ? "Autograding refused: the lab's reference solution does not get full marks here. Nothing was recorded."
+          : job.state === "failed" ? `Autograding stopped after ${job.done} of ${job.total}.`
+            : `Grading… ${job.done} of ${job.total} submissions done.`;
+      const about = [];
+      if (job.executor) about.push(job.executor === "sandbox" ? "Graded in the sandbox." : `Graded without the sandbox (${job.executor} executor).`);
+      if (check && check.passed) about.push(`Reference solution: full marks (${check.cached ? "checked earlier" : `checked in ${check.seconds.toFixed(1)} s`}).`);
+      const info = about.length ? [el("p", { class: "small text-body-secondary mb-1", id: "autograde-executor" }, about.join(" "))] : [];
+      errors.replaceChildren(...info, ...(job.errors || []).map((e) => e.includes("\n")
+        ? el("div", { class: "alert alert-danger small mb-1", role: "alert" }, el("pre", { class: "course-traceback mb-0" }, e))
+        : el("p", { class: "alert alert-warning small mb-1" }, e)));
       if (job.state === "done" || job.state === "failed") {
         sessionStorage.removeItem(`autograde-${lab}`);
         break;
