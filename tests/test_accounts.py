@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import stat
 import subprocess
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -213,14 +212,21 @@ def test_success_resets_the_failure_count(store):
     assert login(store, "amina-secret-1") is LoginResult.OK  # 2 + 2 failures: not locked
 
 
-def test_lock_expires(store):
-    store.set_password("amina", "amina-secret-1")
-    for _ in range(3):
-        login(store, "wrong-password", lockout_seconds=1)
-    assert login(store, "amina-secret-1", lockout_seconds=1) is LoginResult.LOCKED
-    time.sleep(1.2)
-    assert login(store, "amina-secret-1", lockout_seconds=1) is LoginResult.OK
-    assert store.get("amina").failed_logins == 0
+def test_lock_expires(tmp_path):
+    clock = Clock()
+    store = AccountStore(f"sqlite:///{tmp_path}/accounts.sqlite", clock=clock)
+    try:
+        store.import_roster(COURSE)
+        store.set_password("amina", "amina-secret-1")
+        for _ in range(3):
+            login(store, "wrong-password", lockout_seconds=600)
+        clock.advance(seconds=599)
+        assert login(store, "amina-secret-1", lockout_seconds=600) is LoginResult.LOCKED
+        clock.advance(seconds=2)
+        assert login(store, "amina-secret-1", lockout_seconds=600) is LoginResult.OK
+        assert store.get("amina").failed_logins == 0
+    finally:
+        store.close()
 
 
 def test_unlock_unknown_account(store):

@@ -160,14 +160,11 @@ def test_adversarial_corpus(glab, tmp_path, attack_executor):
         build(subs, learner)
     corpus.write_honest(subs, "honest")
     gb = _gb(tmp_path / "gb.sqlite")
-    started = time.monotonic()
+    # (How long the batch takes: benchmarks/attacks.py.)
     with _answer_server() as url:
         corpus.fetch_attack(url)(subs, "network-fetch")
         graded = grade_batch(glab, subs, gradebook=gb, executor=attack_executor)
     graded = {g.learner: g for g in graded}
-    # About 3 s a submission on two cores (each starts a kernel): no run hangs the batch.
-    budget = len(attacks) * (4 if attack_executor.name == "local" else 7)
-    assert time.monotonic() - started < budget
     assert set(graded) == set(attacks) | {"honest", "network-fetch"}  # the batch completed
     for learner, (_, expect) in attacks.items():
         g = graded[learner]

@@ -224,17 +224,6 @@ def test_importing_the_loader_is_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_load_time_under_half_a_second(prepared):
-    import time
-
-    data_dir, _ = prepared
-    load(SMALL, data_home=data_dir)  # pandas and pyarrow imported once
-    for name in real_ids():
-        start = time.perf_counter()
-        load(name, data_home=data_dir)
-        assert time.perf_counter() - start < 0.5, name
-
-
 # --- cards ---------------------------------------------------------------------
 
 
