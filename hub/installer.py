@@ -7,9 +7,11 @@ itself is made by the ``sandbox`` bootstrap script before this runs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from ._state import admin_token_file, read_or_create_secret, state_dir
@@ -23,6 +25,7 @@ __all__ = [
     "ensure_demo_release",
     "ensure_directories",
     "ensure_kernel_config",
+    "ensure_lab_sources",
     "ensure_learner_environment",
     "ensure_secrets",
     "ensure_settings_file",
@@ -87,6 +90,60 @@ def ensure_secrets(settings):
     """Create the admin service token used by ``ai4scale roster import``."""
     read_or_create_secret(admin_token_file(settings))
     return "secrets: admin service token ready"
+
+
+def _tree_digest(folder):
+    """Return {relative path: sha256} of the files under ``folder`` ({} if missing)."""
+    out = {}
+    for path in sorted(Path(folder).rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+            out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def ensure_lab_sources(settings):
+    """Copy the labs of the sandbox's sources into the course service's labs folder.
+
+    Lab sources hold the reference solutions and hidden tests, so the course
+    service reads them from ``<state_dir>/labs`` (root only), never from the
+    checkout. Each lab folder (``labs/<id>/`` with a ``lab.toml``) whose files
+    differ is replaced as a whole; labs that are only in the copy (added by an
+    instructor, or since removed from the sources) are kept. With ``[course]
+    labs_dir`` set in the settings, that folder is used as it is.
+
+    Returns
+    -------
+    str
+        What was done, for the progress display.
+    """
+    from .course import source_labs_dir
+
+    if settings["course"]["labs_dir"]:
+        return f"lab sources: {settings['course']['labs_dir']} (set in the settings; kept)"
+    target = state_dir(settings) / "labs"
+    target.mkdir(mode=0o700, exist_ok=True)
+    target.chmod(0o700)
+    source = source_labs_dir()
+    if source is None or not source.is_dir():
+        return f"lab sources: {target} kept (no sandbox sources known to copy from)"
+    labs = sorted(p.parent for p in source.glob("*/lab.toml") if p.parent.name[0] not in "_.")
+    changed = []
+    for lab in labs:
+        dest = target / lab.name
+        if _tree_digest(lab) == _tree_digest(dest):
+            continue
+        new, old = target / f".{lab.name}.new", target / f".{lab.name}.old"
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.copytree(lab, new, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+        if dest.exists():
+            dest.rename(old)
+        new.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+        changed.append(lab.name)
+    done = f"{len(changed)} updated" if changed else "all current"
+    return f"lab sources: {len(labs)} labs in {target} (root only; {done})"
 
 
 def ensure_kernel_config(settings):
@@ -303,7 +360,13 @@ def ensure_demo_release(settings):
 
 def install_steps(*, demo=True, datasets=True):
     """Return the ``ensure_*`` steps that take settings, in order."""
-    steps = [ensure_directories, ensure_secrets, ensure_kernel_config, ensure_learner_environment]
+    steps = [
+        ensure_directories,
+        ensure_secrets,
+        ensure_lab_sources,
+        ensure_kernel_config,
+        ensure_learner_environment,
+    ]
     if datasets:
         steps.append(ensure_datasets)
     if demo:

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import _installed  # noqa: F401 - first: the installed ai4scale, not the checkout's
 import hubtest
 import pytest
 

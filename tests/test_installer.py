@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -85,6 +86,15 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
     assert "BEGIN SOLUTION" not in released.read_text()
     assert stat.S_IMODE((state / "course").stat().st_mode) == 0o700
 
+    # the course service reads its own root-only copy of the lab sources, not the checkout
+    copy = state / "labs"
+    assert Path(course.config.labs_dir) == copy
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o700
+    assert sorted(p.parent.name for p in copy.glob("*/lab.toml")) == labs
+    assert not (copy / "_authoring").exists()
+    nb = Path("example-intro", "approval-rates.ipynb")
+    assert (copy / nb).read_bytes() == (REPO / "labs" / nb).read_bytes()
+
     # re-running is safe: same passwords, nothing re-imported or re-released
     assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     assert demo_passwords(settings) == passwords
@@ -147,3 +157,41 @@ def test_up_prepares_the_datasets_read_only_for_learners(tmp_path):
     assert set(manifest["datasets"]) == set(card_ids())
     parquet = datasets / "compas-recidivism" / "data.parquet"
     assert stat.S_IMODE(parquet.stat().st_mode) == 0o644 and parquet.stat().st_uid == 0
+
+
+def test_the_lab_sources_copy_follows_the_sources_and_keeps_other_labs(tmp_path):
+    from ai4scale.hub.installer import ensure_directories, ensure_lab_sources
+
+    settings = load_settings(settings_file(tmp_path, tmp_path / "venv"))
+    ensure_directories(settings)
+    copy = Path(settings["paths"]["state_dir"]) / "labs"
+    first = ensure_lab_sources(settings)
+    assert "updated" in first and str(copy) in first
+    assert ensure_lab_sources(settings).endswith("all current)")
+    # An edited copy is replaced by the sources; a lab only in the copy is kept.
+    nb = copy / "example-intro" / "approval-rates.ipynb"
+    nb.write_text("{}")
+    shutil.copytree(copy / "example-intro", copy / "instructors-own")
+    assert ensure_lab_sources(settings).endswith("1 updated)")
+    assert nb.read_bytes() == (REPO / "labs" / "example-intro" / nb.name).read_bytes()
+    assert (copy / "instructors-own" / "lab.toml").exists()
+    assert sorted(p.name for p in copy.iterdir() if p.name.startswith(".")) == []
+
+
+def test_an_explicit_labs_dir_is_used_as_it_is(tmp_path):
+    from ai4scale.hub.course import Course
+    from ai4scale.hub.installer import ensure_lab_sources
+
+    mine = tmp_path / "my-labs"
+    shutil.copytree(REPO / "labs" / "example-intro", mine / "example-intro")
+    path = settings_file(tmp_path, tmp_path / "venv")
+    path.write_text(path.read_text() + f'[course]\nlabs_dir = "{mine}"\n')
+    settings = load_settings(path)
+    assert "kept" in ensure_lab_sources(settings)
+    assert not (Path(settings["paths"]["state_dir"]) / "labs").exists()
+    course = Course.from_settings(settings)
+    try:
+        assert course.config.labs_dir == str(mine)
+        assert course.lab_ids() == ["example-intro"]
+    finally:
+        course.close()

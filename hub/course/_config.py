@@ -12,10 +12,20 @@ __all__ = ["CourseConfig", "source_labs_dir"]
 
 
 def source_labs_dir():
-    """Return the ``labs/`` folder of the sandbox's sources (beside the ``ai4scale`` package)."""
-    import ai4scale
+    """Return the ``labs/`` folder of the sandbox's sources, or None if unknown.
 
-    return Path(ai4scale.__file__).resolve().parent.parent / "labs"
+    In a checkout it is beside the ``ai4scale`` package; an installed copy
+    (``./sandbox install``) names the checkout it came from. Only ``ai4scale
+    up`` (:func:`ai4scale.hub.installer.ensure_lab_sources`) and tests read
+    it: the course service reads its own root-only copy.
+    """
+    from ai4scale.hub.package_access import installed_from, package_dir
+
+    beside = package_dir().parent / "labs"
+    if (package_dir().parent / "pyproject.toml").is_file() and beside.is_dir():
+        return beside
+    checkout = installed_from()
+    return checkout / "labs" if checkout is not None else None
 
 
 class CourseConfig(Configurable):
@@ -79,7 +89,7 @@ class CourseConfig(Configurable):
 
     @default("labs_dir")
     def _default_labs_dir(self):
-        return str(source_labs_dir())
+        return str(Path(self.course_dir).parent / "labs")
 
     @default("gradebook_url")
     def _default_gradebook_url(self):
@@ -108,8 +118,7 @@ class CourseConfig(Configurable):
             "grading_workers": int(course["grading_workers"]),
             "sandbox": course["sandbox"],
         }
-        if course["labs_dir"]:
-            kw["labs_dir"] = course["labs_dir"]
+        kw["labs_dir"] = course["labs_dir"] or str(state / "labs")
         url = course["gradebook_url"] or os.environ.get("AI4SCALE_GRADEBOOK_URL", "")
         kw["gradebook_url"] = url or f"sqlite:///{state / 'gradebook.sqlite'}"
         kw.update(overrides)
