@@ -37,7 +37,7 @@ from kubespawner import KubeSpawner
 from traitlets.config import Config
 
 HUB_DIR = Path(ai4scale.hub.__file__).parent
-REPO = HUB_DIR.parent
+REPO = Path(__file__).resolve().parent.parent  # the checkout (the image's build context)
 GiB = 1024**3
 
 SCALE_SETTINGS = """
@@ -377,6 +377,7 @@ def test_dockerfile():
     assert "useradd --uid 1000 --gid 100" in runs
     assert "pip install -r /tmp/ai4scale/requirements.txt" in runs
     assert "pip install --no-deps /tmp/ai4scale/src" in runs
+    assert "python -P -m ai4scale.hub.package_access" in runs  # learners: only what they import
     for step in ("ensure_kernel_config", "ensure_learner_environment"):
         assert step in runs
         assert hasattr(ai4scale.hub.installer, step), step
