@@ -186,7 +186,8 @@ def test_grade_cli_refuses_a_lab_whose_setup_fails_in_the_sandbox(tmp_path):
     assert done.returncode == 3, done.stderr
     assert "grading refused, nothing recorded" in done.stderr
     assert "cell 1 (data)" in done.stderr and "FileNotFoundError" in done.stderr
-    assert "marker.txt" in done.stderr  # the cell's own traceback
+    assert "marker.txt" in done.stderr
+    assert "---->" in done.stderr  # the cell's own traceback, as the sandbox's kernel gave it
     assert "NameError" not in done.stderr.split("First failing cell")[1].split("\n- ")[0]
     assert "the sandbox executor" in done.stderr
     assert _submissions(db) == 0

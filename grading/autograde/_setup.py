@@ -125,13 +125,12 @@ def cell_report(nb, run, index, *, name, ours=()):
         if out.get("output_type") == "stream":
             parts.append(out.get("text", ""))
         elif out.get("output_type") == "error":
-            parts.append("\n".join(out.get("traceback") or [f"{out.get('ename')}"]))
-    if (
-        evidence is not None
-        and evidence.traceback
-        and not any(o.get("output_type") == "error" for o in evidence.outputs)
-    ):
-        parts.append("\n".join(evidence.traceback))
+            # nbclient keeps the traceback in the output; the sandbox in the evidence.
+            tb = out.get("traceback") or (evidence.traceback if evidence else None)
+            parts.append("\n".join(tb or [f"{out.get('ename')}: {out.get('evalue')}"]))
+    if evidence is not None and status == "error":
+        if not any(o.get("output_type") == "error" for o in evidence.outputs):
+            parts.append("\n".join(evidence.traceback or [error]))
     output = _ANSI.sub("", "\n".join(p.rstrip("\n") for p in parts if p))
     if len(output) > MAX_REPORT_CHARS:
         output = "[...]\n" + output[-MAX_REPORT_CHARS:]

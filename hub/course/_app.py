@@ -107,6 +107,11 @@ def main(argv=None):
     settings = load_settings(args.settings)
     course = Course.from_settings(settings)
     course.gradebook  # migrate now: fail at start, not at the first request  # noqa: B018
+    from ._grading import grading_notice
+
+    notice = grading_notice(course.config)  # said at start too, not only on the pages
+    if notice:
+        app_log.warning("%s", notice)
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/course/")
     secret = read_or_create_secret(course.path("cookie_secret")).encode()
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", ""))

@@ -65,6 +65,7 @@ def lab_status(course, lab, roster):
                 "late": bool(last and last.late),
                 "collected": col is not None,
                 "status": col.status if col else None,
+                "setup_failed": bool(col and gb.submission_state(col.id)[1].get("setup_failed")),
                 "score": totals.get(col.id) if col else None,
                 "max_score": float(glab.lab.points),
                 "feedback_released_at": _iso(col.feedback_released_at) if col else None,

@@ -119,7 +119,8 @@
               r.late ? [" ", el("span", { class: "badge text-bg-warning" }, "Late")] : null),
             el("td", {}, r.submissions),
             el("td", {}, r.collected ? "yes" : "no"),
-            el("td", {}, r.score === null || r.score === undefined ? "–" : `${points(r.score)} / ${points(r.max_score)}`),
+            el("td", {}, r.score === null || r.score === undefined ? "–" : `${points(r.score)} / ${points(r.max_score)}`,
+              r.setup_failed ? [" ", el("span", { class: "badge text-bg-danger", title: "The lab's setup cell failed in this run: the failed items are not scored. Autograde again once the environment is fixed." }, "Setup failed")] : null),
             el("td", {}, r.feedback_released_at ? time(r.feedback_released_at) : "no"),
             el("td", {}, r.collected
               ? el("a", { class: "btn btn-sm btn-outline-primary", href: `${base}instructor/labs/${lab}/owners/${encodeURIComponent(r.owner)}` }, "Grade")
