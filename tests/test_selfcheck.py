@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ import nbformat
 import pytest
 from ai4scale.grading.autograde import (
     SETUP_FAILED,
+    SETUP_FAILED_MESSAGE,
     LocalExecutor,
     grade_batch,
     grade_submission,
@@ -31,6 +33,7 @@ from ai4scale.grading.autograde import (
     selfcheck,
 )
 from ai4scale.grading.autograde._selfcheck import reference_notebook
+from ai4scale.grading.feedback import write_feedback
 from ai4scale.grading.gradebook import Gradebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +122,11 @@ def test_setup_failed_items_are_recorded_unscored_and_graded_again(tmp_path):
         assert all(r["score"] is None for r in auto)
         _, flags, _, _ = gb.submission_state(first.submission_id)
         assert flags["executor"] == "local" and flags["setup_failed"][NB]["cell"] == 1
+        # The learner's feedback says the lab failed, in plain words, without the traceback.
+        write_feedback(gb, glab, tmp_path / "feedback", submissions_dir=subs)
+        page = (tmp_path / "feedback" / "anna" / f"{glab.id}.html").read_text()
+        assert SETUP_FAILED_MESSAGE in html.unescape(page)
+        assert "ModuleNotFoundError" not in page and "Traceback" not in page
         # --resume grades it again (the environment may be fixed by now).
         again = grade_batch(glab, subs, gradebook=gb, executor=ex, workers=1, resume=True)
         assert [g.learner for g in again] == ["anna"]
