@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -231,11 +233,34 @@ def test_grade_cli_checks_the_reference_then_grades_in_the_sandbox(tmp_path):
 # -- no silent fallback ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _nobody_env():
+    """Yield an environment in which ``nobody`` imports a readable copy of ``ai4scale``.
+
+    The installed package lets other accounts read only what learners' kernels
+    import (:mod:`ai4scale.hub.package_access`); these tests run the grading
+    library as a non-root process, as in a developer's own environment. The
+    copy is removed afterwards.
+    """
+    from ai4scale.hub.package_access import package_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="ai4scale-readable-"))
+    try:
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(package_dir(), folder / "ai4scale", ignore=skip)
+        for p in [folder, *folder.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        yield {**os.environ, "PYTHONPATH": str(folder)}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _as_nobody(code):
     """Run Python ``code`` as the unprivileged account ``nobody`` (a real non-root process)."""
     argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
     argv += [sys.executable, "-c", code]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/")
+    with _nobody_env() as env:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd="/", env=env)
 
 
 def test_without_root_the_default_executor_refuses_and_says_why():
@@ -297,15 +322,17 @@ def test_grade_cli_without_root_refuses_without_no_sandbox(open_dir):
     reference_files(open_lab(lab), subs / "anna")
     for p in [lab, subs, *lab.rglob("*"), *subs.rglob("*")]:
         p.chmod(0o777 if p.is_dir() else 0o666)
-    done = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        + [sys.executable, "-m", "ai4scale", "grade", str(lab), str(subs)]
-        + ["--db", f"sqlite:///{tmp_path / 'gb.sqlite'}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/",
-    )
+    with _nobody_env() as env:
+        done = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+            + [sys.executable, "-m", "ai4scale", "grade", str(lab), str(subs)]
+            + ["--db", f"sqlite:///{tmp_path / 'gb.sqlite'}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd="/",
+            env=env,
+        )
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "the grading sandbox cannot run here" in done.stderr
     assert "not as root" in done.stderr and "--no-sandbox" in done.stderr
