@@ -2,12 +2,14 @@
 
 The distinctive lines of every lab are the lines (30 characters or more,
 stripped) of its source notebooks that its learner notebooks do not have,
-less those that also occur in the Python libraries learners have anyway
-(``with warnings.catch_warnings():``). As a learner's system account, from a
-learner's kernel and from a team workspace's kernel, ``grep`` then searches
-every file that account may read (all of ``/`` but ``/proc``, ``/sys``,
-``/dev`` and ``/run``; the checkout wherever it is) for those lines, also
-as they are escaped in a notebook's JSON, and must find none.
+and the code of lab 04's reference rule (``alevels.standardise``), less
+those learners may read anyway: in the Python libraries (``with
+warnings.catch_warnings():``) or as part of a learner notebook's line. As
+a learner's system account, from a learner's kernel and from a team
+workspace's kernel, ``grep`` then searches every file that account may read
+(all of ``/`` but ``/proc``, ``/sys``, ``/dev`` and ``/run``; the checkout
+wherever it is) for those lines, also as they are escaped in a notebook's
+JSON, and must find none.
 
 The patterns reach ``grep`` on its standard input, never in a file: a
 pattern file a learner can read would be a leak of its own.
@@ -15,6 +17,7 @@ pattern file a learner can read would be a leak of its own.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import os
@@ -105,6 +108,16 @@ def lab_lines():
                 if len(line) >= MIN_CHARS:
                     for pattern in _variants(line):
                         found.setdefault(pattern, f"{lab.name}/{path.name}: {line}")
+    # Lab 04's reference rule (its hidden tests import it; the grading account only).
+    text = (REPO / "datasets" / "synthetic" / "alevels.py").read_text()
+    rule = next(n for n in ast.parse(text).body if getattr(n, "name", "") == "standardise")
+    for stmt in rule.body[1:]:  # the code, after the docstring
+        for line in ast.get_source_segment(text, stmt).splitlines():
+            if len(line.strip()) >= MIN_CHARS:
+                for pattern in _variants(line.strip()):
+                    found.setdefault(
+                        pattern, f"04-algorithms-not-ml/reference rule: {line.strip()}"
+                    )
     generic = _generic(found)
     secret = {p: where for p, where in found.items() if p not in generic}
     # Every lab has lines to look for, or the search proves nothing.
