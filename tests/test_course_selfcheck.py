@@ -127,6 +127,11 @@ def test_lab_failing_in_the_sandbox_is_refused_and_nothing_is_recorded(hub, host
         ), checked
         assert checked["errors"] == [f"{NB}: {SETUP_FAILED_MESSAGE}"]
         assert str(host_tmp_file) not in r.text and "Error" not in r.text
+        # ... and the trainer is told, on the lab's page, with the cell and its traceback.
+        labs = conforms(tina.get("/instructor/labs").json(), ["InstructorLab"])
+        alert = next(x for x in labs if x["id"] == lab)["setup_alert"]
+        assert (alert["owner"], alert["cell"], alert["grade_id"]) == ("tom", 1, "data")
+        assert alert["executor"] == "sandbox" and str(host_tmp_file) in alert["output"]
 
         # Releasing it again (its files changed) is refused the same way.
         r = tina.post("/instructor/releases", json={"lab": lab})
@@ -140,6 +145,9 @@ def test_lab_failing_in_the_sandbox_is_refused_and_nothing_is_recorded(hub, host
     job = wait_job(tina, tina.post(f"/instructor/labs/{lab}/autograde").json()["job"])
     assert job["state"] == "done" and job["done"] == 1, job
     assert job["executor"] == "sandbox" and job["selfcheck"]["passed"] is True
+    assert job["selfcheck"]["cached"] is False  # the learner's failure made it check again
+    labs = tina.get("/instructor/labs").json()
+    assert next(x for x in labs if x["id"] == lab)["setup_alert"] is None
     sub = tina.get(f"/instructor/labs/{lab}/submissions/tom").json()
     assert sub["status"] == "graded" and sub["executor"] == "sandbox" and sub["setup_failed"] == {}
     items = {i["grade_id"]: i for i in sub["items"]}

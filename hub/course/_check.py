@@ -50,7 +50,7 @@ def check_work(course, lab, files, *, name="check"):
     from ai4scale.grading.feedback import hidden_fragments, safe_message
     from ai4scale.grading.labformat import learner_version
 
-    from ._grading import SETUP_FAILED_MESSAGE, make_executor
+    from ._grading import SETUP_FAILED_MESSAGE, make_executor, record_setup_alert
 
     glab = course.lab(lab)
     if not files:
@@ -103,18 +103,10 @@ def check_work(course, lab, files, *, name="check"):
         if r.kind == "auto"
     ]
     errors = []
-    for nb_name, failure in sorted(graded.flags.get("setup_failed", {}).items()):
-        app_log.error(
-            "check my work of %s by %s: the lab's setup cell failed in %s, cell %s (%s): %s\n%s",
-            lab,
-            name,
-            nb_name,
-            failure["cell"],
-            graded.executor,
-            failure["error"],
-            failure["output"],
-        )
-        errors.append(f"{nb_name}: {SETUP_FAILED_MESSAGE}")
+    failures = graded.flags.get("setup_failed") or {}
+    if failures:
+        record_setup_alert(course, lab, name, failures, graded.executor)
+    errors += [f"{nb_name}: {SETUP_FAILED_MESSAGE}" for nb_name in sorted(failures)]
     errors += [f"{nb}: {why}" for nb, why in sorted(graded.flags.get("run", {}).items())]
     if graded.flags.get("tampered"):
         errors.append(

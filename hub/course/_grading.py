@@ -27,8 +27,10 @@ __all__ = [
     "grading_notice",
     "learner_feedback",
     "make_executor",
+    "record_setup_alert",
     "release_feedback",
     "set_grade",
+    "setup_alert",
 ]
 
 
@@ -127,6 +129,61 @@ def grading_notice(config):
     return ""
 
 
+def setup_alert_path(course, lab):
+    """Return the file holding the last setup failure seen in a learner's check of ``lab``."""
+    return course.path("setup-alerts", f"{lab}.json")
+
+
+def record_setup_alert(course, lab, owner, failures, executor):
+    """Remember that the lab's setup failed in ``owner``'s "check my work" (the trainer sees it).
+
+    ``failures`` maps notebook -> the SetupFailure dict. Kept until a passing
+    reference check (:func:`check_reference`) clears it; the lab's remembered
+    passing checks are forgotten, so the next autograding checks again.
+    """
+    import json
+
+    path = setup_alert_path(course, lab)
+    path.parent.mkdir(exist_ok=True)
+    first = next(iter(failures.values()))
+    alert = {
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "owner": owner,
+        "executor": executor,
+        **{k: first[k] for k in ("notebook", "cell", "grade_id", "error", "output")},
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(alert))
+    tmp.replace(path)
+    # The environment may have changed since the lab's last passing self-check.
+    for cached in course.path("selfcheck").glob("*.json"):
+        try:
+            if json.loads(cached.read_text()).get("lab") == lab:
+                cached.unlink()
+        except (OSError, ValueError):
+            pass
+    app_log.error(
+        "check my work of %s by %s: the lab's setup failed in %s, cell %s (%s executor): %s\n%s",
+        lab,
+        owner,
+        alert["notebook"],
+        alert["cell"],
+        executor,
+        alert["error"],
+        alert["output"],
+    )
+
+
+def setup_alert(course, lab):
+    """Return the last setup failure seen in a learner's check of ``lab``, or None."""
+    import json
+
+    try:
+        return json.loads(setup_alert_path(course, lab).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def check_reference(course, glab, executor):
     """Grade the lab's reference solution with ``executor`` (cached); return the SelfCheck.
 
@@ -137,6 +194,8 @@ def check_reference(course, glab, executor):
     from ai4scale.grading.autograde import selfcheck
 
     check = selfcheck(glab, executor=executor, cache_dir=course.path("selfcheck"))
+    if check.passed:  # the environment grades the lab now: an older alert is over
+        setup_alert_path(course, glab.id).unlink(missing_ok=True)
     log = app_log.info if check.passed else app_log.error
     log("self-check %s (%.1f s%s)", check.message(), check.seconds, ", cached" * check.cached)
     return check

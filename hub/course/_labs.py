@@ -234,6 +234,8 @@ def learner_labs(course, person):
 
 def instructor_labs(course):
     """Return every lab of the labs folder with its release state (``GET /instructor/labs``)."""
+    from ._grading import setup_alert
+
     gb = course.gradebook
     releases = {}
     for r in gb.releases():
@@ -255,6 +257,7 @@ def instructor_labs(course):
             late_after_due=True,
             max_score=float(glab.lab.points),
         )
+        entry["setup_alert"] = setup_alert(course, lab)
         if lab in releases:
             current = gb.submissions(lab)
             entry["submissions"] = len(current)

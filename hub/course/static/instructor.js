@@ -92,6 +92,12 @@
       document.getElementById("lab-summary").textContent = info.summary || "";
       document.getElementById("lab-releases").textContent =
         `Released to: ${releasesText(info.releases)}${info.team ? " A team lab: one submission per team." : ""}`;
+      const alert = info.setup_alert;
+      document.getElementById("lab-setup-alert").replaceChildren(...(alert ? [el("div", { class: "alert alert-danger", role: "alert" },
+        el("p", { class: "mb-1" }, `The lab's setup cell failed in ${alert.owner}'s “Check my work” (`, time(alert.at),
+          `, ${alert.executor} executor): ${alert.notebook}, cell ${alert.cell}${alert.grade_id ? ` (${alert.grade_id})` : ""}. `,
+          "Learners were told their answers could not be checked. The next autograding grades the lab's reference solution again first, and refuses if it fails."),
+        el("pre", { class: "course-traceback mb-0" }, alert.output || alert.error))] : []));
     });
   }
 
