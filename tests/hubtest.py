@@ -42,6 +42,7 @@ def write_settings(
     cgroup_parent,
     memory="1G",
     culler_timeout=3600,
+    culler_every=60,
     hub_extra="",
     datasets_dir=None,
     course_extra="",
@@ -83,7 +84,7 @@ lockout_attempts = 3
 lockout_seconds = 600
 [culler]
 timeout = {culler_timeout}
-every = 60
+every = {culler_every}
 [course]
 port = {free_port()}
 {course_extra}
@@ -172,21 +173,51 @@ def start_hub(settings, settings_file, *, config_file=None, timeout=90):
 
 
 def stop_hub(hub, timeout=60):
-    """Stop every server, the hub and its managed services."""
+    """Stop every server, the hub and its managed services.
+
+    Everything is stopped even when a step fails; then
+    :class:`ServerDidNotStop` is raised naming what did not stop in time.
+    """
+    problems = []
     try:
-        for user in hub.admin("GET", "/users").json():
-            if user.get("server") or user.get("pending"):
-                stop(hub, user["name"], timeout=30)
+        users = hub.admin("GET", "/users").json()
     except (requests.RequestException, ValueError):
-        pass  # the hub is already gone: nothing to stop
-    # Managed services (the idle culler) keep the hub waiting at shutdown: stop them first.
-    subprocess.run(["pkill", "-f", "jupyterhub_idle_culler.*--cull-every"], check=False)
+        users = []  # the hub is already gone: nothing to stop
+    for user in users:
+        if user.get("server") or user.get("pending"):
+            try:
+                stop(hub, user["name"])  # a collaboration workspace can take a minute
+            except ServerDidNotStop as e:
+                problems.append(str(e))
+    # Managed services (the idle culler) keep the hub waiting at shutdown: stop
+    # this hub's first (not another test run's).
+    for service in _managed_services(hub):
+        service.terminate()
     hub.proc.send_signal(signal.SIGTERM)
     try:
         hub.proc.wait(timeout)
     except subprocess.TimeoutExpired:
+        problems.append(f"the hub did not exit within {timeout} s of SIGTERM: killed")
         hub.proc.kill()
         hub.proc.wait(10)
+    if problems:
+        raise ServerDidNotStop("\n\n".join(problems))
+
+
+def _managed_services(hub):
+    """The processes of this hub's managed services (the idle culler)."""
+    try:
+        children = psutil.Process(hub.proc.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    found = []
+    for child in children:
+        try:
+            if any("jupyterhub_idle_culler" in arg for arg in child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
 
 
 def wait_until(predicate, timeout=30, interval=0.3):
@@ -250,19 +281,51 @@ def spawn(hub, username, *, token=None, timeout=120):
     return model
 
 
+class ServerDidNotStop(AssertionError):
+    """A user's server was still there (running or pending stop) after the timeout."""
+
+
 def stop(hub, username, timeout=120):
     """Stop ``username``'s server and wait until it is gone, not just pending stop.
 
     The hub drops the route (``server``) at once but may take a while to end
     the process (``pending: "stop"``); a start during that time is refused.
+
+    Raises
+    ------
+    ServerDidNotStop
+        When the hub refuses the stop, or the server is still there after
+        ``timeout`` seconds: with the hub's user model and the server
+        process's state, for the test to fail on it.
     """
-    hub.admin("DELETE", f"/users/{username}/server")
+    r = hub.admin("DELETE", f"/users/{username}/server")
+    if r.status_code not in (202, 204):
+        raise ServerDidNotStop(f"stop {username}: {r.status_code} {r.text}")
 
     def gone():
         model = hub.admin("GET", f"/users/{username}").json()
         return not model.get("server") and not model.get("pending")
 
-    return wait_until(gone, timeout=timeout)
+    if wait_until(gone, timeout=timeout):
+        return True
+    model = hub.admin("GET", f"/users/{username}").json()
+    raise ServerDidNotStop(
+        f"the server of {username} did not stop within {timeout} s: "
+        f"server={model.get('server')!r} pending={model.get('pending')!r}; "
+        f"{process_state(server_pid(username))}\n" + hub.log_text()[-3000:]
+    )
+
+
+def process_state(pid):
+    """Describe process ``pid`` (status, command line) for a failure message."""
+    if pid is None:
+        return "no server process"
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            return f"process {pid} {proc.status()}: {' '.join(proc.cmdline())[:200]}"
+    except psutil.Error as e:
+        return f"process {pid}: {e}"
 
 
 def server_pid(username):

@@ -72,9 +72,10 @@ def test_every_instructor_endpoint_is_refused_to_a_learner(hub, graded_for_tom, 
     r = theo.call(method, path, json=body if method in ("POST", "PUT") else None)
     assert r.status_code == 403, (method, path, r.status_code, r.text)
     assert r.json()["error"]
-    # The instructor is let through (whatever the answer, not 403).
+    # The instructor is let through: the data, or "not found" for the made-up job id.
     if method == "GET":
-        assert api(hub, "tina").call(method, path).status_code != 403, path
+        r = api(hub, "tina").call(method, path)
+        assert r.status_code == (404 if "/jobs/" in path else 200), (path, r.status_code, r.text)
 
 
 @pytest.mark.parametrize(("method", "path"), INSTRUCTOR + LEARNER)
@@ -104,18 +105,17 @@ def test_learner_cannot_read_another_learners_files(hub, graded_for_tom):
     lab = graded_for_tom
     theo = person(hub, "theo", server=True)
     r = contents(hub, theo, "GET", "tom", f"{lab}/{NB}")
-    assert r.status_code in (302, 403, 404), r.status_code
+    assert r.status_code == 403, r.status_code
     assert b"COURSE-TEST-ANSWER" not in r.content
 
 
 def test_team_workspace_refused_to_non_members(hub):
-    pytest.importorskip("ai4scale.hub.teams")
     from hubtest import spawn
 
     spawn(hub, "team-t1")
     theo = person(hub, "theo")
     r = contents(hub, theo, "GET", "team-t1", "")
-    assert r.status_code in (302, 403, 404), r.status_code
+    assert r.status_code == 403, r.status_code
     tara = person(hub, "tara")
     assert contents(hub, tara, "GET", "team-t1", "").status_code == 200
 
