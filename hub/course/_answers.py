@@ -33,30 +33,67 @@ def _text_outputs(cells):
     return out
 
 
-def _answers_in(nb):
+def _answers_in(nb, lab_cells=frozenset()):
     """Return grade_id -> (source, outputs) of a learner's notebook.
 
     A manually graded answer cell is its own answer; for a test cell the
     answer is the learner's solution cells since the previous graded cell.
+    A task's answer is what the learner wrote below it, as the lab asks: the
+    cells they added (no nbgrader metadata, neither an ``id`` nor a source in
+    ``lab_cells``) up to the next cell of the lab.
     """
-    found, pending = {}, []
+    found, pending, task, task_cells = {}, [], None, []
+
+    def close_task():
+        if task is not None:
+            text = "\n\n".join(c.source for c in task_cells)[:MAX_TEXT]
+            found[task] = (text, _text_outputs(task_cells))
+
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader")
         meta = meta if isinstance(meta, dict) else {}
         gid = meta.get("grade_id")
+        if task is not None:
+            added = not meta and not ({cell.get("id"), cell.source.strip()} & lab_cells)
+            if added:
+                if cell.source.strip():
+                    task_cells.append(cell)
+                continue
+            close_task()
+            task, task_cells = None, []
         if meta.get("solution") and not meta.get("grade"):
             pending.append(cell)
+            continue
+        if gid and meta.get("task") and not meta.get("solution") and gid not in found:
+            task, task_cells, pending = gid, [], []
             continue
         if gid and (meta.get("grade") or meta.get("task")) and gid not in found:
             cells = [cell] if meta.get("solution") else pending
             text = "\n\n".join(c.source for c in cells)[:MAX_TEXT]
             found[gid] = (text, _text_outputs(cells))
             pending = []
+    close_task()
     return found
 
 
-def _owner_answers(course, lab, info):
-    """Return (notebook, grade_id) -> (source, outputs) of a collected submission."""
+def _lab_cells(glab):
+    """Return notebook -> the ids and sources of the cells the lab gave learners."""
+    from ai4scale.grading.labformat import learner_version
+
+    out = {}
+    for name, src in glab.sources.items():
+        cells = learner_version(src, name=name).cells
+        out[name] = frozenset(c.get("id") for c in cells if c.get("id")) | frozenset(
+            c.source.strip() for c in cells if c.source.strip()
+        )
+    return out
+
+
+def _owner_answers(course, lab, info, lab_cells):
+    """Return (notebook, grade_id) -> (source, outputs) of a collected submission.
+
+    ``lab_cells`` is :func:`_lab_cells` of the lab.
+    """
     from ai4scale.grading.autograde import SubmissionError, parse_notebook
 
     out = {}
@@ -66,7 +103,7 @@ def _owner_answers(course, lab, info):
             nb = parse_notebook(folder / name)
         except (SubmissionError, OSError):
             continue
-        for gid, answer in _answers_in(nb).items():
+        for gid, answer in _answers_in(nb, lab_cells.get(name, frozenset())).items():
             out[(name, gid)] = answer
     return out
 
@@ -177,12 +214,11 @@ def item_answers(course, lab, grade_id, *, notebook=None):
     glab = _gradebook_lab(course, lab)
     spec = _spec(glab, check_grade_id(grade_id), notebook)
     gb = course.gradebook
-    answers = []
+    found, lab_cells = [], _lab_cells(glab)
     for info in gb.collected_submissions(lab):
-        answers.append(
-            _answer(info, spec, _owner_answers(course, lab, info), gb.submission_results(info.id))
-        )
-    return {"item": _item_view(glab, spec, _prompts(glab)), "answers": answers}
+        answers = _owner_answers(course, lab, info, lab_cells)
+        found.append(_answer(info, spec, answers, gb.submission_results(info.id)))
+    return {"item": _item_view(glab, spec, _prompts(glab)), "answers": found}
 
 
 def owner_submission(course, lab, owner):
@@ -194,7 +230,7 @@ def owner_submission(course, lab, owner):
     glab = _gradebook_lab(course, lab)
     info = collected_of(course, lab, owner)
     gb = course.gradebook
-    answers = _owner_answers(course, lab, info)
+    answers = _owner_answers(course, lab, info, _lab_cells(glab))
     results = gb.submission_results(info.id)
     prompts = _prompts(glab)
     items = []
