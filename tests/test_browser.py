@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
+from browsertest import launch, watch
 from conftest import ROSTER
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 def test_learner_logs_in_and_gets_jupyterlab(hub, artifacts):
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: ./sandbox test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = watch(browser.new_page(viewport={"width": 1280, "height": 800}))
             page.goto(hub.url + "/hub/login")
             assert hub.settings["branding"]["name"] in page.content()
             page.screenshot(path=str(artifacts / "login.png"))

@@ -8,13 +8,11 @@ opens the course service's page in a new tab.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import requests
+from browsertest import launch, watch
 from conftest import ROSTER
 from hubtest import login, spawn, user_token
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -25,12 +23,10 @@ TYPED = "answer = 'typed by tom'"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: ./sandbox test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch(p)
         try:
             yield chromium
         finally:
@@ -39,7 +35,7 @@ def browser():
 
 def sign_in(browser, hub, name):
     """A new browser context with ``name`` signed in, on the hub home page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = watch(browser.new_context(viewport={"width": 1280, "height": 800}))
     page = context.new_page()
     page.goto(hub.url + "/hub/login?next=%2Fhub%2Fhome")
     page.fill("#username_input", name)

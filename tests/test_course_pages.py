@@ -205,6 +205,19 @@ def test_scripts_parse():
         assert run.returncode == 0, f"{script.name}:\n{run.stderr}"
 
 
+def test_installed_package_has_every_page_and_script():
+    """The installed copy (what the service runs) holds the checkout's templates and scripts."""
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[1] / "hub" / "course"
+    installed = _pages.STATIC_DIR.parent
+    for folder in ("templates", "static"):
+        files = sorted(p.relative_to(checkout) for p in (checkout / folder).rglob("*.*"))
+        assert files, folder
+        missing = [str(f) for f in files if not (installed / f).is_file()]
+        assert not missing, f"not installed in {installed}: {missing}"
+
+
 def test_scripts_never_write_html():
     # Data goes into the pages with textContent only: no innerHTML, no document.write.
     for script in _pages.STATIC_DIR.glob("*.js"):

@@ -179,7 +179,13 @@
         el("details", { class: "mt-3 course-subs", open: lab.submissions > 0 },
           el("summary", {}, `My submissions (${lab.submissions})`), subsNode),
         feedbackNode));
-    loadSubmissions(lab, subsNode);
+    if (lab.team && !lab.team_name) {
+      // Nothing to ask the server for (it would refuse): say why instead.
+      subsNode.replaceChildren(el("p", { class: "course-no-team" },
+        "You are not in a team yet, so there is nothing here. Ask your trainer to add you to a team."));
+    } else {
+      loadSubmissions(lab, subsNode);
+    }
     if (lab.status === "feedback") loadFeedback(lab, feedbackNode);
     return section;
   }
