@@ -72,7 +72,7 @@ def test_submission_that_is_not_a_notebook(hub, first, content):
         for action in ("submit", "check"):
             r = theo.post(f"/labs/{first['lab']}/{action}")
             assert r.status_code == 400, (action, r.text)
-            assert "not a notebook" in r.json()["error"] or "notebook" in r.json()["error"]
+            assert r.json()["error"].startswith("not a notebook: "), (action, r.text)
     finally:
         restore(hub, first)
     intact(hub, first)
