@@ -85,8 +85,12 @@ def _instructors(cell):
     return bool(meta.get("locked") or (meta.get("grade") and not meta.get("solution")))
 
 
-def _probe_says(cell, canary, key):
-    """Why a probe's evidence is not the guard's clean answer, or ``""``."""
+def _probe_says(cell, canary, key, notes=None):
+    """Why a probe's evidence is not the guard's clean answer, or ``""``.
+
+    A clean answer with the guard's notes for review (signed with its key)
+    adds them to ``notes``.
+    """
     shown = [
         o.get("data", {}).get("text/plain")
         for o in cell.outputs
@@ -95,6 +99,12 @@ def _probe_says(cell, canary, key):
     answer = _literal(shown[-1]) if cell.status == "ok" and shown else None
     if isinstance(answer, str) and answer.startswith("tampering: "):
         return f"check cell {canary.index}: {answer[11:]:.600}"
+    if isinstance(answer, str) and answer.startswith("review: ") and " #" in answer:
+        review = answer[8:].rsplit(" #", 1)[0]
+        if answer == probe_answer(key, canary.nonce, review):
+            if notes is not None and review not in notes:
+                notes.append(review)
+            return ""
     if answer != probe_answer(key, canary.nonce):
         got = f"{cell.ename}: {cell.evalue}" if cell.status == "error" else f"{shown[-1:]}"
         return f"check cell {canary.index} answered {cell.status!r}, {got:.80}"
@@ -193,7 +203,7 @@ def insert_canaries(nb, *, rng=None, guard=True):
     return out, canaries
 
 
-def check_canaries(run, canaries):
+def check_canaries(run, canaries, *, notes=None):
     """Return why the run shows tampering with failure reporting, or ``""``.
 
     Parameters
@@ -201,6 +211,9 @@ def check_canaries(run, canaries):
     run : ai4scale.grading.sandbox.RunResult
         Evidence of the run (cells indexed by notebook cell index).
     canaries : list of Canary
+    notes : list, optional
+        Receives what the guard saw that an honest notebook may also do
+        (for an instructor's review; the scores stand).
 
     Returns
     -------
@@ -234,7 +247,7 @@ def check_canaries(run, canaries):
             # The run ended in this cell: tampering if the learner's code made it so.
             return f"check cell {canary.index} did not finish ({cell.status})"
         if canary.kind == "probe":
-            why = _probe_says(cell, canary, key)
+            why = _probe_says(cell, canary, key, notes)
             if why:
                 return why
             continue

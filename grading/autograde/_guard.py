@@ -28,6 +28,11 @@ the bar; it proves nothing:
   guard's included: a handler installed with a fast timer could read the
   guard's state before the next check records the handler. Recorded at
   the next check, not prevented.
+- Lying values are found by walking every live class at each probe: a
+  class made and freed by the cyclic garbage collector between a test and
+  its probe (a class made inside the learner's function, collected while
+  the test cell still runs) is not seen. Classes seen once are kept alive
+  until the end of the run.
 - A process's memory is its own: code reaching it without the audited
   doors (ctypes, ``/proc/self/mem``, gc) is out of reach of any in-process
   check.
@@ -116,11 +121,17 @@ def read_guard_key(outputs):
     return None
 
 
-def probe_answer(key, nonce):
-    """Return a clean probe's answer: the keyed hash of its nonce (None without a key)."""
+def probe_answer(key, nonce, review=""):
+    """Return a clean probe's answer: the keyed hash of its nonce (None without a key).
+
+    With ``review`` (what the guard noted that an honest notebook may also
+    do), the answer is ``"review: <notes> #<keyed hash of notes and nonce>"``.
+    """
     if key is None:
         return None
-    return hashlib.sha256(key + f"{_PROBE}{nonce}".encode()).hexdigest()
+    signed = (f"review:{review}" if review else "") + f"{_PROBE}{nonce}"
+    digest = hashlib.sha256(key + signed.encode()).hexdigest()
+    return f"review: {review} #{digest}" if review else digest
 
 
 _IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)

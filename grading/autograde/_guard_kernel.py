@@ -22,6 +22,18 @@ learner's objects). It
   session and sockets (instance and class level), signal handlers and
   timers, threads running learner code, library functions and modules
   replaced by learner code;
+- checks, in every probe cell, the classes made by the learner's code for
+  values that lie: a subclass of a library type (``float``, ``str``,
+  ``dict``, numpy's and pandas' types) that changes a comparison, an
+  operator, a conversion or any inherited method, a class whose
+  comparisons or arithmetic answer a constant, and faked ``__class__`` or
+  ``isinstance`` answers. Dataclasses' generated comparisons, named tuples
+  and enums are not the learner's behaviour; a hand-written ``__eq__`` of
+  a plain class is noted for review;
+- notes, without calling it tampering, what an honest notebook may also
+  do (a comparison written by hand, cell checks out of step): the probe's
+  answer then carries the notes, signed with the key, and the grader keeps
+  the scores and asks an instructor to look;
 - answers probe cells. A probe reads ``__code__`` of a lambda whose default
   is ``"ai4scale-probe:<nonce>"``; the hook sees that read and sets the
   lambda's ``answer``: the findings, or ``sha256(key + findings + nonce)``
@@ -65,6 +77,8 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
     from IPython.core import interactiveshell
 
     ip = get_ipython()  # noqa: F821 - IPython's builtin
+    execution_result = interactiveshell.ExecutionResult
+    execution_info = interactiveshell.ExecutionInfo
 
     get_ident = _thread.get_ident
     function, method, builtin = types.FunctionType, types.MethodType, types.BuiltinFunctionType
@@ -87,6 +101,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
     timers = [getattr(signal, n) for n in ("ITIMER_REAL", "ITIMER_VIRTUAL", "ITIMER_PROF")]
     main_ident = get_ident()
     own_file = sys._getframe().f_code.co_filename
+    get_frame = sys._getframe
 
     # ---- safe access: never runs a method of the learner's ------------------
 
@@ -290,6 +305,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
     # ---- the findings, seen only by the hook --------------------------------
 
     found = {}  # kind -> message, in order
+    noted = {}  # kind -> message: what an honest notebook may also do, for review
     where = {"depth": 0, "top": 0}
     busy = set()
     chain = hashlib.sha256()
@@ -304,6 +320,10 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
             chain.update(message.encode())
             if len(found) < 30:
                 found[kind] = message
+
+    def note(kind, text):
+        if kind not in noted and kind not in found and len(noted) < 30:
+            noted[kind] = f"{label()}: {text}"
 
     def same_items(now, then):
         return len(now) == len(then) and all(a is b for a, b in zip(now, then, strict=True))
@@ -391,6 +411,175 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
                         flag(f"lib:{what}.{k}", f"{what}.{k} was replaced by the learner's code")
                 clean[ident(owner)] = mark
 
+    # ---- values whose comparisons the learner's code defines ----------------
+    # A learner's class that lies: a float subclass whose __eq__ is always True,
+    # an object whose __sub__ returns 0. Tests compare values with ==, -, abs()
+    # and float(); a class of the learner's must not define what they do.
+
+    subclasses = type.__dict__["__subclasses__"]
+    value_names = frozenset(
+        (
+            "eq ne lt le gt ge sub rsub add radd mul rmul truediv rtruediv floordiv rfloordiv "
+            "mod rmod pow rpow neg pos abs invert and rand or ror xor rxor bool float int "
+            "index complex round trunc floor ceil len contains getitem iter array "
+            "array_ufunc array_function array_interface instancecheck subclasscheck class "
+            "getattr getattribute subclasshook"
+        ).split()
+    )
+    value_names = frozenset(f"__{n}__" for n in value_names)
+    # What a class may define without changing how its values compare.
+    plain_names = frozenset(
+        (
+            "module qualname doc dict weakref slots annotations orig_bases parameters "
+            "init_subclass class_getitem firstlineno static_attributes init new repr str "
+            "format match_args getnewargs reduce reduce_ex copy deepcopy getstate setstate "
+            "sizeof del hash dataclass_fields dataclass_params type_params "
+            "annotate annotations_cache"
+        ).split()
+    )
+    plain_names = frozenset(f"__{n}__" for n in plain_names)
+    always_lie = frozenset(("__class__", "__instancecheck__", "__subclasscheck__"))
+    code_ops = __import__("dis").opmap
+    constant_ops = frozenset(
+        code_ops[n]
+        for n in ("RESUME", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST", "NOP")
+        if n in code_ops
+    )
+    dataclass_maker = __import__("dataclasses").make_dataclass
+    known_classes = {}  # id -> the class, kept: a freed id is not reused while we hold it
+    learner_classes = {}  # id -> class of the learner's
+    generated_ok = {}  # (id of function) -> True when it is what dataclasses would write
+
+    def all_classes():
+        """Return the classes not seen before (the whole tree is walked: C calls only)."""
+        stack, out = [object], []
+        while stack:
+            for sub in subclasses(stack.pop()):
+                if ident(sub) not in known_classes:
+                    out.append(sub)
+                stack.append(sub)
+        return out
+
+    def constant(fn):
+        code = fn.__code__
+        ops = code.co_code[::2]
+        return all(op in constant_ops for op in ops)
+
+    def dataclass_written(cls, name, fn):
+        """Whether ``fn`` is the comparison dataclasses writes for ``cls``'s fields."""
+        key = ident(fn)
+        if key in generated_ok:
+            return generated_ok[key]
+        ok = False
+        fields = cls_dict(cls).get("__dataclass_fields__")
+        params = cls_dict(cls).get("__dataclass_params__")
+        if type(fields) is dict and params is not None and type(fn) is function:
+            names = [k for k in fields if type(k) is str]
+            try:
+                ref = dataclass_maker(
+                    "ref", names, eq=True, order=name in ("__lt__", "__le__", "__gt__", "__ge__")
+                )
+                want = static(ref, name)
+                ok = (
+                    type(want) is function
+                    and want.__code__.co_code == fn.__code__.co_code
+                    and want.__code__.co_names == fn.__code__.co_names
+                    and want.__code__.co_consts == fn.__code__.co_consts
+                )
+            except Exception:
+                ok = False
+        generated_ok[key] = ok
+        return ok
+
+    def defines(v):
+        """Whether the class-level value ``v`` is behaviour (not plain data)."""
+        t = type(v)
+        return (
+            callable(v)
+            or t in (staticmethod, classmethod, property)
+            or (static(t, "__get__") is not missing)
+        )
+
+    def reachable(c, mod):
+        """Whether the class is where its module and name say (a library's usually is)."""
+        obj = strkeys(sys_dict.get("modules")).get(mod)
+        name = cls_name(c)
+        if obj is None or type(name) is not str:
+            return False
+        for part in name.split("."):
+            obj = strkeys(idict(obj) if type(obj) is module_type else cls_dict(obj)).get(part)
+            if obj is None:
+                return False
+            if not (type(obj) is module_type or cls_flags(type(obj)) & type_subclass):
+                return False
+        return obj is c
+
+    def learner_class(c):
+        """Whether the class was made by the learner's code (not by a library's)."""
+        if not cls_flags(c) & heap_type:
+            return False
+        d = cls_dict(c)
+        mod = d.get("__module__")
+        if is_str(mod, "__main__"):
+            return True
+        generated = False  # C types made at run time (Cython) have no functions at all
+        for v in d.values():
+            if type(v) in (staticmethod, classmethod):
+                v = v.__func__
+            elif type(v) is property:
+                v = v.fget
+            if type(v) is not function:
+                continue
+            name = v.__code__.co_filename
+            if library_file(name):
+                continue
+            if type(name) is str and name.startswith("<"):
+                # made by exec: in the notebook, or by a library (attrs, dataclasses)
+                if function_module(v) == "__main__":
+                    return True
+                generated = True
+                continue
+            return True
+        return generated and not reachable(c, mod)
+
+    def check_values():
+        for c in all_classes():
+            known_classes[ident(c)] = c
+            if learner_class(c):
+                learner_classes[ident(c)] = c
+        for c in learner_classes.values():
+            what = cls_name(c)
+            bases = [
+                b for b in cls_mro(c)[1:] if b is not object and ident(b) not in learner_classes
+            ]
+            for name, v in strkeys(cls_dict(c)).items():
+                if not defines(v) or name in plain_names:
+                    continue
+                fn = v.__func__ if type(v) in (staticmethod, classmethod) else v
+                if dataclass_written(c, name, fn):
+                    continue
+                if name in always_lie:
+                    flag(f"value:{what}", f"the learner's class {what} fakes {name}")
+                    continue
+                inherited = [b for b in bases if static(b, name) is not missing]
+                if name not in value_names and not (inherited and user_code(v)):
+                    continue  # new behaviour, or a library's own helper (enum, namedtuple)
+                if any(static(b, name) is v for b in inherited):
+                    continue
+                if bases:
+                    flag(
+                        f"value:{what}",
+                        f"the learner's class {what} (a {cls_name(bases[0])}) changes {name}, "
+                        "so its values do not behave as a real one's",
+                    )
+                elif type(fn) is not function or constant(fn):
+                    flag(
+                        f"value:{what}",
+                        f"the learner's class {what} answers {name} with a constant",
+                    )
+                elif user_code(fn):
+                    note(f"value:{what}", f"the learner's class {what} defines {name}")
+
     def check(libraries=False):
         now_builtins = strkeys(builtins_dict)
         for k, v in builtins_snap.items():
@@ -455,6 +644,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         check_threads()
         if libraries:
             check_libraries()
+            check_values()
 
     def probe(fn):
         defaults = fn.__defaults__
@@ -464,25 +654,37 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         if not nonce.startswith("ai4scale-probe:"):
             return
         if where["depth"] != 1:
-            flag("bookkeeping", "the grader's cell checks were bypassed")
+            note("bookkeeping", "the grader's cell checks ran out of step")
         check(libraries=True)
         if found:
             fn.answer = "tampering: " + "; ".join(found.values())
         else:
             h = chain.copy()
+            review = "; ".join(noted.values())
+            if review:
+                # Signed with the key, so the grader knows the guard wrote it.
+                h.update(("review:" + review).encode())
             h.update(nonce.encode())
-            fn.answer = h.hexdigest()
+            fn.answer = f"review: {review} #{h.hexdigest()}" if review else h.hexdigest()
 
-    def on_cell(step):
+    def blank(result):
+        # IPython runs post_run_cell, and not pre_run_cell, for a blank cell.
+        info = idict(result).get("info") if type(result) is execution_result else None
+        raw = idict(info).get("raw_cell") if type(info) is execution_info else None
+        return type(raw) is str and not str.strip(raw)
+
+    def on_cell(step, result=None):
         # Checked after top-level cells only: a cell may run others inside a
         # capture of its output (%%capture), which is its own business; and
         # what a cell leaves installed is seen after it, its callbacks included.
+        if is_str(step, "post") and blank(result):
+            return
         if is_str(step, "pre"):
             where["depth"] += 1
             if where["depth"] == 1:
                 where["top"] += 1
         elif where["depth"] == 0:
-            flag("bookkeeping", "the grader's cell checks were bypassed")
+            note("bookkeeping", "the grader's cell checks ran out of step")
         else:
             where["depth"] -= 1
             if where["depth"] == 0:
@@ -512,6 +714,18 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         "ctypes.wstring_at": "memory was read with ctypes",
         "ctypes.cdata": "memory was read with ctypes",
     }
+    # What libraries do for honest notebooks too (IPython's autoreload searches
+    # the object graph; joblib builds functions): recorded when the learner's
+    # own code calls it.
+    libraries_may = frozenset(
+        (
+            "gc.get_objects",
+            "gc.get_referrers",
+            "gc.get_referents",
+            "sys._current_frames",
+            "function.__new__",
+        )
+    )
     getattr_names = frozenset(("__code__", "tb_frame", "gi_frame", "cr_frame", "ag_frame"))
     handled = frozenset(recorded) | {"object.__getattr__", "ctypes.dlsym", "open", "ai4scale.cell"}
 
@@ -528,7 +742,9 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         busy.add(me)
         try:
             if event in recorded:
-                flag(event, recorded[event])
+                caller = get_frame(1)
+                if not (event in libraries_may and library_file(caller.f_code.co_filename)):
+                    flag(event, recorded[event])
             elif event == "object.__getattr__":
                 on_getattr(*args)
             elif event == "ctypes.dlsym":
@@ -542,7 +758,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
                 if type(path) is str and path.startswith("/proc/") and path.endswith("/mem"):
                     flag("memory", "the process memory was opened")
             elif event == "ai4scale.cell" and args:
-                on_cell(args[0])
+                on_cell(*args[:2])
         except BaseException as e:  # never raise: a traceback would lead to this frame
             tb = e.__traceback__
             while tb is not None and tb.tb_next is not None:
@@ -558,7 +774,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
     audit = sys.audit
     own_callbacks = {
         "pre_run_cell": [lambda *_, a=audit: a("ai4scale.cell", "pre")],
-        "post_run_cell": [lambda *_, a=audit: a("ai4scale.cell", "post")],
+        "post_run_cell": [lambda *r, a=audit: a("ai4scale.cell", "post", *r[:1])],
     }
     for event, cbs in own_callbacks.items():
         ip.events.register(event, cbs[0])

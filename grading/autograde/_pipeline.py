@@ -150,7 +150,10 @@ def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
         if failure is not None:
             out.flags.setdefault("setup_failed", {})[name] = failure.to_dict()
             results = mark_setup_failed(results, failure)
-        why = check_canaries(run, canaries)
+        notes = []
+        why = check_canaries(run, canaries, notes=notes)
+        if notes and not why:
+            out.flags.setdefault("review", {})[name] = "; ".join(notes)
         if why:
             tampered.append(f"{name}: {why}")
             results = zero_autograded(results, "tampering with failure reporting: " + why)

@@ -610,6 +610,11 @@ class SandboxKernel:
             deadline = started + box.notebook_timeout
             code_cells = [c for c in nb.cells if c.cell_type == "code"]
             for cell, res in zip(code_cells, cells, strict=True):
+                if not cell.source.strip():
+                    # Not sent, as nbclient and JupyterLab do: IPython would run
+                    # no pre_run_cell for it, only post_run_cell.
+                    res.status = "ok"
+                    continue
                 box._execute(
                     self._client, self.proc, self.cgroup, cell.source, res, deadline, budget
                 )
