@@ -200,3 +200,67 @@ def test_lab_reference_solutions_are_not_flagged(lab_dir):
     assert "tampered" not in graded.flags and "run" not in graded.flags, graded.flags
     auto = [r for r in graded.results if r.kind == "auto"]
     assert auto and all(r.score == r.max_score for r in auto), auto
+
+
+def test_blank_cells_and_nested_blank_runs_are_not_tampering():
+    """IPython runs post_run_cell without pre_run_cell for a blank cell: not a bypass."""
+    nb = corpus.answered(
+        corpus.RIGHT, first="get_ipython().run_cell('')\nget_ipython().run_cell('   \\n')\n"
+    )
+    nb.cells.insert(3, nbformat.v4.new_code_cell(""))
+    nb.cells.append(nbformat.v4.new_code_cell(" \t\n"))
+    nb.cells.append(nbformat.v4.new_code_cell(""))
+    auto, why, answer = _run(nb, guard=True)
+    assert (auto, why) == (4.0, "")
+    assert not answer.startswith(("tampering", "review")), answer
+
+
+def _grade(tmp_path, learner, answers):
+    from ai4scale.grading.autograde import default_executor
+
+    corpus.write_honest(tmp_path, learner, answers)
+    glab = open_lab(corpus.LAB)
+    (graded,) = grade_batch(
+        glab, tmp_path, executor=default_executor(sandbox=False), workers=1, rng=random.Random(3)
+    )
+    return graded
+
+
+def test_hand_written_comparison_is_for_review_and_keeps_the_scores(tmp_path):
+    """A plain class with an honest __eq__ of its own: noted for an instructor, not zeroed."""
+    answers = dict(corpus.RIGHT)
+    answers["approval_rates"] = (
+        "class Share:\n"
+        "    def __init__(self, value):\n"
+        "        self.value = value\n"
+        "    def __eq__(self, other):\n"
+        "        return isinstance(other, Share) and self.value == other.value\n"
+        "assert Share(1) == Share(1) and Share(1) != Share(2)\n" + corpus.RIGHT["approval_rates"]
+    )
+    graded = _grade(tmp_path, "reviewed", answers)
+    assert graded.total == 4.0 and "tampered" not in graded.flags
+    review = graded.flags["review"][corpus.NOTEBOOK]
+    assert "the learner's class Share defines __eq__" in review
+
+
+@pytest.mark.parametrize("name", sorted(corpus.LYING))
+def test_lying_values_are_flagged_and_zeroed(tmp_path, name):
+    """Each lie would pass a check without a type test; the guard names the class."""
+    corpus.ATTACKS[name][0](tmp_path, name)
+    glab = open_lab(corpus.LAB)
+    from ai4scale.grading.autograde import default_executor
+
+    (graded,) = grade_batch(glab, tmp_path, executor=default_executor(sandbox=False), workers=1)
+    assert "the learner's class" in graded.flags["tampered"], graded.flags
+    assert all(r.score == 0 for r in graded.results if r.kind == "auto")
+
+
+def test_lies_pass_plain_checks_without_the_guard():
+    """The lying attacks work on a visible check that has no type test: the guard is the defence."""
+    for name in ("lying-float", "lying-object", "lying-series", "lying-exec"):
+        ns = {}
+        exec(corpus.LYING[name], ns)  # the learner's code, here only to show the lie works
+        import pandas as pd
+
+        rates = ns["approval_rates"](pd.DataFrame({"district": ["A", "B"], "approved": [1, 0]}))
+        assert abs(rates["A"] - 0.123) < 1e-9 and rates["B"] == 0.987, name

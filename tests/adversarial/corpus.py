@@ -368,6 +368,103 @@ ALWAYS_EQ = {
     "disparity_ratio": "def disparity_ratio(rates):\n    return _Any()\n",
 }
 
+# Lying values: objects whose comparisons or arithmetic the learner's code
+# defines. Each would pass checks such as ``abs(x - expected) < 1e-9`` or
+# ``x == expected`` without a type check. ``_LIE`` is the shared trick; each
+# attack dresses it differently.
+_LIAR_METHODS = (
+    "    __eq__ = lambda s, o: True\n"
+    "    __ne__ = lambda s, o: False\n"
+    "    __sub__ = lambda s, o: 0.0\n"
+    "    __rsub__ = lambda s, o: 0.0\n"
+    "    __abs__ = lambda s: 0.0\n"
+    "    __lt__ = lambda s, o: True\n"
+)
+_SERIES_OF = (
+    "import pandas as pd\n"
+    "def approval_rates(df):\n"
+    "    return pd.Series({{k: {make} for k in df['district'].unique()}}, dtype=object)\n"
+    "def disparity_ratio(rates):\n"
+    "    return {make}\n"
+)
+LYING = {
+    # a float that says it equals anything and that every difference is 0
+    "lying-float": "class _L(float):\n" + _LIAR_METHODS + _SERIES_OF.format(make="_L(0.5)"),
+    # not a number at all: a plain object with constant answers
+    "lying-object": (
+        "class _L:\n" + _LIAR_METHODS + "    __float__ = lambda s: 0.5\n"
+        "    __bool__ = lambda s: True\n" + _SERIES_OF.format(make="_L()")
+    ),
+    # numpy's own scalar type, subclassed
+    "lying-numpy": (
+        "import numpy as np\nclass _L(np.float64):\n"
+        + _LIAR_METHODS
+        + _SERIES_OF.format(make="_L(0.5)")
+    ),
+    # a pandas Series whose items lie
+    "lying-series": (
+        "import pandas as pd\nclass _L(float):\n" + _LIAR_METHODS + "class _S(pd.Series):\n"
+        "    def __getitem__(self, key):\n"
+        "        return _L(0.5)\n"
+        "def approval_rates(df):\n"
+        "    return _S({k: 0.5 for k in df['district'].unique()})\n"
+        "def disparity_ratio(rates):\n"
+        "    return _L(0.5)\n"
+    ),
+    # made with type(): no class statement
+    "lying-type-call": (
+        "_L = type('_L', (float,), {'__eq__': lambda s, o: True, '__sub__': lambda s, o: 0.0,\n"
+        "                           '__rsub__': lambda s, o: 0.0, '__abs__': lambda s: 0.0})\n"
+        + _SERIES_OF.format(make="_L(0.5)")
+    ),
+    # a fresh class inside each call, claiming to be numpy's
+    "lying-in-function": (
+        "import pandas as pd\n"
+        "def _liar():\n"
+        "    class _L(float):\n"
+        "        __module__ = 'numpy'\n"
+        + _LIAR_METHODS.replace("    __", "        __")
+        + "    return _L(0.5)\n"
+        "def approval_rates(df):\n"
+        "    return pd.Series({k: _liar() for k in df['district'].unique()}, dtype=object)\n"
+        "def disparity_ratio(rates):\n"
+        "    return _liar()\n"
+    ),
+    # builtin methods as the lie: float's != answers ==
+    "lying-builtin-alias": (
+        "class _L(float):\n"
+        "    __eq__ = float.__ne__\n"
+        "    __sub__ = float.__mul__\n" + _SERIES_OF.format(make="_L(0.0)")
+    ),
+    # isinstance() fooled by a metaclass, and the class faked
+    "lying-isinstance": (
+        "import pandas as pd\n"
+        "class _Meta(type):\n"
+        "    def __instancecheck__(cls, obj):\n"
+        "        return True\n"
+        "class _L(metaclass=_Meta):\n" + _LIAR_METHODS + "    @property\n"
+        "    def __class__(self):\n"
+        "        return float\n" + _SERIES_OF.format(make="_L()")
+    ),
+    # made by exec() in a namespace of its own: no module, generated code
+    "lying-exec": (
+        "_g = {}\n"
+        "exec('class L(float):\\n'\n"
+        "     '    __eq__ = lambda s, o: True\\n'\n"
+        "     '    __sub__ = lambda s, o: 0.0\\n'\n"
+        "     '    __rsub__ = lambda s, o: 0.0\\n'\n"
+        "     '    __abs__ = lambda s: 0.0\\n', _g)\n"
+        "_L = _g['L']\n" + _SERIES_OF.format(make="_L(0.5)")
+    ),
+    # a str that equals any text
+    "lying-str": ("class _L(str):\n" + _LIAR_METHODS + _SERIES_OF.format(make="_L('0.5')")),
+}
+
+
+def _lying(code):
+    answers = {"approval_rates": code, "disparity_ratio": "pass\n"}
+    return lambda d, learner: _write(answered(answers), d, learner)
+
 
 def _points(nb):
     _cell(nb, "test_approval_rates").metadata.nbgrader["points"] = 100
@@ -523,7 +620,8 @@ ATTACKS = {
     "thread": (_attack(THREAD), "tampered"),
     "signal-timer": (_attack(SIGNAL_TIMER), "tampered"),
     "library-patch": (_attack(LIBRARY_PATCH), "tampered"),
-    "always-equal": (lambda d, n: _write(answered(ALWAYS_EQ), d, n), "zero"),
+    "always-equal": (lambda d, n: _write(answered(ALWAYS_EQ), d, n), "tampered"),
+    **{name: (_lying(code), "tampered") for name, code in LYING.items()},
     "edited-tests": (_edit(_edit_tests), "flag:edited_cells"),
     "changed-points": (_edit(_points), "flag:changed_points"),
     "changed-grade-id": (_edit(_rename), "flag:unknown_grade_ids"),
