@@ -364,6 +364,12 @@ class Kernel:
         self.ws.close()
         self.ws = self._connect()
 
+    def state(self):
+        """The kernel's ``execution_state`` as its server reports it (``idle``, ``busy``, ...)."""
+        r = requests.get(f"{self.base}/api/kernels/{self.id}", headers=self.headers, timeout=30)
+        r.raise_for_status()
+        return r.json()["execution_state"]
+
     def execute(self, code, *, timeout=120):
         """Run ``code``; return a dict with stdout, stderr, error (ename) and status.
 
