@@ -59,6 +59,8 @@ __all__ = [
     "read_guard_key",
 ]
 
+#: In the guard's findings about values whose comparisons the learner's code defines.
+LYING_VALUES = "the learner's class "
 #: Printed by the guard cell before the probe key.
 GUARD_MARKER = "ai4scale-guard-key"
 #: The file name the guard's code is compiled under (its frames are known by it).

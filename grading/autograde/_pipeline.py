@@ -12,6 +12,7 @@ from ai4scale.grading.labformat import lab_items, load_lab, read_lab_notebooks
 
 from ._canary import check_canaries, insert_canaries
 from ._execute import default_executor
+from ._guard import LYING_VALUES
 from ._parse import SubmissionError, check_name, parse_notebook
 from ._preload import lab_preload
 from ._sanitise import sanitise
@@ -156,6 +157,8 @@ def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
             out.flags.setdefault("review", {})[name] = "; ".join(notes)
         if why:
             tampered.append(f"{name}: {why}")
+            if LYING_VALUES in why:
+                out.flags["lying_values"] = True
             results = zero_autograded(results, "tampering with failure reporting: " + why)
         out.results += results
     if tampered:

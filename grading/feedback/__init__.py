@@ -6,11 +6,12 @@ trainer's comments, the learner's own answer cells from the submitted
 notebook, the totals and the submission's flags in plain language.
 """
 
-from ._collect import SubmissionFeedback, collect_feedback, write_feedback
+from ._collect import LYING_VALUES_MESSAGE, SubmissionFeedback, collect_feedback, write_feedback
 from ._redact import hidden_fragments, safe_message
 from ._render import render_feedback
 
 __all__ = [
+    "LYING_VALUES_MESSAGE",
     "SubmissionFeedback",
     "collect_feedback",
     "hidden_fragments",

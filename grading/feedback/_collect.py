@@ -63,6 +63,14 @@ _RUNS = {
     "startup_failed": "the grader could not start Python for your notebook; ask your trainer",
     "protocol_error": "your code broke how Python talks to the grader, so the run stopped",
 }
+#: For learners whose answers were values made to pass any comparison.
+LYING_VALUES_MESSAGE = (
+    "Some of your answers were made to look equal to any expected value (your notebook "
+    "defines its own kind of number, text or table that changes how values are compared). "
+    "The checks cannot trust such answers, so every automatically graded item scores zero. "
+    "Give the plain result of your calculation; if you think this is a mistake, talk to "
+    "your trainer."
+)
 _TAMPERED = (
     "Your notebook changed how Python reports errors (for example by rewriting assert "
     "statements, hiding tracebacks or wrapping cell execution). The grader could not trust "
@@ -75,7 +83,9 @@ def _notes(sub, flags, message):
     notes = []
     if sub.status == "rejected":
         notes.append(f"Your submission could not be graded: {message}")
-    if flags.get("tampered"):
+    if flags.get("lying_values"):
+        notes.append(LYING_VALUES_MESSAGE)
+    elif flags.get("tampered"):
         notes.append(_TAMPERED)
     if flags.get("setup_failed"):
         notes.append(SETUP_FAILED_MESSAGE)
@@ -179,7 +189,9 @@ def collect_feedback(gradebook, glab, *, submissions_dir=None):
                 key = f"{spec['notebook']}/{key}"
             res = row["items"].get(key, {})
             status = (res.get("flags") or {}).get("status", "not graded")
-            if status == "tampered":
+            if status == "tampered" and flags.get("lying_values"):
+                shown = "set to zero: answers made to look equal to any expected value"
+            elif status == "tampered":
                 shown = "set to zero: the notebook tampered with error reporting"
             elif status == SETUP_FAILED:
                 shown = SETUP_FAILED_MESSAGE

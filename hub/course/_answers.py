@@ -247,6 +247,8 @@ def owner_submission(course, lab, owner):
         "status": info.status,
         "executor": flags.get("executor", ""),
         "setup_failed": flags.get("setup_failed") or {},
+        "tampered": flags.get("tampered") or "",
+        "review": flags.get("review") or {},
         "score": sum(scored) if scored else None,
         "max_score": float(glab.lab.points),
         "items": items,

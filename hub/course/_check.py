@@ -47,7 +47,7 @@ def check_work(course, lab, files, *, name="check"):
         A file above ``max_upload_bytes``.
     """
     from ai4scale.grading.autograde import SETUP_FAILED, GradingLab, grade_submission
-    from ai4scale.grading.feedback import hidden_fragments, safe_message
+    from ai4scale.grading.feedback import LYING_VALUES_MESSAGE, hidden_fragments, safe_message
     from ai4scale.grading.labformat import learner_version
 
     from ._grading import SETUP_FAILED_MESSAGE, make_executor, record_setup_alert
@@ -108,7 +108,9 @@ def check_work(course, lab, files, *, name="check"):
         record_setup_alert(course, lab, name, failures, graded.executor)
     errors += [f"{nb_name}: {SETUP_FAILED_MESSAGE}" for nb_name in sorted(failures)]
     errors += [f"{nb}: {why}" for nb, why in sorted(graded.flags.get("run", {}).items())]
-    if graded.flags.get("tampered"):
+    if graded.flags.get("lying_values"):
+        errors.append(LYING_VALUES_MESSAGE)
+    elif graded.flags.get("tampered"):
         errors.append(
             "your notebook changed how Python reports errors; the tests cannot be trusted"
         )

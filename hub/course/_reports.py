@@ -65,13 +65,22 @@ def lab_status(course, lab, roster):
                 "late": bool(last and last.late),
                 "collected": col is not None,
                 "status": col.status if col else None,
-                "setup_failed": bool(col and gb.submission_state(col.id)[1].get("setup_failed")),
+                **_flag_summary(gb.submission_state(col.id)[1] if col else {}),
                 "score": totals.get(col.id) if col else None,
                 "max_score": float(glab.lab.points),
                 "feedback_released_at": _iso(col.feedback_released_at) if col else None,
             }
         )
     return rows
+
+
+def _flag_summary(flags):
+    """Return what the owners' table shows of a collected submission's grading flags."""
+    return {
+        "setup_failed": bool(flags.get("setup_failed")),
+        "tampered": bool(flags.get("tampered")),
+        "review": bool(flags.get("review")),
+    }
 
 
 def dashboard(course, lab, roster, *, bins=10):

@@ -209,7 +209,12 @@
         s.submitted_at ? ["Submission handed in ", time(s.submitted_at)] : "Collected submission",
         s.late ? [" ", el("span", { class: "badge text-bg-warning" }, "Late")] : null,
         sub.score !== null && sub.score !== undefined ? ` · score so far ${points(sub.score)} / ${points(sub.max_score)}` : "",
-        s.sha256 ? [el("br"), el("span", { class: "small" }, "Fingerprint (SHA-256): ", el("code", { class: "course-sha" }, s.sha256))] : null));
+        s.sha256 ? [el("br"), el("span", { class: "small" }, "Fingerprint (SHA-256): ", el("code", { class: "course-sha" }, s.sha256))] : null),
+        sub.tampered ? el("div", { class: "alert alert-danger", id: "owner-tampered", role: "alert" },
+          el("strong", {}, "Tampering found: every autograded item is zero. "), sub.tampered) : null,
+        Object.keys(sub.review || {}).length ? el("div", { class: "alert alert-warning", id: "owner-review" },
+          el("strong", {}, "To review (the scores stand): "),
+          Object.entries(sub.review).map(([nb, text]) => el("div", {}, `${nb}: ${text}`))) : null);
       answersNode.removeAttribute("aria-busy");
       answersNode.replaceChildren(...sub.items.map((answer) => {
         const item = byId.get(`${answer.notebook}/${answer.grade_id}`) || { ...answer, rubric: answer.rubric };

@@ -126,7 +126,9 @@
             el("td", {}, r.submissions),
             el("td", {}, r.collected ? "yes" : "no"),
             el("td", {}, r.score === null || r.score === undefined ? "–" : `${points(r.score)} / ${points(r.max_score)}`,
-              r.setup_failed ? [" ", el("span", { class: "badge text-bg-danger", title: "The lab's setup cell failed in this run: the failed items are not scored. Autograde again once the environment is fixed." }, "Setup failed")] : null),
+              r.setup_failed ? [" ", el("span", { class: "badge text-bg-danger", title: "The lab's setup cell failed in this run: the failed items are not scored. Autograde again once the environment is fixed." }, "Setup failed")] : null,
+              r.tampered ? [" ", el("span", { class: "badge text-bg-danger", title: "The grader found tampering with its checks or answers whose values lie: every autograded item is zero. Open the submission to see why." }, "Tampering")] : null,
+              r.review ? [" ", el("span", { class: "badge text-bg-warning", title: "The grader noted something to look at (for example a comparison the learner wrote by hand). The scores stand." }, "To review")] : null),
             el("td", {}, r.feedback_released_at ? time(r.feedback_released_at) : "no"),
             el("td", {}, r.collected
               ? el("a", { class: "btn btn-sm btn-outline-primary", href: `${base}instructor/labs/${lab}/owners/${encodeURIComponent(r.owner)}` }, "Grade")
