@@ -177,6 +177,11 @@ def test_adversarial_corpus(glab, tmp_path, attack_executor):
         if expect == "tampered":
             assert g.flags.get("tampered"), learner
             assert {r.status for r in auto} == {"tampered"}
+        elif expect == "starved":
+            # Its processes starve the kernel: the run stops in whichever cell the
+            # limit hits, a check cell included (then also named as tampering).
+            why = g.flags.get("tampered", "")
+            assert not why or "did not finish" in why, (learner, g.flags)
         else:
             assert not g.flags.get("tampered"), (learner, g.flags)
         if expect.startswith("flag:"):

@@ -10,12 +10,11 @@ flag of any kind, or one autograded point lost, fails.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
-from ai4scale.grading.autograde import default_executor, grade_batch, open_lab
+from ai4scale.grading.autograde import grade_batch, open_lab
 from ai4scale.grading.labformat import find_labs
 
 sys.path.insert(0, str(Path(__file__).parent / "honest"))
@@ -25,19 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 LABS = find_labs(REPO / "labs")
 
 
-@pytest.fixture(scope="module")
-def executor():
-    if os.geteuid() != 0:
-        pytest.fail("the grading sandbox runs as root: run the tests as root (./sandbox test)")
-    return default_executor(sandbox=True, cell_timeout=120, notebook_timeout=600)
-
-
 @pytest.mark.parametrize("lab_dir", LABS, ids=lambda p: p.name)
-def test_honest_messy_notebooks_keep_full_marks_unflagged(lab_dir, tmp_path, executor):
+def test_honest_messy_notebooks_keep_full_marks_unflagged(lab_dir, tmp_path, lab_sandbox):
     glab = open_lab(lab_dir)
     for variant in messy.VARIANTS:
         messy.write_variant(tmp_path, variant, glab.sources, variant, glab.id)
-    graded = grade_batch(glab, tmp_path, executor=executor, workers=2)
+    graded = grade_batch(glab, tmp_path, executor=lab_sandbox, workers=2)
     assert sorted(g.learner for g in graded) == sorted(messy.VARIANTS)
     problems = []
     for g in graded:

@@ -166,15 +166,24 @@ class LocalExecutor:
     name = "local"
 
     def __init__(
-        self, *, cell_timeout=30.0, notebook_timeout=300.0, max_output_bytes=1_000_000, **_
+        self,
+        *,
+        cell_timeout=30.0,
+        notebook_timeout=300.0,
+        max_output_bytes=1_000_000,
+        output_stop_bytes=32 << 20,
+        **_,
     ):
         self.cell_timeout = cell_timeout
         self.notebook_timeout = notebook_timeout
         self.max_output_bytes = max_output_bytes
+        self.output_stop_bytes = output_stop_bytes
 
     def settings(self):
-        """Return the settings a run depends on (its timeouts and output cap)."""
-        return _settings_of(self, ("cell_timeout", "notebook_timeout", "max_output_bytes"))
+        """Return the settings a run depends on (its timeouts and output caps)."""
+        return _settings_of(
+            self, ("cell_timeout", "notebook_timeout", "max_output_bytes", "output_stop_bytes")
+        )
 
     def run(self, nb, *, workdir_files=None):
         """Execute ``nb``; return its :class:`RunResult`."""
@@ -239,11 +248,11 @@ class LocalExecutor:
                             result.reason = f"the kernel died while running cell {i}"
                             break
                         budget = _take_outputs(nb.cells[i], res, budget)
-                        if budget < 0:
+                        if budget < self.max_output_bytes - self.output_stop_bytes:
                             res.status = "output_limit"
                             result.outcome = "output_limit"
                             result.reason = (
-                                f"cell {i} took the output above {self.max_output_bytes} bytes"
+                                f"cell {i} took the output above {self.output_stop_bytes} bytes"
                             )
                             break
             except DeadKernelError:
@@ -257,7 +266,7 @@ class LocalExecutor:
 
 
 def _take_outputs(cell, res, budget):
-    """Copy the cell's outputs into ``res``, cutting text at the output budget."""
+    """Copy the cell's outputs into ``res``, cutting text at the output budget (as the sandbox)."""
     for out in cell.get("outputs", []):
         out = dict(out)
         if out["output_type"] == "stream":
@@ -268,7 +277,11 @@ def _take_outputs(cell, res, budget):
             budget -= len(text)
         elif "data" in out:
             text = out["data"].get("text/plain", "")
-            budget -= len(text)
+            keep = max(budget, 1000 if out["output_type"] == "execute_result" else 0)
+            if len(text) > keep:
+                out["data"] = {**out["data"], "text/plain": text[:keep] + TRUNCATED}
+                res.truncated = True
+            budget -= sum(len(str(v)) for v in out["data"].values())
         elif out["output_type"] == "error":
             budget -= len(out.get("evalue", ""))
         res.outputs.append(out)

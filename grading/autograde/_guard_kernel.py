@@ -453,12 +453,19 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
     def all_classes():
         """Return the classes not seen before (the whole tree is walked: C calls only)."""
         stack, out = [object], []
+        pop, push, keep = stack.pop, stack.extend, out.extend
         while stack:
-            for sub in subclasses(stack.pop()):
-                if ident(sub) not in known_classes:
-                    out.append(sub)
-                stack.append(sub)
-        return out
+            subs = subclasses(pop())
+            push(subs)
+            keep(subs)
+        return [c for c in out if ident(c) not in known_classes]
+
+    def classify():
+        """Sort the classes made since the last look into the learner's and the others."""
+        for c in all_classes():
+            known_classes[ident(c)] = c
+            if learner_class(c):
+                learner_classes[ident(c)] = c
 
     def constant(fn):
         code = fn.__code__
@@ -543,10 +550,7 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         return generated and not reachable(c, mod)
 
     def check_values():
-        for c in all_classes():
-            known_classes[ident(c)] = c
-            if learner_class(c):
-                learner_classes[ident(c)] = c
+        classify()
         for c in learner_classes.values():
             what = cls_name(c)
             bases = [
@@ -645,6 +649,8 @@ def install(cells, marker, packages=None):  # noqa: C901 - one closure on purpos
         if libraries:
             check_libraries()
             check_values()
+        else:
+            classify()  # after each cell, so that a probe only sorts the test's new classes
 
     def probe(fn):
         defaults = fn.__defaults__

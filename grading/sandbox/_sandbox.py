@@ -124,8 +124,19 @@ class Sandbox(LoggingConfigurable):
     ).tag(config=True)
     max_output_bytes = Integer(
         1_000_000,
-        help="""Output (streams, results, errors) all cells together may print; above it
-        the text is cut with a marker and the run ends with outcome "output_limit".""",
+        help="""Output (streams, results, errors, images) of all cells together that is
+        kept; above it the text is cut with a marker and later output is not kept
+        (a cell's displayed result keeps its first 1,000 characters: partial-credit
+        tests show their score that way). The run goes on: an honest learner's
+        large table or many plots cost no marks.""",
+    ).tag(config=True)
+    output_stop_bytes = Integer(
+        32 << 20,
+        help="""Output all cells together may send before the run is stopped, with
+        outcome "output_limit" (a flood of output, not a learner's tables and plots).
+
+        .. versionadded:: 0.2
+        """,
     ).tag(config=True)
 
     @validate("memory", "disk", "tmp_disk", "zygote_memory")
@@ -443,7 +454,8 @@ class Sandbox(LoggingConfigurable):
                 res.outputs.append({"output_type": "stream", "name": name, "text": text})
         elif kind in ("execute_result", "display_data"):
             data = content.get("data") or {}
-            plain = self._take(str(data.get("text/plain", "")), res, budget)
+            keep = 1000 if kind == "execute_result" else 0
+            plain = self._take(str(data.get("text/plain", "")), res, budget, keep=keep)
             # Other mime types are not kept, but their size still counts.
             budget[0] -= sum(len(json.dumps(v)) for k, v in data.items() if k != "text/plain")
             out = {"output_type": kind, "data": {"text/plain": plain}}
@@ -458,23 +470,28 @@ class Sandbox(LoggingConfigurable):
             res.outputs.append({"output_type": "error", "ename": res.ename, "evalue": res.evalue})
         elif kind == "clear_output":
             res.outputs.clear()
-        if budget[0] < 0:
+        if budget[0] < self.max_output_bytes - self.output_stop_bytes:
             res.status = "output_limit"
             raise _Stop(
                 "output_limit",
-                f"cell {res.index} took the output above {self.max_output_bytes} bytes",
+                f"cell {res.index} took the output above {self.output_stop_bytes} bytes",
             )
         return False
 
-    def _take(self, text, res, budget):
-        """Charge ``text`` to the budget; return what fits, cut with a marker."""
+    def _take(self, text, res, budget, keep=0):
+        """Charge ``text`` to the budget; return what fits (at least ``keep`` bytes), cut.
+
+        The marker is added once per cell: later text past the budget is dropped.
+        """
         size = len(text.encode("utf-8", "replace"))
         room = budget[0]
         budget[0] -= size
-        if size <= room:
+        if size <= max(room, keep):
             return text
+        cut = text.encode("utf-8", "replace")[: max(room, keep, 0)].decode("utf-8", "ignore")
+        marker = "" if res.truncated and not cut else TRUNCATED
         res.truncated = True
-        return text.encode("utf-8", "replace")[: max(room, 0)].decode("utf-8", "ignore") + TRUNCATED
+        return cut + marker
 
 
 class SandboxKernel:

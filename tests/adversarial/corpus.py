@@ -5,7 +5,9 @@ worked. ``ATTACKS`` maps a learner name to ``(build, expectation)``:
 ``build(dir)`` writes ``dir/<learner>/approval-rates.ipynb`` (or a malformed
 file), and the expectation is ``"tampered"`` (flagged, autograded items
 zero), ``"zero"`` (autograded items zero, a flag or reason optional),
-``"flag:<kind>"`` (zero and the sanitiser's flag) or ``"rejected"``.
+``"starved"`` (zero; its processes may starve a check cell, which is then
+also named as tampering), ``"flag:<kind>"`` (zero and the sanitiser's flag)
+or ``"rejected"``.
 """
 
 from __future__ import annotations
@@ -591,7 +593,7 @@ def answers_py():
 #: Attacks only the sandbox may run: on the grader's own account they would
 #: take the machine's processes, disk or memory.
 SANDBOX_ATTACKS = {
-    "fork-bomb": (_attack(FORK_BOMB), "zero"),
+    "fork-bomb": (_attack(FORK_BOMB), "starved"),
     "disk-filler": (_attack(DISK_FILLER), "zero"),
     "memory-hog": (_attack(MEMORY_HOG), "zero"),
 }

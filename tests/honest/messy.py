@@ -211,6 +211,27 @@ def lab_metadata_outputs(nb, lab_id):
     return nb, None
 
 
+BIG_OUTPUT = """\
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+
+table = pd.DataFrame(np.random.default_rng(1).random((20_000, 8)))
+print(table.to_string())  # about 2 MB of text
+for k in range(15):
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=120)
+    ax.scatter(*np.random.default_rng(k).random((2, 3000)), s=4)
+    ax.set_title(f"Plot {k}")
+    plt.show()
+"""
+
+
+def big_output(nb, lab_id):
+    """A whole table printed and fifteen plots: more output than the grader keeps."""
+    nb = _insert_after_answers(nb, lambda i: [new_code_cell(BIG_OUTPUT)] if i == 0 else [])
+    return nb, None
+
+
 OWN_CLASSES = """\
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
@@ -301,6 +322,7 @@ VARIANTS = {
     "crlf-tabs-nbformat-4.4": crlf_tabs_v44,
     "lab-metadata-outputs-plots": lab_metadata_outputs,
     "own-classes": own_classes,
+    "big-output": big_output,
     "everything": everything,
 }
 
