@@ -32,7 +32,10 @@ the bar; it proves nothing:
   class made and freed by the cyclic garbage collector between a test and
   its probe (a class made inside the learner's function, collected while
   the test cell still runs) is not seen. Classes seen once are kept alive
-  until the end of the run.
+  until the end of the run. The classes that exist when the guard starts
+  (the libraries a grading zygote imported) are taken as the libraries':
+  a library class outside the lab's own packages that learner code patches
+  later is not looked at again.
 - A process's memory is its own: code reaching it without the audited
   doors (ctypes, ``/proc/self/mem``, gc) is out of reach of any in-process
   check.
