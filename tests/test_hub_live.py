@@ -177,19 +177,18 @@ def test_memory_bomb_is_killed_and_the_learner_told(hub, tom):
         assert r.status_code == 200, r.status_code
         # the server survived; the restarted kernel tells the learner what happened
         assert server_pid("theo") == pid
-        # A request sent while the new kernel starts can be lost: wait until it is idle.
-        assert wait_until(lambda: kernel.state() == "idle", timeout=90, interval=0.5), (
-            "the kernel did not come back after the memory kill: " + kernel.state()
-        )
-        kernel.reconnect()
+        # A request sent while the new kernel starts can be lost, and the server's
+        # execution_state may say "starting" until a client listens: ask again on
+        # a fresh connection until the kernel answers.
         stderr = []
 
         def notice():
+            kernel.reconnect()
             out = kernel.execute("print('after')", timeout=20)
             stderr.append(out["stderr"])
             return out if "after" in out["stdout"] else None
 
-        out = wait_until(notice, timeout=60, interval=2)
+        out = wait_until(notice, timeout=150, interval=2)
         assert out, "the restarted kernel does not answer"
         assert "memory limit" in "".join(stderr).lower(), (out, stderr)
         assert kernel.execute("x")["error"] == "NameError"
