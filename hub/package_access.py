@@ -58,6 +58,7 @@ LEARNER_FILES = (
     "datasets/card.schema.yaml",
     "datasets/cards/*.yaml",
     "datasets/synthetic/*.py",
+    "assess/*.py",
 )
 
 #: Files only root and the grading account may read (they win over

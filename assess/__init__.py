@@ -1,0 +1,1 @@
+"""Evidence for an AI use case's impact assessment, one function per step."""
