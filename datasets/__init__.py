@@ -8,6 +8,11 @@ Learners load prepared datasets sklearn-style::
     b = datasets.load("compas-recidivism")
     b.frame, b.data, b.target, b.sensitive, b.card
 
+In a team's workspace or its members' servers, a use case's table (brought by
+the team, personal data resolved) loads from the course service::
+
+    df = datasets.load("usecase:benefit-checks/applications")
+
 Operators prepare them once (``sudo ai4scale datasets prepare --all``). Only
 the loader and the errors are imported eagerly: card validation (YAML,
 jsonschema) and the preparation pipeline load on first use, so that a
@@ -19,11 +24,17 @@ import importlib
 from ._errors import (
     CardError,
     ChecksumError,
+    CourseServiceError,
+    DataNotReadyError,
     DatasetError,
     DatasetNotPreparedError,
+    NotInTeamError,
+    NotLoggedInError,
     PreparationError,
+    ServiceUnavailableError,
     SourceMismatchError,
     UnknownDatasetError,
+    UseCaseReferenceError,
 )
 from ._load import Bunch, describe, get_data_home, list_datasets, load
 
@@ -31,12 +42,18 @@ __all__ = [
     "Bunch",
     "CardError",
     "ChecksumError",
+    "CourseServiceError",
+    "DataNotReadyError",
     "DatasetError",
     "DatasetNotPreparedError",
+    "NotInTeamError",
+    "NotLoggedInError",
     "PrepareResult",
     "PreparationError",
+    "ServiceUnavailableError",
     "SourceMismatchError",
     "UnknownDatasetError",
+    "UseCaseReferenceError",
     "card_ids",
     "describe",
     "get_data_home",

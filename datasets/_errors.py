@@ -7,11 +7,17 @@ from ai4scale.hub._errors import UserError
 __all__ = [
     "CardError",
     "ChecksumError",
+    "CourseServiceError",
+    "DataNotReadyError",
     "DatasetError",
     "DatasetNotPreparedError",
+    "NotInTeamError",
+    "NotLoggedInError",
     "PreparationError",
+    "ServiceUnavailableError",
     "SourceMismatchError",
     "UnknownDatasetError",
+    "UseCaseReferenceError",
 ]
 
 
@@ -80,3 +86,47 @@ class CardError(DatasetError, ValueError):
 
 class PreparationError(DatasetError):
     """The prepared frame does not match its card (columns, dtypes, rows)."""
+
+
+# -- use-case data, fetched from the course service (see ``_service.py``) --------------
+
+
+class UseCaseReferenceError(DatasetError, ValueError):
+    """A ``usecase:`` name that is not ``usecase:<use case>/<dataset>``."""
+
+    def __init__(self, name):
+        self.name = name
+        super().__init__(
+            f"{name!r} is not the name of a use case's data: write "
+            "'usecase:<use case>/<dataset>', as shown on the use case's page "
+            "(for example 'usecase:benefit-checks/applications')"
+        )
+
+
+class CourseServiceError(DatasetError):
+    """The course service refused or could not answer a request from this notebook.
+
+    ``status`` is the HTTP status (None when no answer came), ``detail`` the
+    service's own words (may be empty).
+    """
+
+    def __init__(self, message, *, status=None, detail=""):
+        self.status = status
+        self.detail = detail
+        super().__init__(message)
+
+
+class NotLoggedInError(CourseServiceError, PermissionError):
+    """The notebook has no valid sandbox login (not on the sandbox, or the login was refused)."""
+
+
+class NotInTeamError(CourseServiceError, PermissionError):
+    """The use case belongs to another team (or to nobody this server's owner may see)."""
+
+
+class DataNotReadyError(CourseServiceError):
+    """The use case's table exists but is not ready (personal-data check unfinished)."""
+
+
+class ServiceUnavailableError(CourseServiceError, ConnectionError):
+    """The course service did not answer (stopped, restarting, or unreachable)."""

@@ -13,9 +13,30 @@ import json
 import os
 from pathlib import Path
 
-from ._errors import ChecksumError, DatasetNotPreparedError, UnknownDatasetError
+from ._errors import (
+    ChecksumError,
+    CourseServiceError,
+    DataNotReadyError,
+    DatasetNotPreparedError,
+    NotInTeamError,
+    UnknownDatasetError,
+    UseCaseReferenceError,
+)
 
-__all__ = ["Bunch", "DEFAULT_DATA_HOME", "describe", "get_data_home", "list_datasets", "load"]
+__all__ = [
+    "Bunch",
+    "DEFAULT_DATA_HOME",
+    "USECASE_PREFIX",
+    "describe",
+    "get_data_home",
+    "list_datasets",
+    "load",
+    "load_usecase",
+    "parse_usecase_name",
+]
+
+#: Prefix of a use case's data in :func:`load`: ``usecase:<use case id>/<dataset name>``.
+USECASE_PREFIX = "usecase:"
 
 #: Where prepared datasets live unless ``$AI4SCALE_DATASETS`` or ``data_home`` says otherwise.
 DEFAULT_DATA_HOME = "/srv/ai4scale/datasets"
@@ -108,10 +129,15 @@ def describe(name, *, data_home=None):
 def load(name, *, data_home=None, as_frame=True, return_X_y=False):
     """Load a prepared dataset, checking its files against the manifest.
 
+    A use case's table (``"usecase:<use case>/<dataset>"``) is fetched from
+    the course service instead, in its team's workspace and its members'
+    servers only (see :func:`load_usecase`).
+
     Parameters
     ----------
     name : str
-        Dataset id (see :func:`list_datasets`), e.g. ``"compas-recidivism"``.
+        Dataset id (see :func:`list_datasets`), e.g. ``"compas-recidivism"``,
+        or ``"usecase:<use case>/<dataset>"``.
     data_home : path-like, optional
         Prepared-data directory (default ``$AI4SCALE_DATASETS``, else
         ``/srv/ai4scale/datasets``).
@@ -122,8 +148,9 @@ def load(name, *, data_home=None, as_frame=True, return_X_y=False):
 
     Returns
     -------
-    Bunch or tuple
-        ``frame`` (every column), ``data`` (the feature columns), ``target``,
+    Bunch or tuple or pandas.DataFrame
+        For a use case's data, the table as a DataFrame. Otherwise ``frame``
+        (every column), ``data`` (the feature columns), ``target``,
         ``sensitive`` (the protected attributes), ``card`` (dict),
         ``feature_names``, ``target_names``, ``DESCR`` (Markdown datasheet).
 
@@ -142,6 +169,13 @@ def load(name, *, data_home=None, as_frame=True, return_X_y=False):
     >>> b = load("compas-recidivism")  # doctest: +SKIP
     >>> b.frame.groupby("race")["two_year_recid"].mean()  # doctest: +SKIP
     """
+    if isinstance(name, str) and name.startswith(USECASE_PREFIX):
+        if return_X_y or not as_frame:
+            raise ValueError(
+                "a use case's data loads as one table: call load() without "
+                "return_X_y or as_frame, then pick its columns"
+            )
+        return load_usecase(name)
     import pandas as pd
 
     folder = get_data_home(data_home)
@@ -169,3 +203,187 @@ def load(name, *, data_home=None, as_frame=True, return_X_y=False):
         target_names=[target_col],
         DESCR=descr.decode(),
     )
+
+
+# -- use cases' data, from the course service ---------------------------------------
+
+
+def parse_usecase_name(name):
+    """Split ``"usecase:<use case>/<dataset>"`` into its two names.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    tuple of str
+        ``(usecase_id, dataset_name)``.
+
+    Raises
+    ------
+    UseCaseReferenceError
+        Not of that form (an empty part, more parts, ``.`` or ``..``,
+        control characters).
+
+    Examples
+    --------
+    >>> parse_usecase_name("usecase:benefit-checks/applications")
+    ('benefit-checks', 'applications')
+    """
+    rest = name[len(USECASE_PREFIX) :] if name.startswith(USECASE_PREFIX) else None
+    parts = rest.split("/") if rest else []
+    if (
+        len(parts) != 2
+        or any(p in ("", ".", "..") or p != p.strip() for p in parts)
+        or any(ord(ch) < 32 or ch in "\\?#%" for p in parts for ch in p)
+    ):
+        raise UseCaseReferenceError(name)
+    return parts[0], parts[1]
+
+
+def _names(items, key):
+    """Return the names in a service listing (strings, or dicts with ``key``/``name``/``id``)."""
+    if isinstance(items, dict):
+        items = items.get(key + "s", items.get("items", []))
+    names = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict):
+            value = item.get("name", item.get("id"))
+            if isinstance(value, str):
+                names.append(value)
+    return names
+
+
+def _who():
+    user = os.environ.get("JUPYTERHUB_USER", "")
+    if user.startswith("team-"):
+        return f"this notebook runs in the workspace of team {user[len('team-') :]}"
+    return f"this notebook runs in {user}'s server" if user else "this notebook runs elsewhere"
+
+
+def _refused(usecase, error):
+    from . import _service
+
+    hint = ""
+    try:
+        own = _names(_service.get_json("api/usecases"), "usecase")
+    except CourseServiceError:
+        own = []
+    if own and usecase not in own:
+        import difflib
+
+        close = difflib.get_close_matches(usecase, sorted(own), n=3, cutoff=0.4)
+        if close:
+            hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+        else:
+            hint = " Your team's use cases: " + ", ".join(sorted(own)) + "."
+    said = f" (the service says: {error.detail})" if error.detail else ""
+    return NotInTeamError(
+        f"Use case {usecase!r}: this use case's data opens only in the workspace of "
+        f"the team that owns it and in its members' servers; {_who()}{said}.{hint}",
+        status=error.status,
+        detail=error.detail,
+    )
+
+
+def _unknown(name, hint):
+    error = UnknownDatasetError(name, [])
+    error.args = (f"unknown dataset {name!r}: {hint}",)
+    return error
+
+
+def _not_found(usecase, dataset, error):
+    from urllib.parse import quote
+
+    from . import _service
+
+    name = f"{USECASE_PREFIX}{usecase}/{dataset}"
+    try:
+        model = _service.get_json(f"api/usecases/{quote(usecase, safe='')}")
+    except CourseServiceError as e:
+        if e.status != 404:
+            return e
+        try:
+            ids = _names(_service.get_json("api/usecases"), "usecase")
+        except CourseServiceError:
+            ids = []
+        if not ids:
+            return _unknown(name, "you see no use case yet: register one on the Use cases page")
+        return UnknownDatasetError(f"{USECASE_PREFIX}{usecase}", [USECASE_PREFIX + i for i in ids])
+    names = _names(model.get("datasets", []) if isinstance(model, dict) else [], "dataset")
+    if dataset in names:  # listed, but its table is not there yet
+        return DataNotReadyError(
+            f"The data {name!r} is not ready yet: finish its steps on the Use cases page "
+            "(format confirmed, column roles, personal data resolved).",
+            status=error.status,
+            detail=error.detail,
+        )
+    if not names:
+        return _unknown(name, f"use case {usecase!r} has no data yet: add a table on its page")
+    return UnknownDatasetError(name, [f"{USECASE_PREFIX}{usecase}/{n}" for n in names])
+
+
+def load_usecase(name, *, timeout=None):
+    """Return a use case's table, fetched from the course service.
+
+    Works in the notebook servers of the team that owns the use case (its
+    members' servers and the team workspace) and for instructors: the
+    service decides, from the server's own login.
+
+    Parameters
+    ----------
+    name : str
+        ``"usecase:<use case>/<dataset>"``: the use case's id and the name
+        its team gave the dataset (both on the use case's page).
+    timeout : float, optional
+        Seconds to wait for each read (default
+        :data:`ai4scale.datasets._service.DEFAULT_TIMEOUT`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table as the team prepared it (personal data resolved).
+
+    Raises
+    ------
+    UseCaseReferenceError
+        ``name`` is not of that form.
+    NotInTeamError
+        The use case belongs to another team (or is not known to you).
+    UnknownDatasetError
+        The use case has no dataset of that name (the closest are suggested).
+    DataNotReadyError
+        The dataset is not ready (its personal-data check is unfinished).
+    NotLoggedInError
+        Not in a server of the sandbox.
+    ServiceUnavailableError
+        The course service did not answer.
+
+    Examples
+    --------
+    >>> from ai4scale import datasets
+    >>> df = datasets.load("usecase:benefit-checks/applications")  # doctest: +SKIP
+    """
+    from urllib.parse import quote
+
+    from . import _service
+
+    usecase, dataset = parse_usecase_name(name)
+    path = (
+        f"api/usecases/{quote(usecase, safe='')}/datasets/{quote(dataset, safe='')}/table.parquet"
+    )
+    kwargs = {} if timeout is None else {"timeout": timeout}
+    try:
+        raw = _service.get_bytes(path, **kwargs)
+    except NotInTeamError as e:
+        raise _refused(usecase, e) from None
+    except CourseServiceError as e:
+        if e.status == 404:
+            raise _not_found(usecase, dataset, e) from None
+        raise
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(raw))

@@ -22,7 +22,14 @@ from .teams import (
     workspace_overrides,
 )
 
-__all__ = ["ADMIN_SERVICE", "INSTRUCTOR_SCOPES", "apply_config", "update_steps"]
+__all__ = [
+    "ADMIN_SERVICE",
+    "INSTRUCTOR_SCOPES",
+    "apply_config",
+    "course_url_for_servers",
+    "server_token_scopes",
+    "update_steps",
+]
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -249,7 +256,74 @@ def course_roles(settings):
             "scopes": [f"access:services!service={COURSE_SERVICE}"],
             "groups": ["learners", "instructors"],
         },
+        {
+            # Nobody logs in as a workspace; its server's token (in the
+            # kernels the team shares) fetches the team's use-case data and
+            # saves assessment results. The service decides what it may see.
+            "name": "course-workspace",
+            "description": "Team workspaces' notebooks use the course service (use-case data).",
+            "scopes": [f"access:services!service={COURSE_SERVICE}"],
+            "groups": [WORKSPACES_GROUP],
+        },
     ]
+
+
+#: Scopes of a server's own token, ``$JUPYTERHUB_API_TOKEN``, which its
+#: kernels inherit: JupyterHub's default ``server`` role (post activity,
+#: access to the server itself).
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
+
+
+def server_token_scopes(settings):
+    """Return ``Spawner.server_token_scopes``: the default plus the course service.
+
+    With the course service on, the token may also call it as the server's
+    owner: a kernel fetches its team's use-case data and saves assessment
+    results (:mod:`ai4scale.datasets._service`). The hub gives a token only
+    the scopes its owner holds (roles ``course-user`` and
+    ``course-workspace``), and the service checks each request as for the
+    owner's browser.
+
+    Returns
+    -------
+    list of str
+    """
+    scopes = list(SERVER_TOKEN_SCOPES)
+    if settings["course"]["enabled"]:
+        scopes.append(f"access:services!service={COURSE_SERVICE}")
+    return scopes
+
+
+def course_url_for_servers(settings):
+    """Return where learners' servers reach the course service, or None when it is off.
+
+    The ``AI4SCALE_COURSE_URL`` of servers (and their kernels):
+
+    - ``local``: the service itself on this machine,
+      ``http://127.0.0.1:<course.port>/services/course/``;
+    - ``docker``: the proxy in the hub's container, by its name on the
+      network (the service listens on the container's loopback only);
+    - ``kubernetes``: the proxy's Service, which the chart's network policy
+      lets learners' pods reach (the service's port on the hub pod is open
+      to the proxy only).
+
+    Returns
+    -------
+    str or None
+    """
+    course = settings["course"]
+    if not course["enabled"]:
+        return None
+    path = f"/services/{COURSE_SERVICE}/"
+    if settings["profile"] == "docker":
+        from .profiles.docker import HUB_HOSTNAME
+
+        return f"http://{HUB_HOSTNAME}:{settings['hub']['port']}{path}"
+    if settings["profile"] == "kubernetes":
+        from .profiles.kubernetes import PROXY_SERVICE
+
+        return PROXY_SERVICE + path
+    return f"http://127.0.0.1:{course['port']}{path}"
 
 
 def learner_server_access(spawner):
@@ -333,10 +407,15 @@ def update_spawner_common(c, settings):
     c.Spawner.cpu_limit = float(limits["cpu"])
     c.Spawner.default_url = settings["hub"]["default_url"]
     c.Spawner.group_overrides = ServerAccess(workspace_environment(settings))
-    c.Spawner.environment = {
+    environment = {
         "AI4SCALE_DATASETS": settings["paths"]["datasets_dir"],
         **thread_caps(limits["cpu"]),
     }
+    course_url = course_url_for_servers(settings)
+    if course_url:  # kernels reach the course service (datasets._service)
+        environment["AI4SCALE_COURSE_URL"] = course_url
+    c.Spawner.environment = environment
+    c.Spawner.server_token_scopes = server_token_scopes(settings)
     # Python kernels start a little slowly on a busy machine; be patient.
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 90

@@ -54,6 +54,7 @@ LEARNER_FILES = (
     "datasets/__init__.py",
     "datasets/_errors.py",
     "datasets/_load.py",
+    "datasets/_service.py",
     "datasets/_cards.py",
     "datasets/card.schema.yaml",
     "datasets/cards/*.yaml",

@@ -20,7 +20,10 @@ The proxy, started by the hub in the hub's container, reaches the servers at
 their addresses on the network (``use_internal_ip``); the servers reach the
 hub API at ``http://ai4scale-hub:<hub.api_port>``. ``hub.ip`` / ``hub.port``
 are where the proxy listens inside the hub container: set ``hub.ip =
-"0.0.0.0"`` and publish the port.
+"0.0.0.0"`` and publish the port. Kernels reach the course service through
+that proxy too (``$AI4SCALE_COURSE_URL`` is
+``http://ai4scale-hub:<hub.port>/services/course/``): the service listens on
+the hub container's loopback.
 """
 
 from __future__ import annotations

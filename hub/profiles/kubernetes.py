@@ -25,7 +25,9 @@ The course service runs in the hub pod: the proxy pod reaches it through the
 chart's ``hub`` Service (``hub.service.extraPorts`` and the hub's network
 policy in ``values.yaml`` open ``course.port``), so it listens on all of the
 pod's addresses, and it reaches learners' servers through ``proxy-public``
-unless ``course.servers_url`` says otherwise.
+unless ``course.servers_url`` says otherwise. Learners' kernels reach it
+through ``proxy-public`` as well (``$AI4SCALE_COURSE_URL``): the chart lets
+learners' pods reach the proxy pod, not the service's port on the hub pod.
 """
 
 from __future__ import annotations
