@@ -111,6 +111,7 @@ class PageHandler(CourseHandler):
             else self.xsrf_token,
             "user": self.person.name if self.person else "",
             "instructor": bool(self.person and self.person.instructor),
+            "in_team": bool(self.person and self.person.team),
             "brand": branding.get("name") or "AI4Scale Sandbox",
             "page_id": self.page_id,
             "nav": self.nav,
@@ -282,6 +283,8 @@ def page_handlers():
     list
         ``(pattern, handler[, kwargs])`` tuples.
     """
+    from ..usecase._page import UseCasesPage
+
     return [
         (r"", LearnerPage),
         (r"instructor/?", InstructorIndexPage),
@@ -290,5 +293,6 @@ def page_handlers():
         (rf"instructor/labs/{_LAB}/items/([^/]+)/?", GradeItemPage),
         (rf"instructor/labs/{_LAB}/owners/([^/]+)/?", GradeOwnerPage),
         (rf"instructor/labs/{_LAB}/dashboard/?", DashboardPage),
+        (r"usecases(?:/([^/]+))?/?", UseCasesPage),
         (r"static/(.*)", StaticHandler, {"path": str(STATIC_DIR)}),
     ]
