@@ -109,7 +109,7 @@ def test_migrations_agree_with_models(url):
     book = Gradebook(url)
     assert book.current_revision() is None
     book.upgrade()
-    assert book.current_revision() == "0002"
+    assert book.current_revision() == "0003"
     with book.engine.connect() as conn:
         opts = {"compare_type": True, "version_table": "gradebook_alembic_version"}
         ctx = MigrationContext.configure(conn, opts=opts)

@@ -26,11 +26,22 @@ from ._models import (
     Team,
 )
 from ._records import ItemResult, SubmissionInfo, sha256_file, submission_digest
+from ._usecases import (
+    MODEL_KINDS,
+    UseCase,
+    UseCaseAnswer,
+    UseCaseComment,
+    UseCaseDataset,
+    UseCaseModel,
+    UseCaseResult,
+    UseCaseVersion,
+)
 
 __all__ = [
     "DEFAULT_COURSE",
     "ITEM_KINDS",
     "MIGRATIONS_DIR",
+    "MODEL_KINDS",
     "SUBMISSION_STATUSES",
     "Base",
     "Course",
@@ -50,6 +61,13 @@ __all__ = [
     "SubmissionFile",
     "SubmissionInfo",
     "Team",
+    "UseCase",
+    "UseCaseAnswer",
+    "UseCaseComment",
+    "UseCaseDataset",
+    "UseCaseModel",
+    "UseCaseResult",
+    "UseCaseVersion",
     "alembic_config",
     "export_csv",
     "export_json",

@@ -65,6 +65,20 @@ class CourseConfig(Configurable):
         """,
     ).tag(config=True)
 
+    usecase_max_upload_bytes = Integer(
+        200_000_000,
+        help="""Largest file a team may upload to a use case (a table or a model), in bytes.
+
+        Uploads are streamed to a root-only temporary file; a request whose
+        Content-Length is above this is refused with 413 before any byte is
+        read, and one that sends more than it said is cut off and removed.
+        The default, 200 MB, takes a table of about a million rows and 30
+        columns. Example: ``c.CourseConfig.usecase_max_upload_bytes = 500_000_000``.
+
+        .. versionadded:: issue 11
+        """,
+    ).tag(config=True)
+
     grading_workers = Integer(
         1, help="""Submissions the autograder grades at once (each in its own sandbox)."""
     ).tag(config=True)

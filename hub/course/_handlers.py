@@ -339,6 +339,9 @@ def api_handlers(prefix):
         ("/instructor/gradebook", i.GradebookHandler),
         ("/instructor/gradebook\\.csv", i.GradebookCSVHandler),
         (f"/instructor/labs/{_LAB}/dashboard", i.DashboardHandler),
-        ("/.*", NotFoundHandler),
     ]
+    from ai4scale.hub.usecase._handlers import usecase_handlers
+
+    routes += usecase_handlers()
+    routes.append(("/.*", NotFoundHandler))
     return [(base + path + "/?", handler) for path, handler in routes]

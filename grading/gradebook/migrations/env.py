@@ -1,5 +1,6 @@
 """Alembic environment of the gradebook: the engine comes from the caller."""
 
+from ai4scale.grading.gradebook import _usecases  # noqa: F401 - its tables join Base's metadata
 from ai4scale.grading.gradebook._db import VERSION_TABLE, make_engine
 from ai4scale.grading.gradebook._models import Base
 from alembic import context
