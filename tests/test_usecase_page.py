@@ -36,7 +36,7 @@ def _context(**extra):
         "page_title": "Use cases",
         "usecase": "",
         "teams": ["t1"],
-        "annex_iii": _page.ANNEX_III,
+        "annex_iii": _page.annex_iii_choices(),
         "protected_kinds": _page.PROTECTED_KINDS,
     }
     ctx.update(extra)
@@ -68,17 +68,15 @@ def test_page_for_a_team_member():
         'aria-current="page"',
     ]:
         assert needle in html, needle
-    # Every Annex III area and point 5's four sub-points can be picked.
-    for value, _ in _page.ANNEX_III:
-        assert f'<option value="{value}">' in html
-    assert [v for v, _ in _page.ANNEX_III] == [
-        *"12345",
-        "5a",
-        "5b",
-        "5c",
-        "5d",
-        *"678",
-    ]
+    # Every point of Annex III the API accepts can be picked, grouped by the eight areas.
+    from ai4scale.hub.usecase._store import ANNEX_III
+
+    for value in ANNEX_III:
+        assert f'<option value="{value}">' in html, value
+    groups = re.findall(r'<optgroup label="([^"]+)">', html)
+    assert [g.split(".")[0] for g in groups] == list("12345678")
+    assert "5. Access to essential private and public services and benefits" in groups
+    assert re.search(r'<option value="5a">5\(a\) Public assistance', html)
     assert "<script>alert(1)</script>" not in html
     assert "usecase-no-team" not in html
 

@@ -18,7 +18,7 @@ from tornado import web
 from ..course._pages import TEMPLATES_DIR as COURSE_TEMPLATES
 from ..course._pages import PageHandler
 
-__all__ = ["ANNEX_III", "UseCasesPage"]
+__all__ = ["ANNEX_III_AREAS", "UseCasesPage", "annex_iii_choices"]
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -33,22 +33,37 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 
-#: The AI Act's Annex III areas as the picker offers them: (id, plain words).
-#: The ids are what the API stores in ``ai_act_area`` (see the design notes).
-ANNEX_III = [
-    ("1", "1. Biometrics (recognising or categorising people by face, voice, fingerprints)"),
-    ("2", "2. Critical infrastructure (water, gas, heating, electricity, road traffic)"),
-    ("3", "3. Education and vocational training"),
-    ("4", "4. Employment and workers management"),
-    ("5", "5. Access to essential private and public services and benefits"),
-    ("5a", "5(a). Public assistance benefits and services"),
-    ("5b", "5(b). Creditworthiness and credit scores"),
-    ("5c", "5(c). Life and health insurance (risk and pricing)"),
-    ("5d", "5(d). Emergency calls and first-response triage"),
-    ("6", "6. Law enforcement"),
-    ("7", "7. Migration, asylum and border control"),
-    ("8", "8. Administration of justice and democratic processes"),
-]
+#: The eight areas of the AI Act's Annex III, in plain words: the picker's groups.
+#: The points a use case names inside them (``ai_act_area``) are the keys of
+#: :data:`._store.ANNEX_III`, which the API checks.
+ANNEX_III_AREAS = {
+    "1": "1. Biometrics",
+    "2": "2. Critical infrastructure",
+    "3": "3. Education and vocational training",
+    "4": "4. Employment and workers management",
+    "5": "5. Access to essential private and public services and benefits",
+    "6": "6. Law enforcement",
+    "7": "7. Migration, asylum and border control",
+    "8": "8. Administration of justice and democratic processes",
+}
+
+
+def annex_iii_choices():
+    """Return the Annex III picker's groups: ``[(area, [(value, label), ...]), ...]``.
+
+    Each point is labelled like the Act numbers it ("5(a) Public assistance
+    benefits and services: eligibility"); ``not-high-risk`` is not among them.
+    """
+    from ._store import ANNEX_III
+
+    groups = {area: [] for area in ANNEX_III_AREAS}
+    for value, text in ANNEX_III.items():
+        if value == "not-high-risk":
+            continue
+        area, point = value[:1], value[1:]
+        groups.setdefault(area, []).append((value, f"{area}({point}) {text}" if point else text))
+    return [(ANNEX_III_AREAS.get(area, area), items) for area, items in groups.items() if items]
+
 
 #: Kinds of protected attribute (the column-roles vocabulary), in plain words.
 PROTECTED_KINDS = [
@@ -83,7 +98,7 @@ class UseCasesPage(PageHandler):
             page_title="Use cases",
             usecase=usecase or "",
             teams=teams,
-            annex_iii=ANNEX_III,
+            annex_iii=annex_iii_choices(),
             protected_kinds=PROTECTED_KINDS,
         )
 

@@ -179,7 +179,7 @@
 
   function areaShort(area) {
     if (area === "not-high-risk") return "not high-risk";
-    return `AI Act Annex III, area ${area.replace(/^(\d)([a-d])$/, "$1($2)")}`;
+    return `AI Act Annex III, area ${area.replace(/^(\d)([a-z])$/, "$1($2)")}`;
   }
 
   function setupRegister() {
@@ -225,7 +225,14 @@
 
   async function openUseCase(id) {
     await guarded(async () => {
-      current = await api("GET", ucPath(id));
+      const uc = await api("GET", ucPath(id));
+      // Answers and comments, and the results' figures and tables (only asked for when a
+      // notebook run has saved some: a refused request would be an error in the console).
+      const [answers, results] = await Promise.all([
+        api("GET", `${ucPath(id)}/answers`),
+        uc.results && !uc.results.payload ? api("GET", `${ucPath(id)}/results`) : uc.results,
+      ]);
+      current = Object.assign(uc, { answers: answers.answers || {}, comments: answers.comments || {}, results });
       view.hidden = false;
       view.dataset.usecase = current.id || id;
       const details = document.getElementById("register-details");
@@ -526,8 +533,8 @@
   async function loadDatasheet(name, node) {
     await guarded(async () => {
       const sheet = await api("GET", `${ucPath(current.id)}/datasets/${enc(name)}/datasheet`);
-      // The card itself, or {datasheet: card}.
-      const card = sheet.datasheet && Object.keys(sheet).length === 1 ? sheet.datasheet : sheet;
+      // {name, datasheet: card, edited}: the card with the team's edits over the draft.
+      const card = sheet && typeof sheet.edited === "boolean" && sheet.datasheet ? sheet.datasheet : sheet;
       node.replaceChildren(renderDatasheet(name, card));
     }, node);
   }
@@ -590,7 +597,7 @@
           ? input.value.split("\n").map((s) => s.trim()).filter(Boolean) : input.value;
       }
       busy(button, "Saving…", () => guarded(async () => {
-        await api("PUT", `${ucPath(current.id)}/datasets/${enc(name)}/datasheet`, edited);
+        await api("PUT", `${ucPath(current.id)}/datasets/${enc(name)}/datasheet`, { datasheet: edited });
         result.replaceChildren(el("p", { class: "alert alert-success", role: "status" }, "The datasheet is saved."));
       }, result));
     });
@@ -689,7 +696,13 @@
   }
 
   function showNotebook(info) {
-    const url = info.url || workspaceUrl(info.path);
+    let url = info.url;
+    if (!url && info.server_url) {
+      const root = Course.hub.replace(/hub\/$/, "");
+      const server = info.server_url.replace(/^\//, "").replace(/\/?$/, "/");
+      url = `${root}${server}lab/tree/${String(info.path).split("/").map(enc).join("/")}`;
+    }
+    if (!url) url = workspaceUrl(info.path);
     document.getElementById("notebook-result").replaceChildren(
       el("p", { class: "alert alert-success usecase-notebook", role: "status" },
         `The notebook "${info.path}" is in your team's workspace. `,
@@ -795,7 +808,10 @@
     const versions = answersOf(qid);
     const latest = versions[versions.length - 1];
     const { figures, tables } = resultItems();
-    const ids = [...figures.keys(), ...tables.keys()];
+    // Results of the steps the question names as evidence first, marked "suggested".
+    const evidence = new Set(q.evidence || []);
+    const suggested = (rid) => evidence.has(String(rid).split(".")[0]);
+    const ids = [...figures.keys(), ...tables.keys()].sort((a, b) => Number(suggested(b)) - Number(suggested(a)));
     const cites = new Set((latest && latest.cites) || []);
     const textId = `${id}-text`;
     const text = el("textarea", { class: "form-control usecase-answer", id: textId, rows: 4 });
@@ -804,7 +820,8 @@
       const cid = `${id}-cite-${i}`;
       return el("div", { class: "form-check form-check-inline" },
         el("input", { class: "form-check-input usecase-cite", type: "checkbox", id: cid, value: rid, checked: cites.has(rid) }),
-        el("label", { class: "form-check-label", for: cid }, `${figures.has(rid) ? "Figure" : "Table"} ${rid}`));
+        el("label", { class: "form-check-label", for: cid }, `${figures.has(rid) ? "Figure" : "Table"} ${rid}`,
+          suggested(rid) ? el("span", { class: "badge text-bg-info ms-1" }, "suggested") : null));
     });
     const otherId = `${id}-other`;
     const other = el("input", { class: "form-control usecase-cite-other", id: otherId,
@@ -859,7 +876,7 @@
       });
     }
 
-    const refs = [].concat(q.articles || q.references || []).join("; ");
+    const refs = [].concat(q.references || q.articles || []).join("; ");
     return el("section", { class: "card mb-3 usecase-question", id, "data-question": qid, "aria-labelledby": `${id}-title` },
       el("div", { class: "card-body" },
         el("h5", { class: "h6", id: `${id}-title` }, q.text || qid),
