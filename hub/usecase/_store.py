@@ -87,13 +87,11 @@ ANNEX_III = {
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _QID = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")
-_CITE = re.compile(r"^[a-z_]+\.[A-Za-z0-9_.:-]{1,200}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_FIELD = 20_000
 _REFUSED_MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".sav")
 _KEY_FILE = "pseudonym.key"
 _EDITS_FILE = "datasheet.edited.json"
-_FRIA = Path(__file__).with_name("fria.yaml")
 
 _locks_guard = threading.Lock()
 _locks = {}
@@ -190,17 +188,10 @@ def _teams_of(person):
 
 
 def questionnaire():
-    """Return the questionnaire instrument (``fria.yaml``) as a dict."""
-    import yaml
+    """Return the questionnaire instrument (``fria.yaml``, checked) as a fresh dict."""
+    from ._questionnaire import load_instrument
 
-    return yaml.safe_load(_FRIA.read_text(encoding="utf-8"))
-
-
-def _question_ids():
-    try:
-        return {q["id"] for q in questionnaire().get("questions", [])}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return json.loads(json.dumps(load_instrument()))
 
 
 def _sha256_file(path):
@@ -935,10 +926,17 @@ class UseCaseStore:
         """Keep the assessment results of a notebook run (``to_payload(...)``)."""
         from ai4scale.grading.gradebook import UseCaseResult
 
+        self.authorize(person, usecase_id)
         if not isinstance(payload, dict):
             raise BadRequest("payload must be a JSON object (ai4scale.assess.to_payload)")
         if not isinstance(notebook_sha256, str) or not _SHA256.match(notebook_sha256):
             raise BadRequest("notebook_sha256 must be 64 lowercase hex digits")
+        from ._dossier import DossierError, normalise_results
+
+        try:  # what the dossier could not read is refused now, not at export
+            normalise_results(payload)
+        except DossierError as e:
+            raise BadRequest(f"the results cannot be kept: {e}") from None
         with self.session() as s, s.begin():
             self._row(s, usecase_id, person)
             row = UseCaseResult(
@@ -958,42 +956,41 @@ class UseCaseStore:
 
     @staticmethod
     def _result_ids(payload):
-        ids = set()
-        for key in ("tables", "figures"):
-            part = (payload or {}).get(key)
-            if isinstance(part, dict):
-                ids.update(part)
-        return ids
+        """Return the ids (``"<step>.<name>"``) of the tables and figures of a payload."""
+        if not payload:
+            return set()
+        from ._dossier import normalise_results
+
+        results = normalise_results(payload)
+        return set(results["tables"]) | set(results["figures"])
 
     def answer(self, person, usecase_id, qid, text, cites=()):
-        """Save an answer to question ``qid`` (a new row every time); return it."""
+        """Save an answer to question ``qid`` (a new row every time); return it.
+
+        The answer is checked by the questionnaire's own rules
+        (:func:`._questionnaire.check_answer`): a known question, text, and
+        citations only of results this use case holds.
+        """
         from ai4scale.grading.gradebook import UseCaseAnswer
 
+        from ._questionnaire import AnswerError, check_answer
+
+        self.authorize(person, usecase_id)
         check_question_id(qid)
-        known = _question_ids()
-        if known is not None and qid not in known:
-            raise NotFound(f"no question {qid!r} in the questionnaire")
-        if not isinstance(text, str) or len(text) > _MAX_FIELD:
-            raise BadRequest(f"the answer must be text of at most {_MAX_FIELD} characters")
-        if cites is None:
-            cites = []
-        if not isinstance(cites, list) or not all(
-            isinstance(c, str) and _CITE.match(c) for c in cites
-        ):
-            raise BadRequest("cites must be a list of result ids like 'performance.figure'")
         with self.session() as s, s.begin():
             self._row(s, usecase_id, person)
             ids = self._result_ids(getattr(self._latest_result(s, usecase_id), "payload", None))
-            missing = [c for c in cites if ids and c not in ids]
-            if missing:
-                raise BadRequest(
-                    f"the answer cites {', '.join(missing)}, which the saved results do not hold"
-                )
+            try:
+                checked = check_answer(qid, text, list(cites or []), ids)
+            except AnswerError as e:
+                if "no question" in str(e):
+                    raise NotFound(str(e)) from None
+                raise BadRequest(str(e)) from None
             row = UseCaseAnswer(
                 usecase_id=usecase_id,
                 question_id=qid,
-                text=text,
-                cites=list(dict.fromkeys(cites)),
+                text=checked["text"],
+                cites=checked["cites"],
                 author=person.name,
             )
             s.add(row)
@@ -1034,7 +1031,7 @@ class UseCaseStore:
             )
             s.add(row)
             s.flush()
-            return self._answer_dict(row) | {"cites": []}
+            return self._comment_dict(row) | {"question": qid}
 
     def comments(self, person, usecase_id):
         """Return ``{qid: [comments, oldest first]}``."""
@@ -1196,7 +1193,8 @@ async def generate_notebook(course, hub, person, usecase_id, *, dataset=None, mo
         from ai4scale.assess import notebook
     except ImportError as e:
         raise Conflict(f"the assessment library is not available ({e})") from None
-    nb = notebook(usecase_id, f"usecase:{uc['team']}/{dataset}", model=model)
+    # The dataset by name: the notebook loads it as "usecase:<id>/<name>".
+    nb = notebook(usecase_id, dataset, model=model)
     data = nbformat.writes(nb).encode()
     user = workspace_user(uc["team"])
     await hub.require_server(user, team=True)
