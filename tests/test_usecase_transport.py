@@ -405,10 +405,15 @@ def test_kernels_reach_the_course_service_as_their_servers_owner(hub):
             kernel.shutdown()
         assert seen["me"]["name"] == name, seen
         assert seen["url"] == f"http://127.0.0.1:{port}/services/course/"
-        # The server's token: activity, its own server, the course service. No more.
+        # The server's token: JupyterHub's default (post activity, which implies
+        # reading one's own name, groups and activity; its own server), and
+        # the course service. Nothing else.
         assert seen["scopes"] == [
-            "access:servers!server=" + f"{user}/",
+            f"access:servers!server={user}/",
             "access:services!service=course",
+            f"read:users:activity!user={user}",
+            f"read:users:groups!user={user}",
+            f"read:users:name!user={user}",
             f"users:activity!user={user}",
         ], seen
 
