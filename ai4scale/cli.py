@@ -18,6 +18,7 @@ GROUPS = [
     "ai4scale.hub.cli_roster",
     "ai4scale.hub.cli_users",
     "ai4scale.hub.cli_course",
+    "ai4scale.hub.cli_usecase",
     "ai4scale.datasets.cli",
     "ai4scale.grading.cli_lab",
     "ai4scale.grading.cli_grade",

@@ -284,3 +284,36 @@ def test_dataset_and_model_names_with_dot_dot_are_refused(store, tmp_path):
     assert os.listdir(store.folder(uc)) == ["pseudonym.key"] or set(
         os.listdir(store.folder(uc))
     ) <= {"pseudonym.key", "datasets", "models"}
+
+
+def test_cli_lists_use_cases_and_exports_the_dossier(tmp_path, capsys):
+    import zipfile
+
+    from ai4scale.hub import load_settings
+
+    from ai4scale.cli import main
+
+    config = tmp_path / "ai4scale.toml"
+    config.write_text(
+        f'[paths]\nstate_dir = "{tmp_path / "state"}"\ndatasets_dir = "{tmp_path}"\n'
+        f'[course]\nlabs_dir = "{tmp_path / "labs"}"\nsandbox = "none"\n'
+    )
+    course = Course.from_settings(load_settings(config))
+    try:
+        store = UseCaseStore(course)
+        uc = store.create(TOM, FIELDS)["id"]
+        store.save_results(TOM, uc, {"figures": {"disparities.figure": PNG}}, "c" * 64)
+        store.answer(TARA, uc, "why.problem", "Too many files wait.", ["disparities.figure"])
+        key = store.key(uc)
+    finally:
+        course.close()
+    assert main(["--config", str(config), "usecase", "list"]) == 0
+    assert capsys.readouterr().out.split("\t") == [uc, "t1", "v1", "Benefit check\n"]
+    out = tmp_path / "out"
+    assert main(["--config", str(config), "usecase", "export", uc, "--out", str(out)]) == 0
+    html, zipped = capsys.readouterr().out.split()
+    assert "Too many files wait." in open(html, encoding="utf-8").read()
+    with zipfile.ZipFile(zipped) as z:
+        blob = b"".join(z.read(n) for n in z.namelist())
+    assert key not in blob and key.hex().encode() not in blob
+    assert main(["--config", str(config), "usecase", "export", "no-such-case"]) == 2

@@ -1120,7 +1120,7 @@ class UseCaseStore:
     def export(self, usecase_id, dest_dir, person=None):
         """Write the dossier (part "dossier"); return ``(html_path, zip_path)``."""
         try:
-            from ._dossier import export_dossier
+            from ._dossier import DossierError, export_dossier
         except ImportError as e:
             raise Conflict(
                 f"the dossier export is not available in this installation ({e})"
@@ -1128,7 +1128,10 @@ class UseCaseStore:
         snap = self.snapshot(usecase_id, person)
         dest = Path(dest_dir)
         dest.mkdir(parents=True, exist_ok=True)
-        return export_dossier(snap, dest)
+        try:
+            return export_dossier(snap, dest)
+        except DossierError as e:
+            raise Conflict(f"the dossier cannot be exported: {e}") from None
 
 
 class _RootPerson:
