@@ -392,7 +392,11 @@ class NotebookHandler(UseCaseHandler):
 
 
 class ResultsHandler(_LargeJSONHandler):
-    """``POST /api/usecases/{id}/results`` ``{payload, notebook_sha256}`` (from a kernel)."""
+    """``GET|POST /api/usecases/{id}/results`` ``{payload, notebook_sha256}`` (from a kernel)."""
+
+    @api
+    async def get(self, usecase_id):  # noqa: D102
+        self.write_json(await self.call("results", usecase_id))
 
     @api
     async def post(self, usecase_id):  # noqa: D102

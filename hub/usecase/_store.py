@@ -411,6 +411,7 @@ class UseCaseStore:
             "id": row.id,
             "team": row.team,
             "title": v.title,
+            "fields": {k: getattr(v, k) for k in FIELDS},
             "version": v.version,
             "created_by": row.created_by,
             "created_at": _iso(row.created_at),
@@ -432,7 +433,6 @@ class UseCaseStore:
         with self.session() as s:
             row = self._row(s, usecase_id, person)
             out = self._summary(s, row)
-            out["fields"] = self._version_dict(self._current(s, row.id))["fields"]
             out["datasets"] = [self._dataset_dict(d) for d in self._datasets(s, row.id)]
             out["models"] = [self._model_dict(m) for m in self._models(s, row.id)]
             result = self._latest_result(s, row.id)
@@ -952,6 +952,21 @@ class UseCaseStore:
                 "notebook_sha256": notebook_sha256,
                 "created_at": _iso(row.created_at),
                 "author": person.name,
+            }
+
+    def results(self, person, usecase_id):
+        """Return the newest saved results, with their payload (NotFound before any)."""
+        with self.session() as s:
+            self._row(s, usecase_id, person)
+            row = self._latest_result(s, usecase_id)
+            if row is None:
+                raise NotFound("no assessment results yet: run the assessment notebook first")
+            return {
+                "id": row.id,
+                "notebook_sha256": row.notebook_sha256,
+                "created_at": _iso(row.created_at),
+                "author": row.author,
+                "payload": row.payload,
             }
 
     @staticmethod
