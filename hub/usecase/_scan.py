@@ -161,15 +161,23 @@ def is_iban(value):
     return bool(_IBAN.fullmatch(v)) and iban.is_valid(v)
 
 
-def national_id(value, *, integer=False):
-    """Return the country code whose identity-number checksum ``value`` passes, or None."""
+def national_ids(value, *, integer=False):
+    """Return the country codes whose identity-number checksum ``value`` passes."""
     v = _compact(value)
+    found = []
     for cc, entries in _schemes().items():
         for mod, pattern, pad in entries:
             w = v.zfill(pad) if integer and pad and len(v) < pad else v
             if pattern.fullmatch(w) and mod.is_valid(w):
-                return cc
-    return None
+                found.append(cc)
+                break
+    return found
+
+
+def national_id(value, *, integer=False):
+    """Return the first country code whose identity-number checksum ``value`` passes, or None."""
+    found = national_ids(value, integer=integer)
+    return found[0] if found else None
 
 
 def is_address(value):
@@ -321,8 +329,7 @@ def _scan_column(column, series, *, sample_size, random_state):
                 )
     by_country = {}
     for t in texts:
-        cc = national_id(t, integer=integer)
-        if cc:
+        for cc in national_ids(t, integer=integer):
             by_country.setdefault(cc, []).append(t)
     if by_country:
         cc, matched = max(by_country.items(), key=lambda kv: len(kv[1]))
