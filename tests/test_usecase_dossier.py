@@ -256,7 +256,7 @@ def _snapshot():
             "by hand before payment",
             "affected": "Residents who apply for special assistance, and their households",
             "legal_basis": "Participation Act (Participatiewet), as applied by the municipality",
-            "ai_act_area": "5(a)",
+            "ai_act_area": "5a",
             "not_high_risk_reason": None,
             "author": "anna",
             "time": datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC),
@@ -304,6 +304,7 @@ def _snapshot():
             {
                 "name": "risk-flag",
                 "kind": "scores",
+                "column": "risk_flag",
                 "sha256": None,
                 "untrusted_types": [],
                 "approved_by": None,
@@ -399,7 +400,8 @@ def test_report_has_every_section_and_nothing_external(export):
         assert f'<section id="{section}">' in html
     for text in (
         "Municipality of Voorbeeldstad (fictional), social services",
-        "AI Act Annex III, point 5(a): Access to essential private services",
+        "AI Act Annex III, point 5a (Access to essential private services and essential "
+        "public services and benefits): Public assistance benefits and services: eligibility",
         "Personal data found, and how each finding was resolved",
         "pseudonymise",
         "Coarsened to the first two digits",

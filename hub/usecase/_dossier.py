@@ -256,9 +256,17 @@ def _ai_act_area(fields):
     if area == "not-high-risk":
         reason = fields.get("not_high_risk_reason") or "no reason given"
         return f"Not high-risk. Reason given: {reason}"
-    m = re.search(r"([1-8])", area)
-    label = ANNEX_III.get(m.group(1)) if m else None
-    return f"AI Act Annex III, point {area}: {label}" if label else f"AI Act Annex III: {area}"
+    try:  # the points the service accepts, with their plain names
+        from ._store import ANNEX_III as points
+    except ImportError:
+        points = {}
+    m = re.match(r"([1-8])", area)
+    text = f"AI Act Annex III, point {area}"
+    if m:
+        text += f" ({ANNEX_III[m.group(1)]})"
+    if points.get(area):
+        text += f": {points[area]}"
+    return text
 
 
 def _safe_name(name):
@@ -488,6 +496,10 @@ def build_dossier(snapshot, *, now=None):
                 "datasheet": _jsonable(_strip_examples(ds.get("datasheet") or {})),
             }
         )
+        # the findings have their own table; the rest of the datasheet is shown as it is
+        datasets[-1]["datasheet_shown"] = {
+            k: v for k, v in datasets[-1]["datasheet"].items() if k != "personal_data"
+        }
     models = [dict(m) for m in snapshot.get("models") or []] or [
         {"name": "baseline", "kind": "baseline"}
     ]

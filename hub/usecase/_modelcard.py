@@ -285,7 +285,7 @@ def model_card(snapshot, model, tables, notes):
     kind = model.get("kind", "baseline")
     inputs = _columns(roles, "feature", "legitimate")
     if kind == "scores":
-        inputs = _columns(roles, "score") or inputs
+        inputs = [model["column"]] if model.get("column") else _columns(roles, "score") or inputs
     qa, groups = quantitative_analyses(tables, protected)
     proxies = [c for c, r in roles.items() if r.get("kind") == "ethnicity_proxy"]
 
