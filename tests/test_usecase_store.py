@@ -317,3 +317,65 @@ def test_cli_lists_use_cases_and_exports_the_dossier(tmp_path, capsys):
         blob = b"".join(z.read(n) for n in z.namelist())
     assert key not in blob and key.hex().encode() not in blob
     assert main(["--config", str(config), "usecase", "export", "no-such-case"]) == 2
+
+
+#: A table as a municipality exports it: ';' separators, decimal commas, e-mails.
+CSV = "aanvraag;geslacht;leeftijd;inkomen;email;toegekend\n" + "".join(
+    f"{i};{'MV'[i % 2]};{20 + i % 40};{1000 + i},{i % 10}0;p{i}@example.org;{i % 3 == 0:d}\n"
+    for i in range(60)
+)
+ROLES = {
+    "aanvraag": "identifier",
+    "geslacht": {"role": "protected", "kind": "sex"},
+    "leeftijd": {"role": "protected", "kind": "age"},
+    "inkomen": "feature",
+    "email": "feature",
+    "toegekend": "target",
+}
+
+
+def test_dataset_through_the_intake_blocked_until_resolved(store, tmp_path):
+    import pandas as pd
+
+    uc = store.create(TOM, FIELDS)["id"]
+    src = tmp_path / "upload"
+    src.write_text(CSV, encoding="utf-8")
+    d = store.receive_dataset(TOM, uc, "cases", src, "aanvragen.csv")
+    assert d["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert d["state"]["detected"]["separator"] == ";" and d["status"] == "received"
+    d = store.confirm_format(TARA, uc, "cases", {"separator": ";", "decimal": ","})
+    with pytest.raises(Conflict, match="not ready"):
+        store.table_path(TOM, uc, "cases")
+    d = store.set_roles(TOM, uc, "cases", ROLES)
+    assert "email" in {f["column"] for f in d["state"]["findings"]}
+    assert d["status"] != "ready" and d["state"]["blocking"]
+    with pytest.raises(Conflict, match="not ready"):
+        store.table_path(TOM, uc, "cases")
+    d = store.resolve(TOM, uc, "cases", "email", "drop")
+    for f in d["state"]["findings"]:
+        if not f.get("resolution"):  # small groups of sex and age: kept, with the reason
+            reason = "Needed to measure disparities; the table stays in the service."
+            d = store.resolve(TOM, uc, "cases", f["column"], "confirm", reason)
+    assert d["status"] == "ready" and d["state"]["ready"]
+    table = pd.read_parquet(store.table_path(WORKSPACE, uc, "cases"))
+    assert "email" not in table.columns and len(table) == 60
+    assert table["inkomen"].dtype.kind == "f"
+    sheet = store.datasheet(TARA, uc, "cases")
+    assert sheet["edited"] is False and sheet["datasheet"]
+    store.save_datasheet(TARA, uc, "cases", {"motivation": "Checked by the team."})
+    sheet = store.datasheet(TOM, uc, "cases")
+    assert sheet["edited"] and sheet["datasheet"]["motivation"] == "Checked by the team."
+    snap = store.snapshot(uc)
+    assert snap["datasets"][0]["datasheet"]["motivation"] == "Checked by the team."
+    assert snap["datasets"][0]["roles"] and "p1@example.org" not in repr(snap)
+    # A file that is not a table: refused, the ready table of that name stays as it was.
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    with pytest.raises(BadRequest):
+        store.receive_dataset(TOM, uc, "cases", bad, "cases.csv")
+    assert store.get(TOM, uc)["datasets"][0]["status"] == "ready"
+    assert store.table_path(TOM, uc, "cases").is_file()
+    with pytest.raises(BadRequest):
+        store.receive_dataset(TOM, uc, "other", bad, "other.csv")
+    assert [x["name"] for x in store.get(TOM, uc)["datasets"]] == ["cases"]
+    assert sorted(os.listdir(store.folder(uc, "datasets"))) == ["cases"]
