@@ -654,3 +654,67 @@ def test_fallback_scan_catches_bsn_not_lookalikes():
     assert _dossier._fallback_scan(f"client {BSN} wrote")
     assert not _dossier._fallback_scan("client 111222334 wrote")  # checksum fails
     assert not _dossier._fallback_scan("rate 0.111222333 and " + "a111222333f" * 3)
+
+
+def test_export_reads_the_assessment_library_payload(tmp_path):
+    """The payload as ai4scale.assess.to_payload writes it (format 1, items by id)."""
+    import pandas as pd
+    from ai4scale.assess import StepResult
+    from ai4scale.assess._payload import to_payload
+
+    metrics = pd.DataFrame(
+        [
+            {
+                "attribute": "(all rows)",
+                "group": "(all rows)",
+                "count": 5000,
+                "accuracy": 0.826,
+                "selection_rate": 0.18,
+                "false_positive_rate": 0.12,
+                "false_negative_rate": 0.31,
+            }
+        ]
+        + [
+            {
+                "attribute": a,
+                "group": g,
+                "count": n,
+                "accuracy": acc,
+                "selection_rate": sel,
+                "false_positive_rate": fpr,
+                "false_negative_rate": 1 - tpr,
+            }
+            for a, g, n, acc, sel, fpr, tpr in BY_GROUP
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.bar(metrics["group"], metrics["selection_rate"])
+    results = {
+        "performance": StepResult(
+            "performance",
+            tables={"metrics": metrics},
+            figures={"by_group_plot": fig},
+            notes=["The group nationality_group = 'other' has only 190 rows."],
+            captions={"by_group_plot": "Decisions by group"},
+        )
+    }
+    payload = json.loads(json.dumps(to_payload(results)))
+    plt.close(fig)
+    snap = _snapshot()
+    snap["results"]["payload"] = payload
+    snap["answers"]["rights.risks"][-1]["cites"] = ["performance.by_group_plot"]
+    html_path, zip_path = _dossier.export_dossier(snap, tmp_path, now=NOW)
+    html = html_path.read_text(encoding="utf-8")
+    figure = next(i["png_base64"] for i in payload["items"] if i["kind"] == "figure")
+    assert f"data:image/png;base64,{figure}" in _question_block(html, "rights.risks")
+    assert "has only 190 rows" in html
+    with zipfile.ZipFile(zip_path) as zf:
+        card = json.loads(zf.read("bijstand-check-dossier/model-cards/risk-flag.json"))
+        names = zf.namelist()
+    assert "bijstand-check-dossier/figures/performance.by_group_plot.png" in names
+    qa = card["quantitative_analyses"]
+    assert qa["n"] == 5000 and qa["accuracy"] == pytest.approx(0.826)
+    assert qa["true_positive_rate"]["sex=F"] == pytest.approx(0.71)
+    assert "(all rows)" not in json.dumps(qa)
+    groups = list(qa["selection_rate"])
+    jsonschema.validate(card, _lab08_schema_for(groups, "sex"))

@@ -142,8 +142,10 @@ def _png(value, fid):
 def normalise_results(payload):
     """Read an assessment payload into tables, figures, notes and captions.
 
-    Accepts ``{"tables": {id: ...}, "figures": {id: ...}, "steps": {step: {...}}}``
-    and the per-step form ``{"steps": {step: {"tables": {name: ...}, ...}}}`` or
+    Accepts ``ai4scale.assess.to_payload``'s format 1 (``{"steps": [{"name",
+    "notes", "items"}], "items": [{"id", "kind", "caption", "columns", "records" |
+    "png_base64"}]}``), ``{"tables": {id: ...}, "figures": {id: ...}, "steps":
+    {step: {...}}}`` and the per-step form ``{"steps": {step: {"tables": {name: ...}, ...}}}`` or
     ``{step: {"tables", "figures", "notes"}}``.
 
     Returns
@@ -153,8 +155,37 @@ def normalise_results(payload):
         "notes": {step: [str]}, "captions": {id: str}}``.
     """
     payload = payload or {}
+    if not isinstance(payload, dict):
+        raise DossierError("the results are not a JSON object")
     out = {"tables": {}, "figures": {}, "notes": {}, "captions": {}}
     steps = payload.get("steps")
+    if isinstance(steps, list):  # to_payload's format 1: steps in order, items by id
+        for step in steps:
+            if not isinstance(step, dict) or not isinstance(step.get("name"), str):
+                raise DossierError("a step of the results has no name")
+            out["notes"].setdefault(step["name"], []).extend(
+                str(n) for n in step.get("notes") or []
+            )
+        items = payload.get("items") or []
+        if not isinstance(items, list):
+            raise DossierError("the results' items are not a list")
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise DossierError("a result item has no id")
+            iid = item["id"]
+            if iid in out["tables"] or iid in out["figures"]:
+                raise DossierError(f"two results have the id {iid}")
+            if item.get("kind") == "figure":
+                out["figures"][iid] = _png(item.get("png_base64"), iid)
+            elif item.get("kind") == "table":
+                out["tables"][iid] = _table(
+                    {"columns": item.get("columns"), "records": item.get("records") or []}
+                )
+            else:
+                raise DossierError(f"result {iid} is neither a table nor a figure")
+            if item.get("caption"):
+                out["captions"][iid] = str(item["caption"])
+        return out
     if steps is None:
         steps = {
             k: v

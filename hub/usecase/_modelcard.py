@@ -16,7 +16,7 @@ WORD = {"type": "string", "minLength": 1, "pattern": "^(?!TODO)"}
 RATE = {"type": "number", "minimum": 0, "maximum": 1}
 MEASURES = ["accuracy", "selection_rate", "false_positive_rate", "true_positive_rate"]
 RATES = ("selection_rate", "false_positive_rate", "true_positive_rate")
-OVERALL = {"overall", "all", "(all)", "total"}
+OVERALL = {"overall", "all", "(all)", "(all rows)", "total"}
 
 _MODEL_TYPE = {
     "skops": "A scikit-learn pipeline supplied as a skops file and run in the sandbox",
@@ -168,9 +168,18 @@ def group_rates(tables, protected):
         if tid == "performance.overall" and "accuracy" in cols and table["records"]:
             overall = dict(table["records"][0])
             continue
-        if not set(RATES) <= cols:
+        has_tpr = "true_positive_rate" in cols or "false_negative_rate" in cols
+        if not ({"selection_rate", "false_positive_rate"} <= cols and has_tpr):
             continue
         for rec in table["records"]:
+            rec = dict(rec)
+            if rec.get("n") is None and rec.get("count") is not None:
+                rec["n"] = rec["count"]
+            if (
+                rec.get("true_positive_rate") is None
+                and _number(rec.get("false_negative_rate")) is not None
+            ):
+                rec["true_positive_rate"] = 1 - _number(rec["false_negative_rate"])
             if "group" in cols:
                 attribute = rec.get("attribute") or (protected[0] if protected else "group")
                 group = rec.get("group")
@@ -179,7 +188,7 @@ def group_rates(tables, protected):
                 if attribute is None:
                     break
                 group = rec.get(attribute)
-            if str(group).strip().lower() in OVERALL:
+            if str(group).strip().lower() in OVERALL or str(attribute).lower() in OVERALL:
                 overall = overall or dict(rec)
                 continue
             if attribute in protected and group is not None:
