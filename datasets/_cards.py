@@ -128,7 +128,7 @@ def validate_card(card, *, path=None):
     protected = [n for n, r in roles.items() if r == "protected"]
     if sorted(protected) != sorted(card["protected"]):
         problems.append(f"protected {card['protected']} differs from role protected {protected}")
-    if not any(r == "feature" for r in roles.values()):
+    if not any(r in ("feature", "legitimate", "score") for r in roles.values()):
         problems.append("no column has role feature")
     if card["shape"]["columns"] != len(names):
         problems.append(f"shape.columns {card['shape']['columns']} != {len(names)} columns listed")
@@ -153,6 +153,10 @@ def _source_lines(card):
             f"sha256 `{src['sha256']}`)",
             f"- **File inside the package:** `{src['member']}` (sha256 `{src['member_sha256']}`)",
         ]
+    elif card["kind"] == "usecase":
+        lines = [
+            f"- **Uploaded file:** `{src['filename']}` ({src['format']}, sha256 `{src['sha256']}`)"
+        ]
     else:
         lines = [
             f"- **Generator:** `{src['generator']}` (seed {src['seed']}, {src['n_rows']} rows)",
@@ -163,6 +167,15 @@ def _source_lines(card):
             lines.append(f"- **Citation:** {src['citation']}")
     if src.get("url"):
         lines.append(f"- **More information:** {src['url']}")
+    return lines
+
+
+def _personal_data_lines(card):
+    lines = []
+    for f in card["personal_data"]["findings"]:
+        r = f.get("resolution") or {}
+        line = f"{f['column']}: {f['kind']}, {r.get('action', 'not resolved yet')}"
+        lines.append(line + (f" (reason: {r['reason']})" if r.get("reason") else ""))
     return lines
 
 
@@ -212,6 +225,9 @@ def render_markdown(card):
     if card.get("facts"):
         out += ["", "## Published facts reproduced by the tests", ""]
         out += [f"- {f['statement']}" for f in card["facts"]]
+    if card.get("personal_data"):
+        out += ["", "## Personal data found and what was done", ""]
+        out += [f"- {line}" for line in _personal_data_lines(card)] or ["- none found"]
     if card.get("ground_truth"):
         import json
 
@@ -242,6 +258,10 @@ def render_html(card):
         for key, heading in DATASHEET_SECTIONS
     )
     removed = ", ".join(card["personal_data_removed"]) or "none"
+    pdata = ""
+    if card.get("personal_data"):
+        found = "".join(f"<li>{e(line)}</li>" for line in _personal_data_lines(card))
+        pdata = f"<h2>Personal data found and what was done</h2><ul>{found or '<li>none</li>'}</ul>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(card["title"])}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:auto;line-height:1.4}}
@@ -263,6 +283,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em}
 </table>
 <p><strong>Missing values:</strong> {e(card["missing_values"])}</p>
 <p><strong>Personal data removed:</strong> {e(removed)}</p>
+{pdata}
 <h2>Caveats</h2><ul>{caveats}</ul>
 {"<h2>Published facts reproduced by the tests</h2><ul>" + facts + "</ul>" if facts else ""}
 <h2>Datasheet</h2>

@@ -65,7 +65,7 @@ _QI_HINTS = (
     r"|birth|geboorte|geburt|naissance|nascita|nacimiento|urodz|jaar|year|age\b|leeftijd|alter"
     r"|âge|eta\b|edad|wiek|sex|gender|geslacht|geschlecht|sesso|sexo|płeć|plec"
     r"|national|staatsang|cittadin|obywatel|geboorteland|country|land\b|gemeente|woonplaats"
-    r"|municip|gemeinde|commune|comune|gmina|city|stad|wijk|buurt|district|region"
+    r"|municip|gemeinde|commune|comune|gmina|city|stad|wijk|buurt|district|regio|provin|kreis|bundesland|departement|départ"
 )
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-']+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
