@@ -148,6 +148,15 @@ def state():
     return {}
 
 
+def _done(page, where, ok, timeout=60_000):
+    """Wait until ``ok`` or an error alert shows inside ``where``; fail with the page's message."""
+    page.wait_for_selector(f"{where} {ok}, {where} .alert-danger", timeout=timeout)
+    error = page.locator(f"{where} .alert-danger")
+    if error.count():
+        pytest.fail(f"the page says: {error.first.inner_text()}")
+    return page.locator(f"{where} {ok}")
+
+
 def _dataset(page):
     return page.locator('section.usecase-dataset[data-dataset="main"]')
 
@@ -228,6 +237,7 @@ def test_blocked_until_both_findings_are_resolved(page, state, artifacts):
         finding = ds.locator(f'.usecase-finding[data-column="{column}"]')
         finding.locator(f'input[type="radio"][value="{action}"]').check()
         finding.locator("button.usecase-resolve").click()
+        _done(page, f'.usecase-finding[data-column="{column}"]', ".usecase-resolution")
         ds.locator(f'.usecase-finding.usecase-resolved[data-column="{column}"]').wait_for()
     ds.locator(".usecase-unblocked").wait_for()
     resolved = ds.locator(".usecase-findings").inner_text()
@@ -250,8 +260,8 @@ def test_datasheet_is_shown_and_saved(page, state, artifacts):
 
 def test_generate_the_assessment_notebook(page, state, hub, artifacts):
     page.click("#notebook-generate")
-    link = page.locator("#notebook-result a.usecase-notebook-link")
-    link.wait_for(timeout=180_000)  # the team workspace may have to start first
+    # The team workspace may have to start first.
+    link = _done(page, "#notebook-result", "a.usecase-notebook-link", timeout=180_000)
     href = link.get_attribute("href")
     assert re.search(rf"/user/[^/]*team-{TEAM}/lab/tree/.+\.ipynb$", href), href
     state["notebook"] = re.sub(r"^.*/lab/tree/", "", href)
@@ -286,7 +296,7 @@ def test_answer_two_questions_citing_a_figure(page, state, artifacts):
             q.locator("input.usecase-cite-other").fill(cited)
         q.locator("button.usecase-answer-save").click()
         q = page.locator(f'.usecase-question[data-question="{qid}"]')
-        q.locator(".usecase-answer-status .alert-success").wait_for()
+        _done(page, f'.usecase-question[data-question="{qid}"]', ".alert-success")
         shown = q.locator(f'.usecase-cited [data-result="{cited}"]')
         shown.wait_for()
         if state.get("ran"):

@@ -262,7 +262,7 @@
       ["Team", current.team],
     ].filter(([, v]) => v !== null && v !== undefined);
     document.getElementById("usecase-summary").replaceChildren(
-      el("dl", { class: "row usecase-fields" }, rows.map(([k, v]) => [
+      el("dl", { class: "row usecase-fields" }, rows.flatMap(([k, v]) => [
         el("dt", { class: "col-sm-3" }, k), el("dd", { class: "col-sm-9" }, v || "–")])),
       current.version ? el("p", { class: "small text-body-secondary" }, `Version ${current.version}`,
         f.author ? ` by ${f.author}` : "", f.created_at ? [", ", time(f.created_at)] : "") : null);
@@ -463,7 +463,7 @@
         el("p", { class: "mb-1" }, el("strong", {}, `Column "${f.column}"`), `: ${findingKind(f.kind)}`,
           f.count !== undefined ? `, found in ${f.count} rows${share}` : "", "."),
         (f.examples || []).length ? el("p", { class: "small text-body-secondary" }, "Examples (partly hidden): ",
-          (f.examples || []).map((x, j) => [j ? ", " : "", el("code", {}, String(x))])) : null));
+          (f.examples || []).flatMap((x, j) => [j ? ", " : "", el("code", {}, String(x))])) : null));
     const body = box.firstChild;
     if (f.resolution) {
       body.append(el("p", { class: "text-success mb-0 usecase-resolution" }, `✔ ${describeResolution(f.resolution)}`));
@@ -629,7 +629,7 @@
               ? el("p", { class: "text-success" }, `✔ Approved by ${m.approved_by}.`)
               : el("p", { class: "alert alert-warning" }, "This model contains parts the sandbox does not know. ",
                 "A trainer must look at them and approve the model before it can be used: ",
-                untrusted.map((t, j) => [j ? ", " : "", el("code", {}, t)]), "."),
+                untrusted.flatMap((t, j) => [j ? ", " : "", el("code", {}, t)]), "."),
           ) : null));
       if (untrusted.length && !m.approved_by && instructor) {
         const result = el("div", { "aria-live": "polite" });
