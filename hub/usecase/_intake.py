@@ -339,10 +339,13 @@ class Intake:
             three or more values (the message says what to do); no protected
             attribute, or one with a single value.
         """
+        import pyarrow.parquet as pq
+
         state = self._require(step="roles")
-        df = self._work(state)
-        roles = normalise_roles(roles, [str(c) for c in df.columns])
-        _check_roles(df, roles)
+        columns = pq.read_schema(self.folder / state["work"]).names
+        roles = normalise_roles(roles, columns)
+        checked = [c for c, r in roles.items() if r["role"] in ("target", "protected")]
+        _check_roles(self._work(state, columns=checked), roles)
         state["roles"] = roles
         state["findings"] = None
         state["status"] = "roles"
