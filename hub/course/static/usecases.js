@@ -295,8 +295,14 @@
     const id = `dataset-${st.name}`;
     const section = el("section", { class: "usecase-dataset mt-4", id, "data-dataset": st.name, "aria-labelledby": `${id}-title` },
       el("h4", { id: `${id}-title`, class: "h5" }, `Table "${st.name}"`));
-    if (st.detected) section.append(renderFormat(st));
-    if (st.confirmed && st.detected) section.append(renderRoles(st));
+    // Steps already done fold away (still there to correct): the page stays short.
+    const folded = (title, node) => el("details", { class: "mt-2 usecase-done" }, el("summary", {}, title), node);
+    if (st.detected) {
+      section.append(st.confirmed ? folded("✔ Format confirmed (show or correct it)", renderFormat(st)) : renderFormat(st));
+    }
+    if (st.confirmed && st.detected) {
+      section.append(st.findings ? folded("✔ Column roles saved (show or change them)", renderRoles(st)) : renderRoles(st));
+    }
     if (st.findings) section.append(renderFindings(st));
     const sheet = el("div", { class: "usecase-datasheet" });
     section.append(sheet);
@@ -335,7 +341,7 @@
         selectField(`${id}-decimal`, "Decimal mark", DECIMALS, d.decimal),
         selectField(`${id}-encoding`, "Character set", ENCODINGS, (d.encoding || "").toLowerCase())));
     }
-    if (names.length) {
+    if (names.length && preview.length) {
       form.append(el("div", { class: "table-responsive usecase-preview" }, el("table", { class: "table table-sm table-bordered" },
         el("caption", {}, "The first rows of your table"),
         el("thead", {}, el("tr", {}, names.map((n) => el("th", { scope: "col" }, n)))),
@@ -381,7 +387,9 @@
       const kindSelect = el("select", { class: "form-select form-select-sm usecase-kind", id: kindId, "data-column": name },
         KINDS.map(([v, text]) => el("option", { value: v, selected: v === kind }, text)));
       const kindCell = el("td", {}, el("label", { class: "visually-hidden", for: kindId }, `Which characteristic is "${name}"?`), kindSelect);
-      const sync = () => { kindCell.hidden = false; kindSelect.disabled = roleSelect.value !== "protected"; };
+      const sync = () => {
+        kindSelect.hidden = kindSelect.disabled = roleSelect.value !== "protected";
+      };
       roleSelect.addEventListener("change", sync);
       sync();
       return el("tr", { "data-column": name },
