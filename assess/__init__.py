@@ -29,6 +29,7 @@ from ._models import (
     RefusedModel,
     UntrustedModel,
     baseline,
+    default_model,
     load_model,
     predict,
     predict_scores,
@@ -41,6 +42,7 @@ from ._result import StepResult
 from ._roles import KINDS, ROLES, AssessError, normalise_roles
 from ._run import run_all
 from ._stability import stability
+from ._usecase import fetch_model, fetch_roles
 
 __all__ = [
     "KINDS",
@@ -52,8 +54,11 @@ __all__ = [
     "UntrustedModel",
     "baseline",
     "conditional_disparity",
+    "default_model",
     "disparities",
     "explain",
+    "fetch_model",
+    "fetch_roles",
     "figure_png_base64",
     "load_model",
     "mitigation",

@@ -9,6 +9,8 @@ without constraint.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -103,6 +105,16 @@ def mitigation(
     >>> r = mitigation(df, roles=roles, predictions=decisions)  # doctest: +SKIP
     >>> r.tables["comparison"]  # doctest: +SKIP
     """
+    with warnings.catch_warnings():
+        # fairlearn's own deprecation warnings of pandas, not meant for the reader
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _mitigation(
+            df, roles, predictions, model, attribute, n_sample, random_state, min_group
+        )
+
+
+def _mitigation(df, roles, predictions, model, attribute, n_sample, random_state, min_group):
     from fairlearn.postprocessing import ThresholdOptimizer
     from fairlearn.reductions import DemographicParity, ExponentiatedGradient
     from sklearn.compose import ColumnTransformer

@@ -7,6 +7,7 @@ refused.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ __all__ = [
     "RefusedModel",
     "UntrustedModel",
     "baseline",
+    "default_model",
     "load_model",
     "predict",
     "predict_scores",
@@ -50,7 +52,7 @@ class UntrustedModel(AssessError):
         )
 
 
-def load_model(path, *, trusted=None):
+def load_model(path, *, trusted=None, features=None):
     """Open a model file a team brought: ``.skops`` or ``.onnx``.
 
     Parameters
@@ -60,6 +62,9 @@ def load_model(path, *, trusted=None):
     trusted : list of str, optional
         Types of a ``.skops`` file that an instructor approved (as listed by
         :class:`UntrustedModel`). Types skops trusts by default need no approval.
+    features : list of str, optional
+        For an ONNX model that takes one table of numbers: its columns, in
+        order (else read from the model's ``feature_names`` metadata).
 
     Returns
     -------
@@ -98,7 +103,7 @@ def load_model(path, *, trusted=None):
             raise UntrustedModel(path, remaining)
         return sio.load(path, trusted=[t for t in untrusted if t in approved])
     if suffix == ".onnx":
-        return OnnxModel(path)
+        return OnnxModel(path, feature_names=features)
     raise RefusedModel(
         f"The model file {path.name} is not a format the sandbox opens. Bring a scikit-learn "
         "model saved with skops (.skops) or a model exported to ONNX (.onnx)."
@@ -108,8 +113,9 @@ def load_model(path, *, trusted=None):
 class OnnxModel:
     """An ONNX model run by onnxruntime, with ``predict``/``predict_proba`` on a DataFrame.
 
-    The model either has one input (a float matrix of the feature columns, in
-    the order of `feature_names`) or one input per column, named like it.
+    The model either has one input (a matrix of numbers: the columns
+    `feature_names`, or those of its ``feature_names`` metadata, a JSON list)
+    or one input per column, named like it.
 
     Parameters
     ----------
@@ -144,10 +150,13 @@ class OnnxModel:
         )
         self.inputs_ = self.session_.get_inputs()
         self.outputs_ = [o.name for o in self.session_.get_outputs()]
+        if feature_names is None and len(self.inputs_) == 1:
+            meta = self.session_.get_modelmeta().custom_metadata_map.get("feature_names")
+            feature_names = json.loads(meta) if meta else None
+        if len(self.inputs_) > 1:
+            feature_names = [i.name for i in self.inputs_]
         self.feature_names_in_ = (
-            np.array([i.name for i in self.inputs_], dtype=object)
-            if len(self.inputs_) > 1
-            else (np.array(feature_names, dtype=object) if feature_names is not None else None)
+            np.array(feature_names, dtype=object) if feature_names is not None else None
         )
         self.classes_ = np.array([0, 1])
 
@@ -158,6 +167,13 @@ class OnnxModel:
         X = pd.DataFrame(X)
         if len(self.inputs_) == 1:
             cols = list(self.feature_names_in_) if self.feature_names_in_ is not None else X.columns
+            width = self.inputs_[0].shape[-1] if self.inputs_[0].shape else None
+            if isinstance(width, int) and width != len(cols):
+                raise AssessError(
+                    f"The ONNX model takes {width} numbers per row, but {len(cols)} columns were "
+                    "given. Say which columns it takes, in order: "
+                    "assess.load_model(path, features=[...])."
+                )
             dtype = self._TYPES.get(self.inputs_[0].type, np.float32)
             return {self.inputs_[0].name: X[list(cols)].to_numpy(dtype=dtype)}
         feed = {}
@@ -322,6 +338,35 @@ def predict(df, *, roles, model=None, threshold=None):
             "assess.baseline(df, roles=roles)."
         )
     return decisions.rename("decision")
+
+
+def default_model(df, *, roles, random_state=0):
+    """Return None when the table has the existing system's scores, else a baseline.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    roles : dict
+        Column roles.
+    random_state : int, default 0
+        Seed of the baseline.
+
+    Returns
+    -------
+    object or None
+        None (the score column is assessed) or :func:`baseline`'s model.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"y": [0, 1], "risk": [0.1, 0.7]})
+    >>> default_model(df, roles={"y": "target", "risk": "score"}) is None
+    True
+    """
+    roles = normalise_roles(roles, df)
+    if any(s["role"] == "score" for s in roles.values()):
+        return None
+    return baseline(df, roles=roles, random_state=random_state)
 
 
 def baseline(df, *, roles, random_state=0, max_rows=100_000, kind="logistic"):

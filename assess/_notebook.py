@@ -13,41 +13,41 @@ def _roles_literal(roles):
     return "roles = " + text
 
 
-def notebook(usecase_id, dataset, *, roles, model=None, team=None, data=None, trusted=None):
+def notebook(usecase_id, dataset, *, roles=None, model=None, data=None, trusted=None):
     """Write the assessment notebook of a use case (not graded; teams rerun and extend it).
 
     Parameters
     ----------
     usecase_id : str
-        The use case's id; the last cell saves the results to it.
+        The use case's id; the table opens as
+        ``datasets.load("usecase:<usecase_id>/<dataset>")`` and the last cell
+        saves the results to it.
     dataset : str
         The name of the use case's table.
-    roles : dict
-        Column roles, written into the notebook where the team can read and change them.
+    roles : dict, optional
+        Column roles, written into the notebook where the team can read and
+        change them; by default the notebook fetches those given on the use
+        case's page (:func:`fetch_roles`).
     model : str, optional
-        Path of a ``.skops`` or ``.onnx`` file (relative to the notebook), or
-        ``"baseline"`` to train a transparent model. By default the existing
-        system's score column is assessed when there is one, else a baseline.
-    team : str, optional
-        The owner team: the table opens as ``datasets.load("usecase:<team>/<dataset>")``.
+        ``"baseline"`` to train a transparent model; the path of a ``.skops``
+        or ``.onnx`` file (relative to the notebook); or the name of a model of
+        the use case (fetched with :func:`fetch_model`). By default the
+        existing system's score column is assessed when there is one, else a
+        baseline.
     data : str, optional
-        A Parquet file to read instead (for a copy of the table outside the sandbox).
+        A Parquet file to read instead of the use case's table (a copy of it
+        outside the sandbox, or a test).
     trusted : list of str, optional
-        Types of a ``.skops`` model that an instructor approved.
+        Types of a ``.skops`` file that an instructor approved.
 
     Returns
     -------
     nbformat.NotebookNode
-        A version-4 notebook.
-
-    Raises
-    ------
-    ValueError
-        Neither `team` nor `data`.
+        A valid version-4 notebook.
 
     Examples
     --------
-    >>> nb = notebook("benefits", "applications", roles={"ok": "target"}, team="t1")
+    >>> nb = notebook("benefits", "applications", roles={"ok": "target"})
     >>> nb.cells[-1].source
     "assess.save_results(results, usecase='benefits')"
     """
@@ -56,29 +56,48 @@ def notebook(usecase_id, dataset, *, roles, model=None, team=None, data=None, tr
 
     from ._roles import normalise_roles, role_of
 
-    roles = normalise_roles(roles)
     if data is not None:
         load = f"df = pd.read_parquet({str(data)!r})"
-    elif team:
-        load = f"df = datasets.load({f'usecase:{team}/{dataset}'!r})"
     else:
-        raise ValueError("say which team's table to load (team=...) or give a file (data=...)")
-    score = role_of(roles, "score")
-    if model == "baseline" or (model is None and score is None):
+        load = f"df = datasets.load({f'usecase:{usecase_id}/{dataset}'!r})"
+    if roles is not None:
+        roles = normalise_roles(roles)
+        roles_code = _roles_literal(roles)
+    else:
+        roles_code = f"roles = assess.fetch_roles({usecase_id!r}, {dataset!r})\nroles"
+    score = role_of(roles, "score") if roles is not None else None
+    is_file = model is not None and (
+        "/" in str(model) or str(model).lower().endswith((".skops", ".onnx"))
+    )
+    if model == "baseline" or (model is None and roles is not None and score is None):
         model_code = "model = assess.baseline(df, roles=roles)"
         model_words = (
             "Your team brought no model and no scores, so the notebook trains a simple, "
             "transparent model on your table (without the protected columns) to show how such a "
             "model would decide."
         )
-    elif model is None:
+    elif model is None and roles is not None:
         model_code = "model = None  # the decisions are in the column " + repr(score)
         model_words = (
             f"The decisions assessed are those of your existing system, in the column '{score}'."
         )
-    else:
+    elif model is None:
+        model_code = "model = assess.default_model(df, roles=roles)"
+        model_words = (
+            "The decisions assessed are those of your existing system when the table has its "
+            "scores or decisions (a column with the role 'score'); otherwise the notebook trains "
+            "a simple, transparent model on your table, without the protected columns."
+        )
+    elif is_file:
         model_code = f"model = assess.load_model({str(model)!r}, trusted={list(trusted or [])!r})"
         model_words = "The decisions assessed are those of the model your team brought."
+    else:
+        model_code = f"model = assess.fetch_model({usecase_id!r}, {model!r}, roles=roles, df=df)"
+        model_words = (
+            f"The decisions assessed are those of the model \u201c{model}\u201d that your team "
+            "brought to the use case. If an instructor has not yet approved what it contains, "
+            "the next cell says so and lists it."
+        )
     md, code = new_markdown_cell, new_code_cell
     cells = [
         md(
@@ -97,7 +116,7 @@ def notebook(usecase_id, dataset, *, roles, model=None, team=None, data=None, tr
             "replaced. The roles say what each column is; change them here if they are wrong."
         ),
         code(f"{load}\ndf.shape"),
-        code(_roles_literal(roles)),
+        code(roles_code),
         md(f"## Whose decisions\n\n{model_words}"),
         code(f"{model_code}\ndecisions = assess.predict(df, roles=roles, model=model)"),
         code("results = {}"),
@@ -181,7 +200,7 @@ def notebook(usecase_id, dataset, *, roles, model=None, team=None, data=None, tr
     nb.metadata["ai4scale_assessment"] = {
         "usecase": usecase_id,
         "dataset": dataset,
-        "roles": json.loads(json.dumps(roles)),
+        "roles": json.loads(json.dumps(roles)) if roles is not None else None,
     }
     nbformat.validate(nb)
     return nb

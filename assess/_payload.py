@@ -10,6 +10,7 @@ import os
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["figure_png_base64", "notebook_sha256", "save_results", "to_payload"]
 
@@ -185,7 +186,8 @@ def save_results(results, *, usecase, notebook=None):
     Returns
     -------
     dict
-        The course service's answer.
+        The course service's answer. The request's body is ``{"payload":
+        to_payload(results), "notebook_sha256": ...}``.
 
     Examples
     --------
@@ -193,6 +195,7 @@ def save_results(results, *, usecase, notebook=None):
     """
     from ai4scale.datasets import _service  # part "transport"; imported when used
 
-    payload = to_payload(results)
-    payload["notebook_sha256"] = notebook_sha256(notebook)
-    return _service.post_json(f"usecases/{usecase}/results", payload)
+    body = {"payload": to_payload(results), "notebook_sha256": notebook_sha256(notebook)}
+    answer = _service.post_json(f"usecases/{quote(usecase, safe='')}/results", body)
+    print(f"The results are saved to the use case {usecase!r}.")
+    return answer
