@@ -112,6 +112,17 @@ def test_separators(tmp_path, sep):
     assert df["c"].iloc[3] == pytest.approx(3.5)
 
 
+def test_quoted_values_with_separators_and_line_breaks(tmp_path):
+    text = (
+        'naam;toelichting;bedrag\r\nJosé;"te laat; zie brief\r\nvan 3 mei";12,5\r\nZoë;ok;1,25\r\n'
+    )
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("cp1252"))
+    found, df = detect(path, "t.csv", frame=True)
+    assert found.rows == 2 and df["toelichting"][0] == "te laat; zie brief\r\nvan 3 mei"
+    assert list(df["bedrag"]) == [12.5, 1.25]
+
+
 def test_codes_with_leading_zeros_stay_text(tmp_path):
     rows = [{"postcode": f"0{1000 + i}", "bsn": f"0{i:08d}", "n": str(i)} for i in range(20)]
     _, df = detect(write_csv(tmp_path / "t.csv", rows), "t.csv", frame=True)
@@ -121,13 +132,19 @@ def test_codes_with_leading_zeros_stay_text(tmp_path):
 
 def test_xlsx_round_trip(tmp_path):
     src = pd.DataFrame(
-        {"naam": ["Zoë", "Jürgen", "Hélène"], "bedrag": [12.5, 3.75, 1234.5], "besluit": [1, 0, 1]}
+        {
+            "naam": ["Zoë", "Jürgen", "Hélène"],
+            "bedrag": [12.5, 3.75, 1234.5],
+            "besluit": [1, 0, 1],
+            "geboortedatum": pd.to_datetime(["1950-01-02", "1984-05-06", "2001-07-08"]),
+        }
     )
     path = tmp_path / "aanvragen.xlsx"
     src.to_excel(path, index=False, engine="openpyxl")
     found, df = detect(path, "aanvragen.xlsx", frame=True)
     assert found.format == "xlsx" and found.rows == 3 and found.encoding is None
-    pd.testing.assert_frame_equal(df.reset_index(drop=True), src, check_dtype=False)
+    assert found.dtypes["geboortedatum"] == "date" and found.dtypes["besluit"] == "integer"
+    pd.testing.assert_frame_equal(df, src, check_dtype=False)
 
 
 def test_parquet_round_trip_and_name_is_only_a_hint(tmp_path):
@@ -191,6 +208,14 @@ def test_bad_column_names_in_xlsx_and_parquet(tmp_path):
     df.to_parquet(tmp_path / "a.parquet")
     with pytest.raises(IntakeError, match="'/'"):
         detect(tmp_path / "a.parquet", "a.parquet")
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in (["naam", "bedrag", "naam"], ["a", 1, "b"]):
+        book.active.append(row)
+    book.save(tmp_path / "dup.xlsx")
+    with pytest.raises(IntakeError, match="appears twice"):
+        detect(tmp_path / "dup.xlsx", "dup.xlsx")
     pd.DataFrame({"a": [], "b": []}).to_parquet(tmp_path / "e.parquet")
     with pytest.raises(IntakeError, match="no data rows"):
         detect(tmp_path / "e.parquet", "e.parquet")

@@ -358,11 +358,16 @@ def _read_xlsx(path):
     import pandas as pd
 
     try:
-        df = pd.read_excel(path, engine="openpyxl", sheet_name=0)
+        # header=None: pandas would rename a repeated header ("naam.1") without a word.
+        raw = pd.read_excel(path, engine="openpyxl", sheet_name=0, header=None)
     except Exception as e:  # openpyxl raises many types on a damaged workbook
         raise IntakeError(f"the Excel workbook cannot be read: {e}") from e
-    names = [str(c) if not str(c).startswith("Unnamed: ") else "" for c in df.columns]
+    raw = raw.dropna(how="all").dropna(axis=1, how="all")
+    if raw.empty:
+        raise IntakeError("the Excel workbook's first sheet is empty")
+    names = ["" if v is None or v != v else str(v).strip() for v in raw.iloc[0]]
     check_column_names(names)
+    df = raw.iloc[1:].reset_index(drop=True).infer_objects()
     df.columns = names
     return df
 
