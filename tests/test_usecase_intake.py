@@ -123,6 +123,14 @@ def test_quoted_values_with_separators_and_line_breaks(tmp_path):
     assert list(df["bedrag"]) == [12.5, 1.25]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_file_ending_in_an_accented_letter_without_newline(tmp_path, encoding):
+    path = tmp_path / "t.csv"
+    path.write_bytes("bedrag;naam\r\n1,5;José\r\n2;René".encode(encoding))
+    found, df = detect(path, "t.csv", frame=True)
+    assert found.encoding == encoding and list(df["naam"]) == ["José", "René"]
+
+
 def test_codes_with_leading_zeros_stay_text(tmp_path):
     rows = [{"postcode": f"0{1000 + i}", "bsn": f"0{i:08d}", "n": str(i)} for i in range(20)]
     _, df = detect(write_csv(tmp_path / "t.csv", rows), "t.csv", frame=True)

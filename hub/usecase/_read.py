@@ -176,8 +176,9 @@ def _detect_encoding(path):
             if n_high:
                 high += n_high
                 valid += sum(len(m) for m in _UTF8_SEQ.findall(chunk))
-        if carry:
-            high += len(carry)
+        if carry:  # the file's last bytes: a complete sequence, or a stray byte
+            high += len(carry) - len(carry.translate(None, _HIGH_BYTES))
+            valid += sum(len(m) for m in _UTF8_SEQ.findall(carry))
     if bom and valid < high:
         raise IntakeError(
             "the file mixes text encodings: it starts as UTF-8 but some lines are in another "
