@@ -269,7 +269,7 @@ def _refused(usecase, error):
 
     hint = ""
     try:
-        own = _names(_service.get_json("api/usecases"), "usecase")
+        own = _names(_service.get_json("usecases"), "usecase")
     except CourseServiceError:
         own = []
     if own and usecase not in own:
@@ -302,12 +302,12 @@ def _not_found(usecase, dataset, error):
 
     name = f"{USECASE_PREFIX}{usecase}/{dataset}"
     try:
-        model = _service.get_json(f"api/usecases/{quote(usecase, safe='')}")
+        model = _service.get_json(f"usecases/{quote(usecase, safe='')}")
     except CourseServiceError as e:
         if e.status != 404:
             return e
         try:
-            ids = _names(_service.get_json("api/usecases"), "usecase")
+            ids = _names(_service.get_json("usecases"), "usecase")
         except CourseServiceError:
             ids = []
         if not ids:
@@ -372,9 +372,7 @@ def load_usecase(name, *, timeout=None):
     from . import _service
 
     usecase, dataset = parse_usecase_name(name)
-    path = (
-        f"api/usecases/{quote(usecase, safe='')}/datasets/{quote(dataset, safe='')}/table.parquet"
-    )
+    path = f"usecases/{quote(usecase, safe='')}/datasets/{quote(dataset, safe='')}/table.parquet"
     kwargs = {} if timeout is None else {"timeout": timeout}
     try:
         raw = _service.get_bytes(path, **kwargs)

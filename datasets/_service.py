@@ -33,6 +33,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "API",
     "COURSE_URL_VARIABLE",
     "TOKEN_VARIABLE",
     "error_for",
@@ -47,6 +48,10 @@ COURSE_URL_VARIABLE = "AI4SCALE_COURSE_URL"
 
 #: Environment variable with the server's API token (set by JupyterHub).
 TOKEN_VARIABLE = "JUPYTERHUB_API_TOKEN"
+
+#: Where the REST API is, under the service's URL: paths given to
+#: :func:`get_bytes` and :func:`post_json` are relative to it.
+API = "api/"
 
 #: Seconds to wait for the service to accept, or for the next bytes of an answer.
 DEFAULT_TIMEOUT = 60.0
@@ -160,7 +165,7 @@ def error_for(status, detail):
 
 
 def _request(method, path, *, data=None, content_type=None, timeout=DEFAULT_TIMEOUT):
-    url = service_url() + path.lstrip("/")
+    url = service_url() + API + path.lstrip("/")
     headers = {"Authorization": f"token {os.environ[TOKEN_VARIABLE]}"}
     if content_type:
         headers["Content-Type"] = content_type
@@ -178,12 +183,12 @@ def _request(method, path, *, data=None, content_type=None, timeout=DEFAULT_TIME
 
 
 def get_bytes(path, *, timeout=DEFAULT_TIMEOUT):
-    """Return the body of ``GET <service>/<path>``.
+    """Return the body of ``GET <service>/api/<path>``.
 
     Parameters
     ----------
     path : str
-        Path under the service, e.g. ``"api/usecases/x/datasets/y/table.parquet"``
+        Path under the service's API, e.g. ``"usecases/x/datasets/y/table.parquet"``
         (segments already quoted).
     timeout : float
         Seconds to wait for the connection and for each read.
@@ -202,19 +207,20 @@ def get_bytes(path, *, timeout=DEFAULT_TIMEOUT):
 
 
 def get_json(path, *, timeout=DEFAULT_TIMEOUT):
-    """Return the JSON answer of ``GET <service>/<path>`` (errors as :func:`get_bytes`)."""
+    """Return the JSON answer of ``GET <service>/api/<path>`` (errors as :func:`get_bytes`)."""
     return _parse(get_bytes(path, timeout=timeout))
 
 
 def post_json(path, payload, *, timeout=DEFAULT_TIMEOUT):
-    """Send ``payload`` as JSON with ``POST <service>/<path>`` and return the JSON answer.
+    """Send ``payload`` as JSON with ``POST <service>/api/<path>`` and return the JSON answer.
 
     Parameters
     ----------
     path : str
-        Path under the service, e.g. ``"api/usecases/x/results"``.
+        Path under the service's API, e.g. ``"usecases/x/results"``.
     payload : dict
-        JSON-serialisable.
+        JSON-serialisable: the whole request body (for results,
+        ``{"payload": to_payload(...), "notebook_sha256": ...}``).
     timeout : float
         Seconds to wait for the connection and for each read.
 
@@ -231,7 +237,7 @@ def post_json(path, payload, *, timeout=DEFAULT_TIMEOUT):
     Examples
     --------
     >>> from ai4scale.datasets._service import post_json
-    >>> post_json("api/usecases/benefit-checks/results", {"payload": {}})  # doctest: +SKIP
+    >>> post_json("usecases/benefit-checks/results", body)  # doctest: +SKIP
     """
     data = json.dumps(payload).encode()
     answer = _request(

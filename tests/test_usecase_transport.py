@@ -74,7 +74,7 @@ class Endpoint:
         self.thread.start()
 
     def route(self, method, path, status, body=None, headers=None):
-        self.routes[(method, "/services/course/" + path)] = (status, body or b"", headers or {})
+        self.routes[(method, "/services/course/api/" + path)] = (status, body or b"", headers or {})
 
     def close(self):
         self.server.shutdown()
@@ -92,7 +92,7 @@ def service(monkeypatch):
 
 
 TABLE = pd.DataFrame({"age": [34, 51, 28], "sex": ["f", "m", "f"], "granted": [1, 0, 1]})
-TABLE_PATH = "api/usecases/benefit-checks/datasets/applications/table.parquet"
+TABLE_PATH = "usecases/benefit-checks/datasets/applications/table.parquet"
 
 
 def parquet(frame):
@@ -105,10 +105,10 @@ def parquet(frame):
 
 
 def test_get_and_post_send_the_servers_token_and_nothing_else(service):
-    service.route("GET", "api/me", 200, {"name": "tom"})
-    service.route("POST", "api/usecases/benefit-checks/results", 201, {"saved": True})
-    assert _service.get_json("api/me") == {"name": "tom"}
-    answer = _service.post_json("api/usecases/benefit-checks/results", {"payload": {"a": 1}})
+    service.route("GET", "me", 200, {"name": "tom"})
+    service.route("POST", "usecases/benefit-checks/results", 201, {"saved": True})
+    assert _service.get_json("me") == {"name": "tom"}
+    answer = _service.post_json("usecases/benefit-checks/results", {"payload": {"a": 1}})
     assert answer == {"saved": True}
     (get, post) = service.requests
     assert get[0] == "GET" and get[1] == "/services/course/api/me"
@@ -137,9 +137,9 @@ def test_get_and_post_send_the_servers_token_and_nothing_else(service):
     ],
 )
 def test_error_answers_in_plain_words(service, status, detail, error, words):
-    service.route("GET", "api/x", status, {"error": detail} if detail else b"<html>oops</html>")
+    service.route("GET", "x", status, {"error": detail} if detail else b"<html>oops</html>")
     with pytest.raises(error) as info:
-        _service.get_bytes("api/x")
+        _service.get_bytes("x")
     assert words in str(info.value)
     assert info.value.status == status and info.value.detail == detail
     if detail and status != 401 and "login" not in words:
@@ -155,16 +155,16 @@ def test_no_service_at_the_address(monkeypatch):
     monkeypatch.setenv(_service.COURSE_URL_VARIABLE, url)
     monkeypatch.setenv(_service.TOKEN_VARIABLE, TOKEN)
     with pytest.raises(datasets.ServiceUnavailableError, match="does not answer right now"):
-        _service.get_bytes("api/me", timeout=5)
+        _service.get_bytes("me", timeout=5)
     with pytest.raises(ConnectionError):
-        _service.post_json("api/me", {}, timeout=5)
+        _service.post_json("me", {}, timeout=5)
 
 
 @pytest.mark.parametrize("missing", [_service.COURSE_URL_VARIABLE, _service.TOKEN_VARIABLE])
 def test_outside_a_sandbox_server(service, monkeypatch, missing):
     monkeypatch.delenv(missing)
     with pytest.raises(datasets.NotLoggedInError, match="not connected to the sandbox"):
-        _service.get_bytes("api/me")
+        _service.get_bytes("me")
     with pytest.raises(datasets.NotLoggedInError, match="not connected to the sandbox"):
         datasets.load("usecase:benefit-checks/applications")
     assert service.requests == []
@@ -173,9 +173,9 @@ def test_outside_a_sandbox_server(service, monkeypatch, missing):
 def test_the_token_never_follows_a_redirect(service):
     elsewhere = Endpoint()
     try:
-        service.route("GET", "api/me", 302, b"", {"Location": elsewhere.url + "api/me"})
+        service.route("GET", "me", 302, b"", {"Location": elsewhere.url + "api/me"})
         with pytest.raises(datasets.CourseServiceError, match="HTTP 302"):
-            _service.get_bytes("api/me")
+            _service.get_bytes("me")
         assert elsewhere.requests == []
     finally:
         elsewhere.close()
@@ -188,11 +188,11 @@ def test_load_returns_the_table(service):
     service.route("GET", TABLE_PATH, 200, parquet(TABLE))
     frame = datasets.load("usecase:benefit-checks/applications")
     pd.testing.assert_frame_equal(frame, TABLE)
-    assert service.requests[0][1] == "/services/course/" + TABLE_PATH
+    assert service.requests[0][1] == "/services/course/api/" + TABLE_PATH
 
 
 def test_names_are_quoted_into_the_path(service):
-    path = "api/usecases/b%C3%BCrger%20geld/datasets/antr%C3%A4ge/table.parquet"
+    path = "usecases/b%C3%BCrger%20geld/datasets/antr%C3%A4ge/table.parquet"
     service.route("GET", path, 200, parquet(TABLE))
     pd.testing.assert_frame_equal(datasets.load("usecase:bürger geld/anträge"), TABLE)
 
@@ -227,7 +227,7 @@ def test_only_the_whole_table(service):
 
 def test_another_teams_use_case_is_refused_clearly(service):
     service.route("GET", TABLE_PATH, 403, {"error": "you may not see this use case"})
-    service.route("GET", "api/usecases", 200, [{"id": "benefit-check"}, {"id": "permits"}])
+    service.route("GET", "usecases", 200, [{"id": "benefit-check"}, {"id": "permits"}])
     with pytest.raises(datasets.NotInTeamError) as info:
         datasets.load("usecase:benefit-checks/applications")
     message = str(info.value)
@@ -243,7 +243,7 @@ def test_another_teams_use_case_is_refused_clearly(service):
 def test_refused_in_another_teams_workspace(service, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "team-t2")
     service.route("GET", TABLE_PATH, 403, {"error": "you may not see this use case"})
-    service.route("GET", "api/usecases", 200, [])
+    service.route("GET", "usecases", 200, [])
     with pytest.raises(datasets.NotInTeamError, match="runs in the workspace of team t2"):
         datasets.load("usecase:benefit-checks/applications")
 
@@ -251,7 +251,7 @@ def test_refused_in_another_teams_workspace(service, monkeypatch):
 def test_unknown_dataset_suggests_the_use_cases_datasets(service):
     service.route(
         "GET",
-        "api/usecases/benefit-checks",
+        "usecases/benefit-checks",
         200,
         {"id": "benefit-checks", "datasets": [{"name": "application"}, {"name": "appeals"}]},
     )
@@ -266,21 +266,19 @@ def test_unknown_dataset_suggests_the_use_cases_datasets(service):
 
 def test_unknown_use_case_for_an_instructor(service):
     # The service answers 404 for unknown ids to instructors only (403 to others).
-    service.route("GET", "api/usecases", 200, [{"id": "benefit-checks"}])
+    service.route("GET", "usecases", 200, [{"id": "benefit-checks"}])
     with pytest.raises(datasets.UnknownDatasetError, match="did you mean 'usecase:benefit-checks'"):
         datasets.load("usecase:benefit-check/applications")
 
 
 def test_a_use_case_without_data_yet(service):
-    service.route("GET", "api/usecases/benefit-checks", 200, {"id": "x", "datasets": []})
+    service.route("GET", "usecases/benefit-checks", 200, {"id": "x", "datasets": []})
     with pytest.raises(datasets.UnknownDatasetError, match="has no data yet"):
         datasets.load("usecase:benefit-checks/applications")
 
 
 def test_a_listed_dataset_without_its_table_is_not_ready(service):
-    service.route(
-        "GET", "api/usecases/benefit-checks", 200, {"datasets": [{"name": "applications"}]}
-    )
+    service.route("GET", "usecases/benefit-checks", 200, {"datasets": [{"name": "applications"}]})
     with pytest.raises(datasets.DataNotReadyError, match="not ready yet"):
         datasets.load("usecase:benefit-checks/applications")
 
@@ -379,7 +377,7 @@ ASK = (
     "import json, os\n"
     "from ai4scale.datasets import _service\n"
     "import urllib.request\n"
-    "me = _service.get_json('api/me')\n"
+    "me = _service.get_json('me')\n"
     "hub = os.environ['JUPYTERHUB_API_URL'].rstrip('/') + '/user'\n"
     "req = urllib.request.Request(hub, headers={'Authorization': "
     "'token ' + os.environ['JUPYTERHUB_API_TOKEN']})\n"
@@ -436,3 +434,186 @@ def test_a_stopped_service_is_said_plainly_in_the_kernel(hub):
         kernel.shutdown()
     assert out["error"] == "ServiceUnavailableError", out
     assert "does not answer right now" in out["stderr"]
+
+
+# -- a live hub: use-case tables and results through the real service -------------------
+
+USECASE = "transport-checks"
+OTHER = "transport-elsewhere"  # owned by team t9, which has nobody in the test roster
+
+
+def cases_csv():
+    """60 applications, no personal data: groups of region x sex hold 7 or 8 rows."""
+    lines = ["region,sex,income,granted"]
+    for i in range(60):
+        region = ("north", "south", "east", "west")[i % 4]
+        sex = "f" if (i // 4) % 2 else "m"
+        lines.append(f"{region},{sex},{1000 + 37 * i},{(i * 7) % 3 == 0:d}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def contacts_csv():
+    lines = ["email,sex,granted"]
+    lines += [f"person{i}@example.org,{'fm'[i % 2]},{i % 2}" for i in range(30)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def bring_table(course, usecase, name, data, roles):
+    r = course.post(
+        f"/usecases/{usecase}/datasets/{name}", params={"filename": name + ".csv"}, data=data
+    )
+    assert r.status_code == 201, r.text
+    r = course.put(f"/usecases/{usecase}/datasets/{name}/format", json={})
+    assert r.status_code == 200, r.text
+    r = course.put(f"/usecases/{usecase}/datasets/{name}/roles", json={"roles": roles})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def usecases(hub):
+    """Use case ``transport-checks`` of team t1 with a ready table ``cases`` and a
+    blocked one ``contacts`` (e-mail addresses), and ``transport-elsewhere`` of team t9."""
+    from coursetest import api
+
+    tom, tina = api(hub, "tom"), api(hub, "tina")
+    r = tom.post("/usecases", json={"id": USECASE, "title": "Benefit checks (transport)"})
+    assert r.status_code == 201, r.text
+    r = tina.post("/usecases", json={"id": OTHER, "title": "Permits", "team": "t9"})
+    assert r.status_code == 201, r.text
+    roles = {
+        "region": "legitimate",
+        "sex": {"role": "protected", "kind": "sex"},
+        "income": "feature",
+        "granted": "target",
+    }
+    ready = bring_table(tom, USECASE, "cases", cases_csv(), roles)
+    assert ready["status"] == "ready", ready
+    roles = {"email": "feature", "sex": {"role": "protected", "kind": "sex"}, "granted": "target"}
+    blocked = bring_table(tom, USECASE, "contacts", contacts_csv(), roles)
+    assert blocked["status"] != "ready", blocked
+    return tom, tina
+
+
+LOAD = (
+    "import json\n"
+    "from ai4scale import datasets\n"
+    "try:\n"
+    "    df = datasets.load({name!r})\n"
+    "    print(json.dumps({{'frame': df.to_dict(orient='list')}}))\n"
+    "except Exception as e:\n"
+    "    print(json.dumps({{'error': type(e).__name__, 'message': str(e),\n"
+    "                      'kinds': [c.__name__ for c in type(e).__mro__]}}))\n"
+)
+
+
+def load_in(hub, user, token, name):
+    from hubtest import Kernel
+
+    kernel = Kernel(hub, user, token)
+    try:
+        return kernel_json(kernel, LOAD.format(name=name))
+    finally:
+        kernel.shutdown()
+
+
+def expected_cases():
+    return pd.read_csv(io.BytesIO(cases_csv())).to_dict(orient="list")
+
+
+@pytest.mark.hub
+def test_members_and_the_workspace_load_the_table(hub, usecases):
+    from coursetest import person
+    from hubtest import spawn
+
+    tom = person(hub, "tom", server=True)
+    spawn(hub, "team-t1")
+    for user in ("tom", "team-t1"):
+        seen = load_in(hub, user, tom, f"usecase:{USECASE}/cases")
+        assert "error" not in seen, (user, seen)
+        assert seen["frame"] == expected_cases(), user
+
+
+@pytest.mark.hub
+def test_other_teams_and_people_in_no_team_are_refused(hub, usecases):
+    from coursetest import person
+
+    theo = person(hub, "theo", server=True)  # in no team
+    seen = load_in(hub, "theo", theo, f"usecase:{USECASE}/cases")
+    assert seen["error"] == "NotInTeamError", seen
+    assert "PermissionError" in seen["kinds"]
+    assert (
+        f"Use case '{USECASE}': this use case's data opens only in the workspace of the team "
+        "that owns it and in its members' servers; this notebook runs in theo's server"
+    ) in seen["message"]
+    # A member of t1 asking for team t9's use case.
+    tom = person(hub, "tom", server=True)
+    seen = load_in(hub, "tom", tom, f"usecase:{OTHER}/cases")
+    assert seen["error"] == "NotInTeamError", seen
+    assert "opens only in the workspace of the team that owns it" in seen["message"]
+    assert "this notebook runs in tom's server" in seen["message"]
+
+
+@pytest.mark.hub
+def test_unknown_and_unready_tables_say_so(hub, usecases):
+    from coursetest import person
+
+    tom = person(hub, "tom", server=True)
+    seen = load_in(hub, "tom", tom, f"usecase:{USECASE}/case")
+    assert seen["error"] == "UnknownDatasetError", seen
+    assert f"did you mean 'usecase:{USECASE}/cases'" in seen["message"]
+    seen = load_in(hub, "tom", tom, f"usecase:{USECASE}/contacts")
+    assert seen["error"] == "DataNotReadyError", seen
+    assert "not ready yet" in seen["message"]
+
+
+PAYLOAD = {
+    "steps": {
+        "profile": {
+            "tables": {
+                "groups": {
+                    "columns": ["sex", "rows"],
+                    "records": [{"sex": "f", "rows": 30}, {"sex": "m", "rows": 30}],
+                }
+            },
+            "notes": ["saved by the transport test"],
+        }
+    }
+}
+
+
+@pytest.mark.hub
+def test_kernels_post_results_and_the_service_keeps_them(hub, usecases):
+    from ai4scale.hub.course import Course
+    from ai4scale.hub.usecase._store import UseCaseStore
+    from coursetest import person
+    from hubtest import Kernel, spawn
+
+    tom = person(hub, "tom", server=True)
+    spawn(hub, "team-t1")
+    body = {"payload": PAYLOAD, "notebook_sha256": "ab" * 32}
+    code = (
+        "import json\n"
+        "from ai4scale.datasets import _service\n"
+        f"print(json.dumps(_service.post_json('usecases/{USECASE}/results', {body!r})))\n"
+    )
+    kernel = Kernel(hub, "team-t1", tom)
+    try:
+        saved = kernel_json(kernel, code)
+    finally:
+        kernel.shutdown()
+    assert saved["author"] == "team-t1" and saved["notebook_sha256"] == "ab" * 32, saved
+    snapshot = UseCaseStore(Course.from_settings(hub.settings)).snapshot(USECASE)
+    assert snapshot["results"]["notebook_sha256"] == "ab" * 32
+    assert snapshot["results"]["author"] == "team-t1"
+    assert "saved by the transport test" in json.dumps(snapshot["results"]["payload"])
+    # Nobody outside the team saves results into it.
+    theo = person(hub, "theo", server=True)
+    kernel = Kernel(hub, "theo", theo)
+    try:
+        out = kernel.execute(code)
+    finally:
+        kernel.shutdown()
+    assert out["error"] == "NotInTeamError", out
+    after = UseCaseStore(Course.from_settings(hub.settings)).snapshot(USECASE)
+    assert after["results"]["author"] == "team-t1"
