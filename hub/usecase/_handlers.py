@@ -37,6 +37,25 @@ class UseCaseHandler(APIHandler):
         """The :class:`UseCaseStore` of the course."""
         return _store.UseCaseStore(self.course)
 
+    async def prepare(self):
+        """Authenticate, then check the person's right to the use case in the path.
+
+        Done before the body is looked at, so that another team learns
+        nothing from a malformed request (always 403).
+        """
+        await super().prepare()
+        if not self._finished:
+            await self.authorize_path()
+
+    async def authorize_path(self):
+        """Raise 403 (or 404 for instructors) unless the person may act on the path's use case."""
+        if not self.path_args:
+            return
+        try:
+            await self.in_thread(self.store.authorize, self.person, self.path_args[0])
+        except CourseError as e:
+            raise web.HTTPError(e.status, "%s", str(e)) from None
+
     async def call(self, method, *args, **kwargs):
         """Run ``store.<method>(person, *args, **kwargs)`` off the event loop."""
         return await self.in_thread(getattr(self.store, method), self.person, *args, **kwargs)
@@ -67,6 +86,7 @@ class _LargeJSONHandler(UseCaseHandler):
         await super(APIHandler, self).prepare()
         if self.person is None:
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
+        await self.authorize_path()
 
     def data_received(self, chunk):  # noqa: D102
         if self._finished or getattr(self, "_refused", False):
@@ -117,10 +137,9 @@ class UploadHandler(UseCaseHandler):
         await super(APIHandler, self).prepare()
         if self.person is None:
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
+        await self.authorize_path()
         try:
-            usecase_id, name = self.path_args[0], self.path_args[1]
-            _store.check_name(name)
-            await self.in_thread(self.store.authorize, self.person, usecase_id)
+            _store.check_name(self.path_args[1])
         except CourseError as e:
             raise web.HTTPError(e.status, "%s", str(e)) from None
         fd, self._tmp = tempfile.mkstemp(prefix="upload-", dir=self.store.upload_dir())

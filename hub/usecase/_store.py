@@ -561,6 +561,7 @@ class UseCaseStore:
             row.state = state
             row.status = self._status(folder, state)
             row.updated_at = _utcnow()
+            s.flush()  # the defaults (created_at) are set at the flush
             return self._dataset_dict(row)
 
     def receive_dataset(self, person, usecase_id, name, src, filename):
