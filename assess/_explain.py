@@ -249,6 +249,7 @@ def _waterfall(contrib, base, final, *, top):
         ax.text(start + step, y, f" {step:+.3f}", va="center", fontsize="small")
         start += step
     ax.set_yticks(range(len(steps), 0, -1), labels)
+    ax.margins(x=0.2)
     ax.axvline(base, color="grey", linestyle=":", linewidth=1)
     ax.axvline(final, color="black", linewidth=1)
     ax.set_xlabel(f"score: average case {base:.2f} (dotted) -> this case {final:.2f} (line)")

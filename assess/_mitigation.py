@@ -255,6 +255,8 @@ def _mitigation(df, roles, predictions, model, attribute, n_sample, random_state
             xytext=(5, 5),
             fontsize="small",
         )
+    ax.margins(x=0.5, y=0.2)
+    ax.set_xlim(left=0)
     ax.set_xlabel(f"difference in the share of positive decisions by '{attribute}'")
     ax.set_ylabel("balanced accuracy" if rare else "share of correct decisions")
     fig.suptitle("Trade-off: accuracy against difference between groups (left is more equal)")

@@ -273,7 +273,8 @@ def performance(
                     part[metric],
                     low=part[f"{metric}_low"],
                     high=part[f"{metric}_high"],
-                    title=f"{attr}: {metric.replace('_', ' ')}",
+                    title=metric.replace("_", " ") if i == 0 else None,
+                    ylabel=attr if j == 0 else None,
                 )
                 ax.set_ylim(0, 1)
         fig.suptitle(f"Decisions by group, with {level:.0%} confidence intervals")

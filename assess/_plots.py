@@ -74,7 +74,8 @@ def bar_by_group(ax, groups, values, *, low=None, high=None, title=None, ylabel=
         )
         yerr = np.clip(np.nan_to_num(yerr), 0, None)
     ax.bar(x, values, yerr=yerr, capsize=3, color="#4C72B0")
-    ax.set_xticks(x, labels, rotation=30 if max(map(len, labels), default=0) > 6 else 0)
+    long = max(map(len, labels), default=0) > 6
+    ax.set_xticks(x, labels, rotation=30 if long else 0, ha="right" if long else "center")
     if title:
         ax.set_title(str(title))
     if ylabel:

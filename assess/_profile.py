@@ -30,7 +30,7 @@ def group_labels(series):
     Examples
     --------
     >>> group_labels(pd.Series([1, 2, None])).tolist()
-    ['1.0', '2.0', nan]
+    ['1.0', '2.0', <NA>]
     """
     s = series
     if isinstance(s.dtype, pd.CategoricalDtype):

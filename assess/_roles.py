@@ -168,7 +168,7 @@ def model_columns(df, roles):
     return [c for c in df.columns if roles.get(c, {}).get("role") in ("feature", "legitimate")]
 
 
-def binary(values, *, column, positive=None):
+def binary(values, *, column, positive=None, role="target"):
     """Code a two-valued column as 0/1 (missing values stay missing).
 
     Parameters
@@ -180,6 +180,8 @@ def binary(values, *, column, positive=None):
     positive : object, optional
         The value that counts as 1 (needed for two labels other than 0/1,
         true/false, yes/no).
+    role : str, default "target"
+        The column's role, for the message.
 
     Returns
     -------
@@ -220,10 +222,11 @@ def binary(values, *, column, positive=None):
         if words <= {yes, no}:
             hit = present.astype(str).str.strip().str.lower() == yes
             return pd.Series(np.where(hit, 1.0, 0.0), index=present.index).reindex(s.index)
+    values = kept.tolist()
     raise AssessError(
-        f"The column {column!r} has the values {', '.join(map(repr, kept.tolist()))}. "
+        f"The column {column!r} has the values {', '.join(map(repr, values))}. "
         "Say which one is the outcome the decision looks for, for example "
-        f"roles[{column!r}] = {{'role': 'target', 'positive': {kept[0]!r}}}."
+        f"roles[{column!r}] = {{'role': {role!r}, 'positive': {values[0]!r}}}."
     )
 
 
@@ -296,8 +299,9 @@ def score_decisions(df, roles):
     spec = roles[column]
     s = df[column]
     numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-    if not numeric or s.dropna().nunique() <= 2 and "threshold" not in spec:
-        return binary(s, column=column, positive=spec.get("positive"))
+    zero_one = numeric and set(pd.unique(s.dropna()).tolist()) <= {0, 1}
+    if not numeric or (zero_one and "threshold" not in spec):
+        return binary(s, column=column, positive=spec.get("positive"), role="score")
     threshold = spec.get("threshold")
     if threshold is None:
         if s.min() < 0 or s.max() > 1:
