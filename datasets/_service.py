@@ -127,7 +127,7 @@ def error_for(status, detail):
     -------
     CourseServiceError
         :class:`NotLoggedInError` (401, or 403 "not logged in"),
-        :class:`NotInTeamError` (other 403), :class:`DataNotReadyError`
+        :class:`NotInTeamError` (403 about a team), :class:`DataNotReadyError`
         (409), :class:`ServiceUnavailableError` (502, 503, 504: the proxy
         or a stopped service), else :class:`CourseServiceError` with the
         service's words (404 included: callers say what was not found).
@@ -135,6 +135,10 @@ def error_for(status, detail):
     said = f" (the service says: {detail})" if detail else ""
     if status == 401 or (status == 403 and detail.startswith("not logged in")):
         return NotLoggedInError(_NOT_LOGGED_IN, status=status, detail=detail)
+    if status == 403 and detail and "team" not in detail:  # "only instructors may ..."
+        return CourseServiceError(
+            f"The course service does not allow this here{said}.", status=status, detail=detail
+        )
     if status == 403:
         return NotInTeamError(
             "This belongs to a team you are not part of: it opens only in that team's "

@@ -9,7 +9,8 @@ module as root (``python -m ai4scale.hub.package_access``), which opens up:
   ``import ai4scale.grading`` fails reading its ``__init__.py`` rather than
   finding an empty namespace package);
 - the files learners' kernels import (:data:`LEARNER_FILES`: the dataset
-  loader and the synthetic generators, the kernels' memory notice), 0644;
+  loader, its client of the course service and the synthetic generators,
+  the kernels' memory notice), 0644;
 - lab 04's reference rule (:data:`GRADER_FILES`), 0640 with the grading
   account's group: the lab's hidden tests import it in the grading sandbox;
 - everything else (hub, course service, grading engine, command line,

@@ -128,7 +128,19 @@ def test_get_and_post_send_the_servers_token_and_nothing_else(service):
             "did not accept this notebook's login",
         ),
         (401, "", datasets.NotLoggedInError, "did not accept this notebook's login"),
-        (403, "not your team's use case", datasets.NotInTeamError, "a team you are not part of"),
+        (
+            403,
+            "this use case belongs to another team",
+            datasets.NotInTeamError,
+            "a team you are not part of",
+        ),
+        (403, "", datasets.NotInTeamError, "a team you are not part of"),
+        (
+            403,
+            "only instructors may approve a model",
+            datasets.CourseServiceError,
+            "does not allow this here",
+        ),
         (409, "2 findings unresolved", datasets.DataNotReadyError, "not ready yet"),
         (503, "", datasets.ServiceUnavailableError, "does not answer right now"),
         (502, "", datasets.ServiceUnavailableError, "does not answer right now"),
@@ -142,8 +154,10 @@ def test_error_answers_in_plain_words(service, status, detail, error, words):
         _service.get_bytes("x")
     assert words in str(info.value)
     assert info.value.status == status and info.value.detail == detail
-    if detail and status != 401 and "login" not in words:
+    if detail and "login" not in words:
         assert detail in str(info.value)  # the service's own words are kept
+    if "allow" in words:
+        assert not isinstance(info.value, datasets.NotInTeamError)
     # Which class says it, also for code that catches builtins.
     assert isinstance(info.value, datasets.DatasetError)
 
@@ -226,7 +240,7 @@ def test_only_the_whole_table(service):
 
 
 def test_another_teams_use_case_is_refused_clearly(service):
-    service.route("GET", TABLE_PATH, 403, {"error": "you may not see this use case"})
+    service.route("GET", TABLE_PATH, 403, {"error": "this use case belongs to another team"})
     service.route("GET", "usecases", 200, [{"id": "benefit-check"}, {"id": "permits"}])
     with pytest.raises(datasets.NotInTeamError) as info:
         datasets.load("usecase:benefit-checks/applications")
@@ -242,7 +256,7 @@ def test_another_teams_use_case_is_refused_clearly(service):
 
 def test_refused_in_another_teams_workspace(service, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "team-t2")
-    service.route("GET", TABLE_PATH, 403, {"error": "you may not see this use case"})
+    service.route("GET", TABLE_PATH, 403, {"error": "this use case belongs to another team"})
     service.route("GET", "usecases", 200, [])
     with pytest.raises(datasets.NotInTeamError, match="runs in the workspace of team t2"):
         datasets.load("usecase:benefit-checks/applications")
