@@ -186,6 +186,41 @@ def test_upload_roles_findings_resolve_datasheet_and_table(hub, usecase):
     assert table["inkomen"].dtype.kind == "f"
 
 
+def test_notebook_written_into_the_team_workspace_never_overwritten(hub, usecase):
+    import nbformat
+    from coursetest import read_file
+    from hubtest import spawn, stop
+
+    tom = api(hub, "tom")
+    stop(hub, "team-t1")
+    r = tom.post(f"/usecases/{usecase}/notebook")
+    assert r.status_code == 409 and "workspace is not running" in r.json()["error"]
+    spawn(hub, "team-t1")
+    r = tom.post(f"/usecases/{usecase}/notebook", json={"dataset": "cases"})
+    assert r.status_code == 201, r.text
+    assert r.json() == {
+        "path": f"use-cases/{usecase}/assessment.ipynb",
+        "server_url": "/user/team-t1/",
+    }
+    token = person(hub, "tom")  # a member reads it through the team's share
+    nb = nbformat.reads(read_file(hub, token, "team-t1", r.json()["path"]).decode(), as_version=4)
+    nbformat.validate(nb)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert usecase in code and "cases" in code and "save_results" in code
+    # Generating again keeps the team's notebook and writes a new one beside it.
+    r = api(hub, "tara").post(f"/usecases/{usecase}/notebook")
+    assert r.status_code == 201 and r.json()["path"].endswith("/assessment-2.ipynb")
+    assert (
+        nbformat.reads(
+            read_file(hub, token, "team-t1", f"use-cases/{usecase}/assessment.ipynb").decode(),
+            as_version=4,
+        )
+        == nb
+    )
+    r = tom.post(f"/usecases/{usecase}/notebook", json={"dataset": "..%2Fx"})
+    assert r.status_code == 400
+
+
 def service_socket(hub):
     """A connection to the course service itself (behind the proxy, as the proxy reaches it).
 
