@@ -34,6 +34,23 @@ ROLES = (
 KINDS = ("sex", "age", "nationality", "ethnicity_proxy", "disability", "religion", "other")
 
 
+#: Two-word answers read as 1/0 without a declared positive value (several languages).
+_YES_NO = (
+    ("true", "false"),
+    ("1", "0"),
+    ("1.0", "0.0"),
+    ("yes", "no"),
+    ("y", "n"),
+    ("ja", "nee"),
+    ("j", "n"),
+    ("ja", "nein"),
+    ("oui", "non"),
+    ("si", "no"),
+    ("sí", "no"),
+    ("tak", "nie"),
+)
+
+
 class AssessError(ValueError):
     """A problem with the data or the roles, told in plain words with what to do."""
 
@@ -179,7 +196,7 @@ def binary(values, *, column, positive=None, role="target"):
         Its name, for the message.
     positive : object, optional
         The value that counts as 1 (needed for two labels other than 0/1,
-        true/false, yes/no).
+        true/false, or yes/no in one of several languages: ja/nee, oui/non, ...).
     role : str, default "target"
         The column's role, for the message.
 
@@ -218,7 +235,7 @@ def binary(values, *, column, positive=None, role="target"):
         if set(numbers.unique()) <= {0.0, 1.0}:
             return numbers.reindex(s.index)
     words = {str(v).strip().lower() for v in kept}
-    for yes, no in (("true", "false"), ("yes", "no"), ("1", "0")):
+    for yes, no in _YES_NO:
         if words <= {yes, no}:
             hit = present.astype(str).str.strip().str.lower() == yes
             return pd.Series(np.where(hit, 1.0, 0.0), index=present.index).reindex(s.index)

@@ -86,6 +86,9 @@ def test_outcome_two_labels_needs_positive_value():
     assert assess._roles.outcome(
         pd.DataFrame({"d": ["yes", "No"]}), {"d": {"role": "target"}}
     ).tolist() == [1.0, 0.0]
+    for yes, no in (("ja", "nee"), ("oui", "non"), ("Tak", "Nie")):
+        df = pd.DataFrame({"d": [no, yes, no]})
+        assert assess._roles.outcome(df, {"d": {"role": "target"}}).tolist() == [0.0, 1.0, 0.0]
 
 
 def test_outcome_with_three_values_says_what_to_do():
