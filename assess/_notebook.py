@@ -64,7 +64,11 @@ def notebook(usecase_id, dataset, *, roles=None, model=None, data=None, trusted=
         roles = normalise_roles(roles)
         roles_code = _roles_literal(roles)
     else:
-        roles_code = f"roles = assess.fetch_roles({usecase_id!r}, {dataset!r})\nroles"
+        roles_code = (
+            f"roles = assess.fetch_roles({usecase_id!r}, {dataset!r})\n"
+            "# To change a role, for example: roles['income'] = {'role': 'legitimate'}\n"
+            "roles"
+        )
     score = role_of(roles, "score") if roles is not None else None
     is_file = model is not None and (
         "/" in str(model) or str(model).lower().endswith((".skops", ".onnx"))
@@ -118,8 +122,10 @@ def notebook(usecase_id, dataset, *, roles=None, model=None, data=None, trusted=
         code(f"{load}\ndf.shape"),
         code(roles_code),
         md(f"## Whose decisions\n\n{model_words}"),
-        code(f"{model_code}\ndecisions = assess.predict(df, roles=roles, model=model)"),
-        code("results = {}"),
+        code(
+            f"{model_code}\ndecisions = assess.predict(df, roles=roles, model=model)\n"
+            "results = {}  # each step's tables and figures, saved at the end"
+        ),
         md(
             "## 1. What the table holds\n\n"
             "How many rows, what is missing, and how often the outcome is positive in each "

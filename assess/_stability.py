@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -12,6 +14,18 @@ from ._result import StepResult
 from ._roles import columns, normalise_roles, role_of
 
 __all__ = ["stability"]
+
+
+def _parse_dates(values):
+    """Return `values` as dates: ISO (2024-03-31) or day first (31-03-2024, 31/03/2024)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas' note on inferring a format
+        iso = pd.to_datetime(values, errors="coerce", format="ISO8601")
+        if iso.notna().sum() >= 0.5 * values.notna().sum():
+            return iso
+        return pd.to_datetime(values, errors="coerce", dayfirst=True)
 
 
 def _periods(dates):
@@ -59,7 +73,7 @@ def stability(df, *, roles, predictions, min_group=MIN_GROUP):
         )
         return result
     y, p, keep, note = prepare(df, roles=roles, predictions=predictions)
-    dates = pd.to_datetime(df[date], errors="coerce", dayfirst=True)
+    dates = _parse_dates(df[date])
     bad = keep & dates.isna().to_numpy()
     if note:
         result.notes.append(note)

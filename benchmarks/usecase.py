@@ -159,9 +159,6 @@ def run(path):
         findings = step("scan (intake)", lambda: scan_frame(df, roles=ROLES))
     else:
         findings = None
-    df["application_date"] = step(
-        "dates", lambda: __import__("pandas").to_datetime(df["application_date"], format="%d-%m-%Y")
-    )
     results = {}
     results["profile"] = step("profile", lambda: assess.profile(df, roles=ROLES))
     model = step("baseline (train)", lambda: assess.baseline(df, roles=ROLES))
