@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._roles import AssessError, model_columns, normalise_roles, outcome, score_decisions
+from ._roles import (
+    AssessError,
+    binary,
+    model_columns,
+    normalise_roles,
+    outcome,
+    role_of,
+    score_decisions,
+)
 
 __all__ = [
     "OnnxModel",
@@ -246,6 +254,23 @@ def _inputs(model, df, roles):
     return df[model_columns(df, roles)]
 
 
+def _positive_index(model, roles):
+    """Return the position, in the model's classes, of the positive outcome."""
+    classes = list(getattr(model, "classes_", [0, 1]))
+    if len(classes) != 2:
+        raise AssessError(
+            f"The model decides between {len(classes)} outcomes; the assessment compares two."
+        )
+    target = role_of(roles, "target")
+    named = pd.Series(classes, dtype=object)
+    column = f"{target} (as the model names its outcomes)"
+    try:  # 0/1, true/false, yes/no: whatever the table's own labels are
+        coded = binary(named, column=column)
+    except AssessError:
+        coded = binary(named, column=column, positive=roles[target].get("positive"))
+    return int(np.flatnonzero(coded.to_numpy() == 1)[0])
+
+
 def predict_scores(model, df, *, roles, batch_size=200_000):
     """Return the model's probability of a positive decision for every row.
 
@@ -272,11 +297,12 @@ def predict_scores(model, df, *, roles, batch_size=200_000):
     """
     roles = normalise_roles(roles)
     X = _inputs(model, df, roles)
+    column = _positive_index(model, roles)
     parts = []
     for start in range(0, len(X), batch_size):
         chunk = X.iloc[start : start + batch_size]
         if hasattr(model, "predict_proba"):
-            parts.append(np.asarray(model.predict_proba(chunk))[:, -1])
+            parts.append(np.asarray(model.predict_proba(chunk))[:, column])
         else:
             parts.append(np.asarray(model.predict(chunk), dtype=float))
     return np.concatenate(parts) if parts else np.zeros(0)
@@ -323,7 +349,7 @@ def predict(df, *, roles, model=None, threshold=None):
             scores = predict_scores(model, df, roles=roles)
             return pd.Series((scores >= threshold).astype(float), index=df.index, name="decision")
         X = _inputs(model, df, roles)
-        positive = getattr(model, "classes_", [0, 1])[-1]
+        positive = list(getattr(model, "classes_", [0, 1]))[_positive_index(model, roles)]
         parts = [
             np.asarray(model.predict(X.iloc[i : i + 200_000])) == positive
             for i in range(0, len(X), 200_000)

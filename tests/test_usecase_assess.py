@@ -317,6 +317,21 @@ def test_skops_pipeline_loads_and_runs(table, tmp_path):
     assert set(results["explain"].tables["global"].feature) == set(NUMERIC)
 
 
+def test_model_with_word_labels_decides_the_declared_positive(table):
+    from sklearn.linear_model import LogisticRegression
+
+    words = table.assign(outcome=np.where(table.irregularity.fillna(False), "refused", "granted"))
+    roles = {**ROLES, "outcome": {"role": "target", "positive": "refused"}}
+    roles.pop("irregularity")
+    model = LogisticRegression().fit(words[NUMERIC], words.outcome)  # classes_: granted, refused
+    assert list(model.classes_) == ["granted", "refused"]
+    got = assess.predict(words, roles=roles, model=model)
+    assert got.tolist() == (model.predict(words[NUMERIC]) == "refused").astype(float).tolist()
+    roles["outcome"]["positive"] = "granted"
+    scores = assess.predict_scores(model, words, roles=roles)
+    np.testing.assert_allclose(scores, model.predict_proba(words[NUMERIC])[:, 0])
+
+
 def test_skops_untrusted_types_listed_then_approved(table, tmp_path):
     import skops.io as sio
 
