@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._models import _is_number, as_text, predict_scores
 from ._performance import prepare
@@ -25,20 +24,22 @@ from ._roles import AssessError, columns, model_columns, normalise_roles, role_o
 __all__ = ["mitigation"]
 
 
-class _Scores(BaseEstimator, ClassifierMixin):
-    """A fitted "model" whose score is its one input column: the current system's score."""
+def _scores_model():
+    """Return a fitted "model" whose score is its one input column: the current scores."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
 
-    def fit(self, X, y=None):
-        """Do nothing: the scores are already given."""
-        self.classes_ = np.array([0, 1])
-        return self
+    class Scores(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            self.classes_ = np.array([0, 1])
+            return self
 
-    def __sklearn_is_fitted__(self):
-        return True
+        def __sklearn_is_fitted__(self):
+            return True
 
-    def predict(self, X):
-        """Return the score column as it is."""
-        return np.asarray(X, dtype=float)[:, 0]
+        def predict(self, X):
+            return np.asarray(X, dtype=float)[:, 0]
+
+    return Scores().fit(None)
 
 
 def _measure(name, y, p, groups):
@@ -105,6 +106,7 @@ def mitigation(
     >>> r = mitigation(df, roles=roles, predictions=decisions)  # doctest: +SKIP
     >>> r.tables["comparison"]  # doctest: +SKIP
     """
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: the many small fits of ExponentiatedGradient run 2-3 times
@@ -113,6 +115,7 @@ def mitigation(
         # fairlearn's own deprecation warnings of pandas, not meant for the reader
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # small fits with a loose tolerance
         return _mitigation(
             df, roles, predictions, model, attribute, n_sample, random_state, min_group
         )
@@ -177,7 +180,7 @@ def _mitigation(df, roles, predictions, model, attribute, n_sample, random_state
         scores = pd.Series(p[positions].astype(float), index=positions)
     try:
         post = ThresholdOptimizer(
-            estimator=_Scores().fit(None),
+            estimator=_scores_model(),
             constraints="demographic_parity",
             objective=f"{goal}_score",
             prefit=True,
