@@ -89,7 +89,9 @@ def disparities(
             if np.isnan(values).all():
                 continue
             hi, lo = int(np.nanargmax(values)), int(np.nanargmin(values))
-            spread = np.nanmax(draws[metric], axis=1) - np.nanmin(draws[metric], axis=1)
+            # The interval of the difference between these two groups (it may go below 0:
+            # then the order of the groups could be chance).
+            spread = draws[metric][:, hi] - draws[metric][:, lo]
             low, high = np.nanquantile(spread, [alpha, 1 - alpha])
             row = {
                 "attribute": column,
@@ -155,6 +157,8 @@ def _say(row, level):
         f"{100 * row['difference']:.1f} percentage points apart ({level:.0%} interval "
         f"{100 * row['difference_low']:.1f} to {100 * row['difference_high']:.1f})."
     )
+    if row["difference_low"] <= 0:
+        text += " The interval reaches 0, so this difference could be chance."
     if np.isfinite(row["ratio"]) and row["ratio"] < 0.8:
         text += (
             f" The lower is {row['ratio']:.2f} times the higher; a common rule of thumb (the "
@@ -312,16 +316,16 @@ def conditional_disparity(
             boot = (weights[None, :, None] * draws / n[usable][None]).sum(axis=1)
         raw_dec = k_dec.sum(axis=0) / n.sum(axis=0)
         raw_out = k_out.sum(axis=0) / n.sum(axis=0)
-        spread = boot.max(axis=1) - boot.min(axis=1)
-        low, high = np.quantile(spread, [alpha, 1 - alpha])
+        hi, lo = int(std_dec.argmax()), int(std_dec.argmin())
+        low, high = np.quantile(boot[:, hi] - boot[:, lo], [alpha, 1 - alpha])
         row = {
             "attribute": column,
             "raw_difference": float(raw_dec.max() - raw_dec.min()),
             "conditional_difference": float(std_dec.max() - std_dec.min()),
             "conditional_low": float(low),
             "conditional_high": float(high),
-            "highest_group": str(names[int(std_dec.argmax())]),
-            "lowest_group": str(names[int(std_dec.argmin())]),
+            "highest_group": str(names[hi]),
+            "lowest_group": str(names[lo]),
             "strata_used": int(usable.sum()),
             "strata": int(n_strata),
             "rows_used_share": float(share_used),
@@ -333,6 +337,7 @@ def conditional_disparity(
             f"{100 * row['conditional_difference']:.1f} points among comparable cases "
             f"(same {', '.join(factors)}; {level:.0%} interval {100 * low:.1f} to "
             f"{100 * high:.1f})."
+            + (" The interval reaches 0, so this difference could be chance." if low <= 0 else "")
         )
         for j, name in enumerate(names):
             by_group.append(

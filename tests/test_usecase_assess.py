@@ -199,6 +199,22 @@ def test_disparities(table, decisions):
     assert any("four-fifths" in n for n in r.notes)
 
 
+def test_difference_by_chance_said_so():
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame(
+        {
+            "y": rng.integers(0, 2, 400),
+            "g": rng.choice(["a", "b"], 400),
+            "p": rng.integers(0, 2, 400),
+        }
+    )
+    roles = {"y": "target", "g": {"role": "protected", "kind": "other"}, "p": "score"}
+    r = assess.disparities(df, roles=roles, predictions=df.p)
+    row = r.tables["differences"].iloc[0]
+    assert row["difference_low"] < 0 < row["difference_high"]  # the same process for both
+    assert any("could be chance" in n for n in r.notes)
+
+
 def test_conditional_disparity_removes_a_difference_explained_by_legitimate_factor():
     rng = np.random.default_rng(2)
     n = 20000
