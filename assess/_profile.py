@@ -8,10 +8,13 @@ from ._plots import bar_by_group, new_figure
 from ._result import StepResult
 from ._roles import columns, normalise_roles, outcome, role_of
 
-__all__ = ["MIN_GROUP", "group_labels", "profile", "rows_left_out"]
+__all__ = ["MAX_GROUPS", "MIN_GROUP", "group_labels", "profile", "rows_left_out"]
 
 #: Groups with fewer rows than this get a warning: their numbers are too uncertain.
 MIN_GROUP = 50
+
+#: A numeric protected attribute with more values than this is cut into bands.
+MAX_GROUPS = 10
 
 
 def group_labels(series):
@@ -25,17 +28,32 @@ def group_labels(series):
     Returns
     -------
     pandas.Series
-        A categorical of strings with the observed values only.
+        A categorical of strings with the observed values only; numbers with
+        more than :data:`MAX_GROUPS` values (an age) in five bands.
 
     Examples
     --------
     >>> group_labels(pd.Series([1, 2, None])).tolist()
     ['1.0', '2.0', <NA>]
+    >>> group_labels(pd.Series(range(100))).cat.categories[0]
+    '0 to 19.8'
+
     """
     s = series
     if isinstance(s.dtype, pd.CategoricalDtype):
         s = s.cat.remove_unused_categories()
         return s.cat.rename_categories([str(c) for c in s.cat.categories])
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if numeric and s.nunique() > MAX_GROUPS:
+        # A number such as an age: five bands of about equal size.
+        bands = pd.qcut(s, q=5, duplicates="drop")
+        lowest = s.min()
+        return bands.cat.rename_categories(
+            [
+                f"{lowest if i == 0 else c.left:g} to {c.right:g}"
+                for i, c in enumerate(bands.cat.categories)
+            ]
+        )
     return s.astype("string").astype("category")
 
 
@@ -136,6 +154,7 @@ def profile(df, *, roles, min_group=MIN_GROUP):
         stats["missing_outcome"] = (
             pd.DataFrame({"g": groups, "m": y.isna()}).groupby("g", observed=True)["m"].sum()
         )
+        small = []
         for group, s in stats.iterrows():
             rows.append(
                 {
@@ -149,10 +168,15 @@ def profile(df, *, roles, min_group=MIN_GROUP):
                 }
             )
             if s["rows"] < min_group:
-                result.notes.append(
-                    f"Only {int(s['rows'])} rows have {column} = '{group}'. Numbers about this "
-                    "group are very uncertain; do not draw conclusions from them alone."
-                )
+                small.append(f"'{group}' ({int(s['rows'])} rows)")
+        if small:
+            result.notes.append(
+                f"By '{column}', these groups have fewer than {min_group} rows: "
+                + ", ".join(small[:8])
+                + (f" and {len(small) - 8} more" if len(small) > 8 else "")
+                + ". Numbers about them are very uncertain; do not draw conclusions from them "
+                "alone."
+            )
         empty = int(groups.isna().sum())
         if empty:
             result.notes.append(

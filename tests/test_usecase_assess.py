@@ -199,6 +199,22 @@ def test_disparities(table, decisions):
     assert any("four-fifths" in n for n in r.notes)
 
 
+def test_numeric_protected_attribute_in_bands():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"y": rng.integers(0, 2, 3000), "age": rng.integers(18, 90, 3000)})
+    df["p"] = df.y
+    roles = {"y": "target", "age": {"role": "protected", "kind": "age"}, "p": "score"}
+    m = assess.performance(df, roles=roles, predictions=df.p).tables["metrics"]
+    bands = m[m.attribute == "age"]
+    assert len(bands) == 5 and bands["count"].sum() == 3000
+    assert bands.group.iloc[0].startswith("18 to ")
+    # Many small groups: one note, not one per group.
+    df["office"] = [f"office {i % 100}" for i in range(3000)]
+    roles["office"] = {"role": "protected", "kind": "other"}
+    notes = [n for n in assess.profile(df, roles=roles).notes if "'office'" in n]
+    assert len(notes) == 1 and "and 92 more" in notes[0]
+
+
 def test_difference_by_chance_said_so():
     rng = np.random.default_rng(4)
     df = pd.DataFrame(
