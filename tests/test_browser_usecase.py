@@ -21,14 +21,18 @@ Screenshots go to ``tests/artifacts/usecase-*.png``.
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import zipfile
 from urllib.parse import quote
 
+import hubtest
 import pytest
-from browsertest import launch, watch
+import requests
+from browsertest import expect_errors, launch, watch
 from conftest import ROSTER
+from coursetest import person, read_file
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -96,16 +100,43 @@ ROLES = {
 
 
 def run_assessment_notebook(hub, usecase_id, notebook_path):
-    """INTEGRATION HOOK (lead): run the generated notebook in team t1's workspace.
+    """INTEGRATION HOOK: run the generated notebook in team t1's workspace, as a member would.
 
-    Run every cell of ``notebook_path`` in the team workspace's server (the
-    last cell saves the results to the use case with the notebook's sha256)
-    and return True; the test then cites figures picked from the saved
-    results and checks them shown inline. Until this is wired, return False:
-    the test checks that the page says there are no results yet and cites a
-    figure by its id, shown as "not available yet".
+    Every code cell of ``notebook_path`` runs, in order, in a kernel of the team
+    workspace's server (started by the member's token, in the notebook's folder);
+    the last cell saves the results to the use case with the notebook's sha256.
+    Returns True when every cell ran; the test then cites figures picked from the
+    saved results and checks them shown inline. Return False to skip the run:
+    the test then checks that the page says there are no results yet.
     """
-    return False
+    token = person(hub, MEMBER)
+    workspace = f"team-{TEAM}"
+    nb = json.loads(read_file(hub, token, workspace, notebook_path))
+    # A session as JupyterLab opens it: the kernel runs in the notebook's folder and knows
+    # the notebook (JPY_SESSION_NAME), whose sha256 goes with the results.
+    base = f"{hub.url}/user/{workspace}"
+    headers = {"Authorization": f"token {token}"}
+    r = requests.post(
+        f"{base}/api/sessions",
+        json={"path": notebook_path, "type": "notebook", "kernel": {"name": "python3"}},
+        headers=headers,
+        timeout=60,
+    )
+    r.raise_for_status()
+    kernel = hubtest.Kernel.__new__(hubtest.Kernel)
+    kernel.base, kernel.headers, kernel.id = base, headers, r.json()["kernel"]["id"]
+    kernel.ws = kernel._connect()
+    try:
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            out = kernel.execute(source, timeout=900)
+            assert out["status"] == "ok", f"cell failed:\n{source}\n{out['stderr'][-3000:]}"
+    finally:
+        kernel.shutdown()
+        requests.delete(f"{base}/api/sessions/{r.json()['id']}", headers=headers, timeout=30)
+    return True
 
 
 def no_identifier(text, where):
@@ -259,8 +290,16 @@ def test_datasheet_is_shown_and_saved(page, state, artifacts):
 
 
 def test_generate_the_assessment_notebook(page, state, hub, artifacts):
-    page.click("#notebook-generate")
-    # The team workspace may have to start first.
+    # The notebook goes into the team workspace: when it is not running, the page says how to
+    # start it; the test starts it as a member would from the hub's home page, then retries.
+    with expect_errors(r"status of 409"):  # the refused request, provoked on purpose
+        page.click("#notebook-generate")
+        page.wait_for_selector("#notebook-result .alert")
+    if page.locator("#notebook-result .alert-danger").count():
+        assert "start it from the hub's home page" in page.locator("#notebook-result").inner_text()
+        assert page.locator("#notebook-result a[href$='/hub/home']").count() == 1
+        hubtest.spawn(hub, f"team-{TEAM}")
+        page.click("#notebook-generate")
     link = _done(page, "#notebook-result", "a.usecase-notebook-link", timeout=180_000)
     href = link.get_attribute("href")
     assert re.search(rf"/user/[^/]*team-{TEAM}/lab/tree/.+\.ipynb$", href), href
@@ -310,6 +349,7 @@ def test_answer_two_questions_citing_a_figure(page, state, artifacts):
 def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):
     with page.expect_download(timeout=180_000) as info:
         page.click("#download-export")
+        _done(page, "#dossier-result", ".alert-success", timeout=180_000)
     zipped = tmp_path / "dossier.zip"
     info.value.save_as(zipped)
     with zipfile.ZipFile(zipped) as z:
@@ -323,10 +363,10 @@ def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):
             no_identifier(data.decode("latin-1"), f"{name} in the dossier")
     with page.expect_download(timeout=180_000) as info:
         page.click("#download-report")
+        _done(page, "#dossier-result", ".alert-success", timeout=180_000)
     report = tmp_path / "report.html"
     info.value.save_as(report)
     text = report.read_text(encoding="utf-8")
     assert TITLE in text
     no_identifier(text, "report.html")
-    page.locator("#dossier-result .alert-success").wait_for()
     page.screenshot(path=str(artifacts / "usecase-dossier.png"), full_page=True)

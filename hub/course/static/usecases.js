@@ -721,57 +721,56 @@
 
   function setupNotebook() {
     const button = document.getElementById("notebook-generate");
+    const target = document.getElementById("notebook-result");
     button.addEventListener("click", () => busy(button, "Writing the notebook…", () => guarded(async () => {
+      target.replaceChildren(el("p", { class: "text-body-secondary" }, "Writing the notebook into your team's workspace…"));
       const info = await api("POST", `${ucPath(current.id)}/notebook`);
       showNotebook(info);
-    }, document.getElementById("notebook-result"))));
+    }, target)));
   }
 
-  /** Figures and tables of the results payload, by the ids answers cite ("<step>.<name>"). */
+  /** Figures and tables of the results payload, by the ids answers cite ("<step>.<name>").
+   *
+   * The payload is `ai4scale.assess.to_payload`'s: `items` of kind figure (`png_base64`) or
+   * table (`columns`, `records`), each with a caption; `steps` with their plain-word notes.
+   * Each value here is `{caption, png}` or `{caption, columns, records}`. */
   function resultItems() {
     const figures = new Map();
     const tables = new Map();
     const notes = [];
     const results = current && current.results;
-    const payload = results && (results.payload || results);
+    const payload = results && results.payload;
     if (!payload || typeof payload !== "object") return { figures, tables, notes };
-    const add = (map, prefix, value) => {
-      if (!value) return;
-      if (Array.isArray(value)) {
-        for (const v of value) if (v && v.id) map.set(v.id, v.png || v.data || v.records || v.rows || v);
-        return;
-      }
-      for (const [k, v] of Object.entries(value)) map.set(prefix && !k.startsWith(`${prefix}.`) ? `${prefix}.${k}` : k, v);
-    };
-    const takeStep = (step, s) => {
-      if (!s || typeof s !== "object") return;
-      add(figures, step, s.figures);
-      add(tables, step, s.tables);
-      for (const n of s.notes || []) notes.push(step ? `${step}: ${n}` : n);
-    };
-    takeStep("", payload);
-    const steps = payload.steps || {};
-    for (const [step, s] of Array.isArray(steps) ? steps.map((s) => [s.name, s]) : Object.entries(steps)) takeStep(step, s);
-    for (const [step, s] of Object.entries(payload)) {
-      if (!["figures", "tables", "notes", "steps"].includes(step) && s && typeof s === "object" && (s.figures || s.tables)) takeStep(step, s);
+    for (const item of Array.isArray(payload.items) ? payload.items : []) {
+      if (!item || !item.id) continue;
+      if (item.kind === "figure") figures.set(item.id, { caption: item.caption || "", png: item.png_base64 || "" });
+      else tables.set(item.id, { caption: item.caption || "", columns: item.columns, records: item.records || [] });
+    }
+    // Older shapes: {figures: {id: base64}, tables: {id: records}}.
+    for (const [id, png] of Object.entries(payload.figures || {})) figures.set(id, { caption: "", png: String(png) });
+    for (const [id, records] of Object.entries(payload.tables || {})) tables.set(id, { caption: "", records });
+    for (const step of Array.isArray(payload.steps) ? payload.steps : []) {
+      for (const n of step.notes || []) notes.push(n);
     }
     return { figures, tables, notes };
   }
 
-  function figureNode(id, data) {
-    const src = typeof data === "string" && data.startsWith("data:") ? data : `data:image/png;base64,${typeof data === "string" ? data : data.png || data.data || ""}`;
-    return el("figure", { class: "figure usecase-figure", "data-result": id },
-      el("img", { src, class: "figure-img img-fluid", alt: `Figure ${id} of the assessment` }),
-      el("figcaption", { class: "figure-caption" }, id));
+  function figureNode(id, figure) {
+    const src = figure.png.startsWith("data:") ? figure.png : `data:image/png;base64,${figure.png}`;
+    return el("figure", { class: "figure usecase-figure d-block", "data-result": id },
+      el("img", { src, class: "figure-img img-fluid", alt: figure.caption || `Figure ${id} of the assessment` }),
+      el("figcaption", { class: "figure-caption" }, el("code", {}, id), figure.caption ? ` ${figure.caption}` : ""));
   }
 
-  function tableNode(id, records) {
-    const rows = Array.isArray(records) ? records : (records && (records.records || records.data)) || [];
-    const cols = [...new Set(rows.flatMap((r) => Object.keys(r || {})))];
+  function tableNode(id, table) {
+    const rows = Array.isArray(table.records) ? table.records : [];
+    const cols = table.columns || [...new Set(rows.flatMap((r) => Object.keys(r || {})))];
     return el("div", { class: "table-responsive usecase-result-table", "data-result": id },
-      el("table", { class: "table table-sm" }, el("caption", {}, id),
+      el("table", { class: "table table-sm" },
+        el("caption", {}, el("code", {}, id), table.caption ? ` ${table.caption}` : ""),
         el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col" }, c)))),
-        el("tbody", {}, rows.slice(0, 30).map((r) => el("tr", {}, cols.map((c) => el("td", {}, plain(r[c]))))))));
+        el("tbody", {}, rows.slice(0, 30).map((r) => el("tr", {}, cols.map((c) => el("td", {}, plain(r[c]))))))),
+      rows.length > 30 ? el("p", { class: "small text-body-secondary" }, `The first 30 of ${rows.length} rows.`) : null);
   }
 
   function renderResults() {
@@ -829,6 +828,7 @@
       return el("div", { class: "form-check form-check-inline" },
         el("input", { class: "form-check-input usecase-cite", type: "checkbox", id: cid, value: rid, checked: cites.has(rid) }),
         el("label", { class: "form-check-label", for: cid }, `${figures.has(rid) ? "Figure" : "Table"} ${rid}`,
+          (figures.get(rid) || tables.get(rid)).caption ? `: ${(figures.get(rid) || tables.get(rid)).caption}` : "",
           suggested(rid) ? el("span", { class: "badge text-bg-info ms-1" }, "suggested") : null));
     });
     const otherId = `${id}-other`;
@@ -942,6 +942,7 @@
     for (const [buttonId, file] of [["download-report", "report.html"], ["download-export", "export.zip"]]) {
       const button = document.getElementById(buttonId);
       button.addEventListener("click", () => busy(button, "Preparing the dossier…", () => guarded(async () => {
+        target.replaceChildren(el("p", { class: "text-body-secondary" }, "Preparing the dossier…"));
         await download(`${ucPath(current.id)}/${file}`, `dossier-${current.id}-${file}`);
         target.replaceChildren(el("p", { class: "alert alert-success", role: "status" }, `Downloaded ${file === "export.zip" ? "the whole dossier" : "the report"}.`));
       }, target)));
