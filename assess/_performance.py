@@ -242,17 +242,18 @@ def performance(
                 for metric in METRICS:
                     row[metric] = float(fair[metric])
         rows += part
-        for row in part:
-            if row["count"] < min_group:
-                result.notes.append(
-                    f"The group {column} = '{row['group']}' has only {row['count']} rows: its "
-                    "numbers can change a lot by chance (see the wide intervals)."
-                )
-            if row["positives"] == 0 or row["negatives"] == 0:
-                result.notes.append(
-                    f"In the group {column} = '{row['group']}' every outcome is the same, so one "
-                    "of its error rates cannot be measured."
-                )
+        small = [f"'{r['group']}' ({r['count']} rows)" for r in part if r["count"] < min_group]
+        if small:
+            result.notes.append(
+                f"By '{column}', these groups have fewer than {min_group} rows, so their numbers "
+                "can change a lot by chance (see the wide intervals): " + _some(small) + "."
+            )
+        same = [f"'{r['group']}'" for r in part if r["positives"] == 0 or r["negatives"] == 0]
+        if same:
+            result.notes.append(
+                f"By '{column}', every outcome is the same in these groups, so one of their error "
+                "rates cannot be measured: " + _some(same) + "."
+            )
     table = pd.DataFrame(rows)
     result.tables["metrics"] = table
     result.captions["metrics"] = (
@@ -281,6 +282,11 @@ def performance(
         result.figures["by_group_plot"] = fig
         result.captions["by_group_plot"] = result.captions["metrics"]
     return result
+
+
+def _some(names, shown=8):
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _rows(attribute, names, counts, n_boot, random_state, alpha):

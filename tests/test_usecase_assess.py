@@ -180,7 +180,7 @@ def test_small_group_warned():
     )
     roles = {"y": "target", "g": {"role": "protected", "kind": "other"}, "p": "score"}
     r = assess.performance(df, roles=roles, predictions=df.p)
-    assert any("'tiny' has only 10 rows" in n for n in r.notes)
+    assert any("'tiny' (10 rows)" in n for n in r.notes)
     d = assess.disparities(df, roles=roles, predictions=df.p)
     assert any("too small to compare" in n for n in d.notes)
 
