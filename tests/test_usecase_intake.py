@@ -355,9 +355,15 @@ def test_full_lifecycle(tmp_path):
         intake.set_roles({"uitkomst": "target", "geslacht": "boss"})
     with pytest.raises(IntakeError, match="protected attribute"):
         intake.set_roles({"uitkomst": "target"})
+    with pytest.raises(IntakeError, match="has no value 'granted'; its values are afgewezen"):
+        intake.set_roles({"uitkomst": {"role": "target", "positive": "granted"}, "geslacht": sex})
+    with pytest.raises(IntakeError, match="threshold of the score 'bedrag' must be a number"):
+        intake.set_roles(
+            {"uitkomst": "target", "geslacht": sex, "bedrag": {"role": "score", "threshold": "x"}}
+        )
     roles = intake.set_roles(
         {
-            "uitkomst": "target",
+            "uitkomst": {"role": "target", "positive": "afgewezen"},
             "geslacht": sex,
             "leeftijd": {"role": "protected", "kind": "age"},
             "regio": "legitimate",
@@ -365,6 +371,7 @@ def test_full_lifecycle(tmp_path):
         }
     )
     assert roles["bedrag"] == {"role": "feature"} and roles["leeftijd"]["kind"] == "age"
+    assert roles["uitkomst"] == {"role": "target", "positive": "afgewezen"}
     assert intake.state()["detected"]["preview"] == []  # raw rows dropped once roles are set
 
     findings = intake.scan()

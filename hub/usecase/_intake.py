@@ -100,6 +100,16 @@ def normalise_roles(roles, columns):
                     f"{', '.join(PROTECTED_KINDS)}"
                 )
             entry["kind"] = kind
+        if role == "target" and spec.get("positive") not in (None, ""):
+            # the value that means "flagged" / "granted": the assessment's positive outcome
+            entry["positive"] = str(spec["positive"])
+        if role == "score" and spec.get("threshold") not in (None, ""):
+            try:
+                entry["threshold"] = float(spec["threshold"])
+            except (TypeError, ValueError):
+                raise IntakeError(
+                    f"the threshold of the score '{column}' must be a number, such as 0.5"
+                ) from None
         out[column] = entry
     return out
 
@@ -128,6 +138,13 @@ def _check_roles(df, roles):
             "assessment needs two, such as yes/no or granted/refused. Make a column with two "
             "values (for example 'refused' against all other outcomes) and upload the table "
             "again, or choose another outcome column"
+        )
+    positive = roles[target].get("positive")
+    if positive is not None and positive not in {str(v) for v in values}:
+        shown = ", ".join(sorted(map(str, values)))
+        raise IntakeError(
+            f"the outcome '{target}' has no value '{positive}'; its values are {shown}: "
+            "choose one of them as the outcome that counts as selected"
         )
     for kind in ("score", "date"):
         chosen = [c for c, r in roles.items() if r["role"] == kind]
