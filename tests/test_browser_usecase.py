@@ -11,7 +11,7 @@ One path, in order (each test builds on the previous one), as tom of team t1:
 4. generate the assessment notebook (the link to the team workspace is shown);
    run it (:func:`run_assessment_notebook`, the integration step) or, when it has
    not run, see the page say that there are no results yet;
-5. answer two questions citing a figure;
+5. answer two questions citing a figure; the trainer comments, the member reads it;
 6. download the dossier: neither the report nor any file of the zip holds an
    e-mail address or a BSN of the table.
 
@@ -37,6 +37,8 @@ from coursetest import person, read_file
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
 MEMBER = "tom"  # team t1
+INSTRUCTOR = "tina"
+COMMENT = "Say also who checks the cases the system does not select."
 TEAM = "t1"
 COURSE = "/services/course/"
 TITLE = "Housing benefit checks (browser test)"
@@ -327,23 +329,59 @@ def test_answer_two_questions_citing_a_figure(page, state, artifacts):
         q = page.locator(".usecase-question").nth(i)
         qid = q.get_attribute("data-question")
         q.locator("textarea.usecase-answer").fill(answer)
-        if state.get("ran"):
-            q.locator("input.usecase-cite").first.check()
-            cited = q.locator("input.usecase-cite").first.get_attribute("value")
-        else:
-            cited = "disparities.selection_rate"
-            q.locator("input.usecase-cite-other").fill(cited)
+        if not state.get("ran"):
+            # Nothing to cite: the page says why (the notebook has not run), and the answer
+            # is kept without a citation.
+            assert "no results to cite yet" in q.inner_text()
+            q.locator("button.usecase-answer-save").click()
+            _done(page, f'.usecase-question[data-question="{qid}"]', ".alert-success")
+            continue
+        # A figure: the suggested ones are in view, the others behind "More results".
+        box = q.locator('input.usecase-cite[data-kind="figure"]').first
+        if not box.is_visible():
+            q.locator("details.usecase-more-results > summary").click()
+        cited = box.get_attribute("value")
+        box.check()
         q.locator("button.usecase-answer-save").click()
-        q = page.locator(f'.usecase-question[data-question="{qid}"]')
         _done(page, f'.usecase-question[data-question="{qid}"]', ".alert-success")
+        q = page.locator(f'.usecase-question[data-question="{qid}"]')
         shown = q.locator(f'.usecase-cited [data-result="{cited}"]')
         shown.wait_for()
-        if state.get("ran"):
-            assert shown.locator("img").count() == 1  # the figure inline
-        else:
-            assert "not available yet" in shown.inner_text()
+        assert shown.locator("img").count() == 1  # the cited figure, inline
         assert f"by {MEMBER}" in q.locator(".usecase-current-answer").inner_text()
+        state.setdefault("answered", []).append(qid)
     page.screenshot(path=str(artifacts / "usecase-answers.png"), full_page=True)
+
+
+def test_instructor_comments_and_member_reads(page, state, browser, hub, artifacts):
+    """The trainer sees the team's answers and comments one; the member sees the comment."""
+    if not state.get("answered"):
+        pytest.skip("no answer was saved (the notebook did not run)")
+    qid = state["answered"][0]
+    context = watch(browser.new_context(viewport={"width": 1280, "height": 1000}))
+    context.set_default_timeout(60_000)
+    try:
+        tina = context.new_page()
+        target = f"{COURSE}usecases/{state['id']}"
+        tina.goto(f"{hub.url}/hub/login?next={quote(target)}")
+        tina.fill("#username_input", INSTRUCTOR)
+        tina.fill("#password_input", ROSTER[INSTRUCTOR][2])
+        tina.click("#login_submit")
+        tina.wait_for_url(re.compile(re.escape(target) + r"(\?.*)?$"))
+        q = tina.locator(f'.usecase-question[data-question="{qid}"]')
+        q.locator(".usecase-cited img").wait_for()  # the team's answer, its figure inline
+        q.locator("textarea.usecase-comment-text").fill(COMMENT)
+        q.locator("button.usecase-comment-save").click()
+        _done(tina, f'.usecase-question[data-question="{qid}"]', ".usecase-comment")
+        tina.screenshot(path=str(artifacts / "usecase-instructor.png"), full_page=True)
+    finally:
+        context.close()
+    page.reload()
+    q = page.locator(f'.usecase-question[data-question="{qid}"]')
+    comment = q.locator(".usecase-comment")
+    comment.wait_for()
+    assert COMMENT in comment.inner_text() and INSTRUCTOR in comment.inner_text()
+    assert q.locator("textarea.usecase-comment-text").count() == 0  # members do not comment
 
 
 def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):

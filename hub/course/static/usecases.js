@@ -530,7 +530,21 @@
     missingness: "Missing values per column", base_rates: "Outcome rate per group",
     small_groups: "Small groups", columns: "Columns", target: "Outcome", protected: "Protected characteristics",
     shape: "Size", rows: "Rows", domain: "Field", licence: "Licence", source: "Source",
+    id: "Short name", kind: "Kind", sha256: "Fingerprint (SHA-256)", received_at: "Received",
+    filename: "File name", encoding: "Character set", separator: "Between values", decimal: "Decimal mark",
+    stated_by: "Stated by", training_use: "May it be used to train models?", dtype: "Type",
+    statistics: "Figures per column", k: "Smallest group size allowed", findings: "Findings",
   };
+
+  /** Which texts of the datasheet the team writes; the rest is drawn from the data. */
+  function editable(path) {
+    const [top, second] = path;
+    const last = path[path.length - 1];
+    if (["title", "domain", "decision", "missing_values", "caveats", "datasheet", "licence"].includes(top)) return true;
+    if (top === "target") return second === "meaning";
+    if (top === "columns") return last === "description";
+    return false;
+  }
 
   function label(key) {
     if (LABELS[key]) return LABELS[key];
@@ -556,7 +570,7 @@
     function block(value, path, depth) {
       const key = path[path.length - 1];
       const fid = `${id}-${counter++}`;
-      if (typeof value === "string") {
+      if (typeof value === "string" && editable(path)) {
         const long = value.length > 60 || ["motivation", "composition", "collection", "preprocessing", "uses",
           "distribution", "maintenance", "missing_values", "description", "meaning"].includes(key);
         const input = long ? el("textarea", { class: "form-control", id: fid, rows: 3 }) : el("input", { class: "form-control", id: fid });
@@ -564,7 +578,7 @@
         fields.push([path, input, "string"]);
         return el("div", { class: "mb-2" }, el("label", { class: "form-label", for: fid }, label(key)), input);
       }
-      if (Array.isArray(value) && value.every((v) => typeof v === "string")) {
+      if (Array.isArray(value) && value.every((v) => typeof v === "string") && editable(path)) {
         const input = el("textarea", { class: "form-control", id: fid, rows: Math.max(2, value.length + 1) });
         input.value = value.join("\n");
         fields.push([path, input, "lines"]);
@@ -616,6 +630,7 @@
     if (value === null || value === undefined) return "–";
     if (typeof value === "number") return String(Math.round(value * 1000) / 1000);
     if (typeof value === "boolean") return value ? "yes" : "no";
+    if (Array.isArray(value) && !value.length) return "none";
     if (Array.isArray(value)) return value.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(", ");
     if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${label(k)}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
     return String(value);
@@ -826,30 +841,31 @@
     const citeBoxes = ids.map((rid, i) => {
       const cid = `${id}-cite-${i}`;
       return el("div", { class: "form-check form-check-inline" },
-        el("input", { class: "form-check-input usecase-cite", type: "checkbox", id: cid, value: rid, checked: cites.has(rid) }),
+        el("input", { class: "form-check-input usecase-cite", type: "checkbox", id: cid, value: rid, checked: cites.has(rid),
+          "data-kind": figures.has(rid) ? "figure" : "table" }),
         el("label", { class: "form-check-label", for: cid }, `${figures.has(rid) ? "Figure" : "Table"} ${rid}`,
           (figures.get(rid) || tables.get(rid)).caption ? `: ${(figures.get(rid) || tables.get(rid)).caption}` : "",
           suggested(rid) ? el("span", { class: "badge text-bg-info ms-1" }, "suggested") : null));
     });
-    const otherId = `${id}-other`;
-    const other = el("input", { class: "form-control usecase-cite-other", id: otherId,
-      "aria-describedby": `${otherId}-help` });
-    other.value = [...cites].filter((c) => !ids.includes(c)).join(", ");
+    // The suggested and the cited ones in view; the others one click away.
+    const inView = ids.map((rid, i) => suggested(rid) || cites.has(rid));
+    const shown = citeBoxes.filter((_, i) => inView[i]);
+    const more = citeBoxes.filter((_, i) => !inView[i]);
     const result = el("div", { "aria-live": "polite" });
     const save = el("button", { type: "submit", class: "btn btn-primary btn-sm usecase-answer-save" }, "Save the answer");
     const form = el("form", { class: "usecase-answer-form" },
       el("label", { class: "form-label", for: textId }, "Your team's answer"), text,
       el("fieldset", { class: "mt-2" }, el("legend", { class: "form-label fs-6" }, "Cite results of the assessment"),
-        citeBoxes.length ? citeBoxes : el("p", { class: "small text-body-secondary usecase-no-results" },
-          "No results yet to choose from: run the assessment notebook first. You can already type the number of a figure below."),
-        el("label", { class: "form-label small", for: otherId }, "Other results to cite (their numbers, separated by commas)"),
-        other, el("div", { class: "form-text", id: `${otherId}-help` }, 'For example "performance.by_group".')),
+        citeBoxes.length ? shown : el("p", { class: "small text-body-secondary usecase-no-results" },
+          "There are no results to cite yet: the assessment notebook has not been run to the end. ",
+          "Run it in your team's workspace, then reload this page."),
+        more.length ? el("details", { class: "usecase-more-results" },
+          el("summary", {}, shown.length ? `More results (${more.length})` : `Choose among the ${more.length} results`), more) : null),
       el("div", { class: "mt-2" }, save), result);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const chosen = [...form.querySelectorAll("input.usecase-cite:checked")].map((i) => i.value);
-      const typed = other.value.split(",").map((s) => s.trim()).filter(Boolean);
-      const body = { text: text.value.trim(), cites: [...new Set([...chosen, ...typed])] };
+      const body = { text: text.value.trim(), cites: chosen };
       if (!body.text) {
         result.replaceChildren(el("p", { class: "alert alert-warning", role: "alert" }, "Write an answer first."));
         return;
