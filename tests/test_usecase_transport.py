@@ -457,12 +457,17 @@ OTHER = "transport-elsewhere"  # owned by team t9, which has nobody in the test 
 
 
 def cases_csv():
-    """60 applications, no personal data: groups of region x sex hold 7 or 8 rows."""
+    """400 applications, no personal data: every region x sex group holds 40 or more rows."""
+    import random
+
+    rng = random.Random(11)
     lines = ["region,sex,income,granted"]
-    for i in range(60):
+    for i in range(400):
         region = ("north", "south", "east", "west")[i % 4]
         sex = "f" if (i // 4) % 2 else "m"
-        lines.append(f"{region},{sex},{1000 + 37 * i},{(i * 7) % 3 == 0:d}")
+        income = rng.randint(900, 4200)
+        granted = int(income + rng.gauss(0, 600) < 2500)
+        lines.append(f"{region},{sex},{income},{granted}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -631,3 +636,43 @@ def test_kernels_post_results_and_the_service_keeps_them(hub, usecases):
     assert out["error"] == "NotInTeamError", out
     after = UseCaseStore(Course.from_settings(hub.settings)).snapshot(USECASE)
     assert after["results"]["author"] == "team-t1"
+
+
+@pytest.mark.hub
+def test_the_generated_notebook_loads_and_saves_through_the_service(hub, usecases):
+    """The whole path: the service writes the notebook, the workspace runs it, results come back."""
+    import hashlib
+    import posixpath
+
+    from ai4scale.hub.course import Course
+    from ai4scale.hub.usecase._store import UseCaseStore
+    from coursetest import person, read_file
+    from hubtest import Kernel, spawn
+
+    tom_api, _ = usecases
+    spawn(hub, "team-t1")
+    r = tom_api.post(f"/usecases/{USECASE}/notebook", json={"dataset": "cases"})
+    assert r.status_code == 201, r.text
+    path = r.json()["path"]
+    token = person(hub, "tom")
+    data = read_file(hub, token, "team-t1", path)
+    nb = json.loads(data)
+    code = [c["source"] for c in nb["cells"] if c["cell_type"] == "code"]
+    code = [c if isinstance(c, str) else "".join(c) for c in code]
+    assert f"usecase:{USECASE}/cases" in "\n".join(code)
+    kernel = Kernel(hub, "team-t1", token)
+    try:
+        # As JupyterLab starts a notebook's kernel: in its folder, with its path.
+        setup = (
+            f"import os; os.chdir(os.path.expanduser({'~/' + posixpath.dirname(path)!r}))\n"
+            f"os.environ['JPY_SESSION_NAME'] = {path!r}\n"
+        )
+        for source in [setup, *code]:
+            out = kernel.execute(source, timeout=900)
+            assert out["status"] == "ok", f"cell failed:\n{source}\n{out['stderr'][-3000:]}"
+    finally:
+        kernel.shutdown()
+    snapshot = UseCaseStore(Course.from_settings(hub.settings)).snapshot(USECASE)
+    assert snapshot["results"]["notebook_sha256"] == hashlib.sha256(data).hexdigest()
+    assert snapshot["results"]["author"] == "team-t1"
+    assert "profile" in json.dumps(snapshot["results"]["payload"])
