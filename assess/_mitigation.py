@@ -147,11 +147,26 @@ def _mitigation(df, roles, predictions, model, attribute, n_sample, random_state
     big = set(sizes[sizes >= min_group].index)
     keep = keep & groups.isin(big).to_numpy()
     positions = np.flatnonzero(keep)
+    both = pd.Series(y[positions]).nunique() == 2 if len(positions) else False
+    if len(big) < 2 or len(positions) < 4 * min_group or not both:
+        result.notes.append(
+            f"Too few rows to compare ways of deciding by '{attribute}': this step needs at "
+            f"least two groups of {min_group} rows or more, with both outcomes, and "
+            f"{4 * min_group} rows in those groups together (here: {len(big)} group(s), "
+            f"{len(positions):,} rows). Bring more rows, or choose another protected attribute."
+        )
+        return result
     rng = np.random.default_rng(random_state)
     if len(positions) > n_sample:
         positions = np.sort(rng.choice(positions, size=n_sample, replace=False))
     half = rng.permutation(len(positions))
     train, test = positions[half[: len(half) // 2]], positions[half[len(half) // 2 :]]
+    if len(np.unique(y[train])) < 2:
+        result.notes.append(
+            "The rows the methods would learn from all have the same outcome, so no way of "
+            "deciding can be learned from them: bring more rows with both outcomes."
+        )
+        return result
     g_train = groups.iloc[train].astype(str).to_numpy()
     g_test = groups.iloc[test].astype(str).to_numpy()
     result.notes.append(

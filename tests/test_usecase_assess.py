@@ -656,3 +656,28 @@ def test_notebook_fetches_table_roles_and_model_from_the_service(table, tmp_path
     assert path == f"{api}/results" and body["notebook_sha256"] == sha
     notes = {s["name"]: s["notes"] for s in body["payload"]["steps"]}
     assert any("dual_nationality" in n for n in notes["disparities"])
+
+
+def test_a_small_table_gets_plain_notes_not_a_crash():
+    # 60 rows, eight groups of 7-8 rows: too few for the methods of mitigation
+    rng = np.random.default_rng(2)
+    n = 60
+    df = pd.DataFrame(
+        {
+            "region": np.repeat(["north", "south", "east", "west"], n // 4),
+            "sex": np.tile(["f", "m"], n // 2),
+            "income": rng.normal(1800, 300, n).round(2),
+            "refused": [i % 3 == 0 for i in range(n)],
+        }
+    )
+    roles = {
+        "region": "legitimate",
+        "sex": {"role": "protected", "kind": "sex"},
+        "income": "feature",
+        "refused": "target",
+    }
+    results = assess.run_all(df, roles=roles)
+    notes = " ".join(results["mitigation"].notes)
+    assert "Too few rows to compare ways of deciding by 'sex'" in notes
+    assert "comparison" not in results["mitigation"].tables
+    assert "profile" in results and results["profile"].tables
