@@ -216,6 +216,16 @@ def test_register_a_use_case(page, state, artifacts):
     assert "5(a)" in page.locator("#usecase-summary").inner_text()
     page.locator(f'#usecase-list li[data-usecase="{state["id"]}"]').wait_for()
     assert page.url.endswith(f"/usecases/{state['id']}")
+    # A change of the description is a new version; the earlier one is kept.
+    page.click("details.usecase-edit > summary")
+    page.fill("#edit-usecase-decision", "Whether an application for housing benefit is checked.")
+    page.click("#edit-usecase button[type=submit]")
+    page.locator("#usecase-summary", has_text="Version 2").wait_for()
+    assert "is checked." in page.locator("#usecase-summary .usecase-fields").inner_text()
+    page.click("details.usecase-versions-of-fields > summary")
+    versions = page.locator("details.usecase-versions-of-fields li")
+    versions.nth(1).wait_for()
+    assert versions.count() == 2 and f"Version 1 by {MEMBER}" in versions.nth(1).inner_text()
     page.screenshot(path=str(artifacts / "usecase-registered.png"), full_page=True)
 
 

@@ -217,6 +217,7 @@
         history.pushState({ usecase: uc.id }, "", `${Course.base}usecases/${enc(uc.id)}`);
         await loadList();
         await openUseCase(uc.id);
+        document.getElementById("usecase-view-title").focus();
       }, result));
     });
   }
@@ -249,6 +250,14 @@
     if (current) await openUseCase(current.id);
   }
 
+  const FIELD_FORM = [
+    ["title", "Short name of the use case", "input"],
+    ["administration", "Administration", "input"],
+    ["decision", "Which decision does the system support?", "textarea"],
+    ["affected", "Who is affected by the decision?", "textarea"],
+    ["legal_basis", "Legal basis", "textarea"],
+  ];
+
   function renderSummary() {
     const f = fieldsOf(current);
     document.getElementById("usecase-view-title").textContent = f.title || current.id;
@@ -265,7 +274,61 @@
       el("dl", { class: "row usecase-fields" }, rows.flatMap(([k, v]) => [
         el("dt", { class: "col-sm-3" }, k), el("dd", { class: "col-sm-9" }, v || "–")])),
       current.version ? el("p", { class: "small text-body-secondary" }, `Version ${current.version}`,
-        f.author ? ` by ${f.author}` : "", f.created_at ? [", ", time(f.created_at)] : "") : null);
+        current.updated_at ? [", ", time(current.updated_at)] : "") : null,
+      renderEditFields(f),
+      renderVersions());
+  }
+
+  /** "Change the description": every field again; saving keeps the earlier version. */
+  function renderEditFields(f) {
+    const id = "edit-usecase";
+    const inputs = FIELD_FORM.map(([key, text, tag]) => {
+      const input = el(tag, { class: "form-control", id: `${id}-${key}`, name: key, rows: tag === "textarea" ? 2 : null });
+      input.value = f[key] || "";
+      return el("div", { class: "mb-2" }, el("label", { class: "form-label", for: `${id}-${key}` }, text), input);
+    });
+    const area = el("select", { class: "form-select", id: `${id}-area`, name: "ai_act_area" },
+      [...AREAS].map(([value, text]) => el("option", { value, selected: value === f.ai_act_area }, text)));
+    const reason = el("textarea", { class: "form-control", id: `${id}-reason`, name: "not_high_risk_reason", rows: 2 });
+    reason.value = f.not_high_risk_reason || "";
+    const reasonGroup = el("div", { class: "mb-2", hidden: f.ai_act_area !== "not-high-risk" },
+      el("label", { class: "form-label", for: `${id}-reason` }, "Why is it not high-risk?"), reason);
+    area.addEventListener("change", () => { reasonGroup.hidden = area.value !== "not-high-risk"; });
+    const result = el("div", { "aria-live": "polite" });
+    const button = el("button", { type: "submit", class: "btn btn-primary btn-sm" }, "Save as a new version");
+    const form = el("form", { class: "mt-2", id },
+      inputs, el("div", { class: "mb-2" }, el("label", { class: "form-label", for: `${id}-area` }, "Area of the EU AI Act (Annex III)"), area),
+      reasonGroup, button, result);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(form).entries());
+      for (const key of Object.keys(data)) data[key] = String(data[key]).trim();
+      if (data.ai_act_area !== "not-high-risk") delete data.not_high_risk_reason;
+      busy(button, "Saving…", () => guarded(async () => {
+        await api("PUT", ucPath(current.id), data);
+        await reload();
+        announce("The description is saved as a new version.", "success");
+      }, result));
+    });
+    return el("details", { class: "mb-2 usecase-edit" }, el("summary", {}, "Change the description"), form);
+  }
+
+  /** Earlier versions of the description, loaded when opened. */
+  function renderVersions() {
+    const body = el("div", {}, el("p", { class: "text-body-secondary" }, "Loading…"));
+    const details = el("details", { class: "mb-3 usecase-versions-of-fields" }, el("summary", {}, "Earlier versions of the description"), body);
+    details.addEventListener("toggle", () => {
+      if (!details.open || details.dataset.loaded) return;
+      details.dataset.loaded = "yes";
+      guarded(async () => {
+        const versions = await api("GET", `${ucPath(current.id)}/versions`);
+        body.replaceChildren(el("ol", { reversed: true }, [...versions].reverse().map((v) => el("li", {},
+          el("p", { class: "mb-0" }, `Version ${v.version} by ${v.author || "?"}`, v.created_at ? [", ", time(v.created_at)] : ""),
+          el("p", { class: "small text-body-secondary" },
+            FIELD_FORM.map(([key, text]) => `${text.replace(/\?$/, "")}: ${(v.fields || {})[key] || "–"}`).join(" · "))))));
+      }, body);
+    });
+    return details;
   }
 
   // -- the table -------------------------------------------------------------------------
@@ -710,6 +773,25 @@
     });
   }
 
+  function setupWorkspaceForm() {
+    const form = document.getElementById("workspace-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const name = document.getElementById("workspace-name").value.trim();
+      const path = document.getElementById("workspace-path").value.trim().replace(/^\/+/, "");
+      if (!name || !path) {
+        announce("Give the table a name and say where the file is.", "warning");
+        return;
+      }
+      const button = document.getElementById("workspace-take");
+      const target = document.getElementById("datasets");
+      busy(button, "Taking the file…", () => guarded(async () => {
+        await api("POST", `${ucPath(current.id)}/datasets/${enc(name)}/from-workspace`, { path });
+        await reload();
+      }, target));
+    });
+  }
+
   // -- assessment and results ------------------------------------------------------------
 
   function workspaceUrl(path) {
@@ -969,6 +1051,7 @@
 
   setupRegister();
   setupDatasetForm();
+  setupWorkspaceForm();
   setupModelForm();
   setupNotebook();
   setupDossier();
