@@ -316,7 +316,7 @@
   /** Earlier versions of the description, loaded when opened. */
   function renderVersions() {
     const body = el("div", {}, el("p", { class: "text-body-secondary" }, "Loading…"));
-    const details = el("details", { class: "mb-3 usecase-versions-of-fields" }, el("summary", {}, "Earlier versions of the description"), body);
+    const details = el("details", { class: "mb-3 usecase-versions-of-fields" }, el("summary", {}, "Every version of the description"), body);
     details.addEventListener("toggle", () => {
       if (!details.open || details.dataset.loaded) return;
       details.dataset.loaded = "yes";
