@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import random
 import re
 import zipfile
@@ -299,6 +300,37 @@ def test_datasheet_is_shown_and_saved(page, state, artifacts):
     form.locator("button.usecase-datasheet-save").click()
     form.locator(".alert-success").wait_for()
     page.screenshot(path=str(artifacts / "usecase-datasheet.png"), full_page=True)
+
+
+def test_model_pickle_refused_and_onnx_kept(page, state, artifacts, tmp_path):
+    """A .pkl is refused with the reason shown; an ONNX model is kept and listed."""
+    import numpy as np
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    pkl = tmp_path / "model.pkl"
+    pkl.write_bytes(pickle.dumps({"not": "opened"}))
+    page.fill("#model-name", "old-model")
+    page.set_input_files("#model-file", str(pkl))
+    with expect_errors(r"status of 400"):  # the refusal, provoked on purpose
+        page.click("#model-upload")
+        refusal = page.locator("#model-result .alert-danger")
+        refusal.wait_for()
+    assert "can run any program" in refusal.inner_text() and "skops" in refusal.inner_text()
+    assert page.locator("#models .usecase-model").count() == 0
+
+    x = np.array([[0.1, 1], [0.4, 0], [0.55, 1], [0.85, 0]] * 5, dtype=np.float32)
+    model = LogisticRegression().fit(x, [0, 0, 1, 1] * 5)
+    onnx_file = tmp_path / "risk-model.onnx"
+    onnx_file.write_bytes(to_onnx(model, x[:1]).SerializeToString())
+    page.fill("#model-name", "risk-model")
+    page.set_input_files("#model-file", str(onnx_file))
+    page.click("#model-upload")
+    page.locator('#models .usecase-model[data-model="risk-model"]').wait_for()
+    assert page.locator("#model-result .alert-danger").count() == 0
+    kept = page.locator('#models .usecase-model[data-model="risk-model"]')
+    assert "ONNX model" in kept.inner_text()
+    assert page.locator("#model-progress").get_attribute("value") == "100"
 
 
 def test_generate_the_assessment_notebook(page, state, hub, artifacts):

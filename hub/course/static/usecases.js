@@ -739,12 +739,13 @@
       event.preventDefault();
       const file = document.getElementById("model-file").files[0];
       const name = document.getElementById("model-name").value.trim();
-      const target = document.getElementById("models");
+      const target = document.getElementById("model-result");
       if (!file || !name) {
         announce("Choose a model file and give it a name first.", "warning");
         return;
       }
       const button = document.getElementById("model-upload");
+      target.replaceChildren();
       busy(button, "Uploading…", () => guarded(async () => {
         await upload(`${ucPath(current.id)}/models/${enc(name)}?filename=${enc(file.name)}`, file, progress, text);
         await reload();
@@ -765,7 +766,8 @@
         return;
       }
       const button = document.getElementById("dataset-upload");
-      const target = document.getElementById("datasets");
+      const target = document.getElementById("dataset-result");
+      target.replaceChildren();
       busy(button, "Uploading…", () => guarded(async () => {
         await upload(`${ucPath(current.id)}/datasets/${enc(name)}?filename=${enc(file.name)}`, file, progress, text);
         await reload();
@@ -784,7 +786,8 @@
         return;
       }
       const button = document.getElementById("workspace-take");
-      const target = document.getElementById("datasets");
+      const target = document.getElementById("dataset-result");
+      target.replaceChildren();
       busy(button, "Taking the file…", () => guarded(async () => {
         await api("POST", `${ucPath(current.id)}/datasets/${enc(name)}/from-workspace`, { path });
         await reload();
