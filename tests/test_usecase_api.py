@@ -147,6 +147,20 @@ def test_unknown_ids_404_for_instructors_403_for_others_and_instructors_see_all(
     assert r.json()["id"] in [u["id"] for u in tom.get("/usecases").json()]
 
 
+def test_an_upload_above_a_mebibyte_streams_through_the_proxy(hub, usecase):
+    """Bodies above 1 MiB are streamed by the proxy (StreamingProxyHandler in hub/_proxy.py)."""
+    big = CSV.encode() + b"".join(
+        f"{i};M;{i},50;q{i}@example.org;0\n".encode() for i in range(100, 60_000)
+    )
+    assert len(big) > 2 << 20
+    r = api(hub, "tara").post(
+        f"/usecases/{usecase}/datasets/big", params={"filename": "big.csv"}, data=big
+    )
+    assert r.status_code == 201, r.text[:300]
+    assert r.json()["state"]["detected"]["rows"] == 80 + 59_900
+    assert uploads(hub) == []
+
+
 def test_upload_roles_findings_resolve_datasheet_and_table(hub, usecase):
     import pandas as pd
 
@@ -221,21 +235,18 @@ def test_notebook_written_into_the_team_workspace_never_overwritten(hub, usecase
     assert r.status_code == 400
 
 
-def service_socket(hub):
-    """A connection to the course service itself (behind the proxy, as the proxy reaches it).
-
-    The local profile's proxy (configurable-http-proxy's Python port) reads a
-    whole request before forwarding it, so what the service does while a body
-    streams in is seen only here.
-    """
-    return socket.create_connection(("127.0.0.1", hub.settings["course"]["port"]), timeout=60)
+def connect(hub, where):
+    """A connection to the hub's proxy (as browsers reach the service) or to the service itself."""
+    port = hub.settings["hub"]["port"] if where == "proxy" else hub.settings["course"]["port"]
+    return socket.create_connection(("127.0.0.1", port), timeout=60)
 
 
-def test_content_length_above_the_limit_is_413_and_nothing_is_stored(hub, usecase):
+@pytest.mark.parametrize("where", ["proxy", "service"])
+def test_content_length_above_the_limit_is_413_and_nothing_is_stored(hub, usecase, where):
     token = person(hub, "tom")
     limit = 200_000_000  # CourseConfig.usecase_max_upload_bytes, the default
     path = f"/services/course/api/usecases/{usecase}/datasets/huge?filename=huge.csv"
-    with service_socket(hub) as s:
+    with connect(hub, where) as s:
         s.sendall(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n"
             f"Content-Length: {limit + 1}\r\n\r\n".encode()
@@ -243,17 +254,18 @@ def test_content_length_above_the_limit_is_413_and_nothing_is_stored(hub, usecas
         s.sendall(b"a;b\n1;2\n")  # the start of the body; the rest never comes
         answer = s.recv(65536).decode(errors="replace")
     assert answer.startswith("HTTP/1.1 413"), answer[:300]
-    assert "200 MB" in answer
+    assert "files up to 200 MB are accepted" in answer
     names = [d["name"] for d in api(hub, "tom").get(f"/usecases/{usecase}").json()["datasets"]]
     assert "huge" not in names
     assert not (usecase_dir(hub, usecase) / "datasets" / "huge").exists()
     assert uploads(hub) == []
 
 
-def test_an_interrupted_upload_leaves_nothing(hub, usecase):
+@pytest.mark.parametrize("where", ["proxy", "service"])
+def test_an_interrupted_upload_leaves_nothing(hub, usecase, where):
     token = person(hub, "tom")
     path = f"/services/course/api/usecases/{usecase}/datasets/cut?filename=cut.csv"
-    s = service_socket(hub)
+    s = connect(hub, where)
     try:
         s.sendall(
             f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: token {token}\r\n"

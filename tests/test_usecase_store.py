@@ -341,6 +341,10 @@ def test_dataset_through_the_intake_blocked_until_resolved(store, tmp_path):
     src = tmp_path / "upload"
     src.write_text(CSV, encoding="utf-8")
     d = store.receive_dataset(TOM, uc, "cases", src, "aanvragen.csv")
+    # Before the scan, the page shows the first rows; a snapshot never holds them.
+    assert "p1@example.org" in repr(d["state"]["detected"]["preview"])
+    assert "p1@example.org" not in repr(store.snapshot(uc))
+    assert store.snapshot(uc)["datasets"][0]["format"]["separator"] == ";"
     assert d["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert d["state"]["detected"]["separator"] == ";" and d["status"] == "received"
     d = store.confirm_format(TARA, uc, "cases", {"separator": ";", "decimal": ","})

@@ -91,6 +91,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_FIELD = 20_000
 _REFUSED_MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".sav")
 _KEY_FILE = "pseudonym.key"
+#: What a snapshot keeps of a table's detected format (no preview rows).
+_FORMAT_KEYS = ("format", "encoding", "separator", "decimal", "rows", "columns", "dtypes")
 _EDITS_FILE = "datasheet.edited.json"
 
 _locks_guard = threading.Lock()
@@ -1085,7 +1087,9 @@ class UseCaseStore:
             datasets = []
             for d in self._datasets(s, row.id):
                 state = d.state or {}
-                detected = state.get("detected") or state.get("format") or {}
+                detected = state.get("detected") or {}
+                # Never the preview rows (raw values of a table not yet scanned).
+                detected = {k: v for k, v in detected.items() if k in _FORMAT_KEYS}
                 entry = {
                     "name": d.name,
                     "sha256": d.sha256,
