@@ -383,3 +383,19 @@ def test_dataset_through_the_intake_blocked_until_resolved(store, tmp_path):
         store.receive_dataset(TOM, uc, "other", bad, "other.csv")
     assert [x["name"] for x in store.get(TOM, uc)["datasets"]] == ["cases"]
     assert sorted(os.listdir(store.folder(uc, "datasets"))) == ["cases"]
+
+
+def test_upload_limit_from_the_settings_file(tmp_path):
+    from ai4scale.hub import load_settings
+    from ai4scale.hub._settings import SettingsError
+
+    config = tmp_path / "ai4scale.toml"
+    config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n')
+    assert CourseConfig.from_settings(load_settings(config)).usecase_max_upload_bytes == (
+        200_000_000
+    )
+    config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n[course]\nusecase_max_upload_mb = 5\n')
+    assert CourseConfig.from_settings(load_settings(config)).usecase_max_upload_bytes == 5_000_000
+    config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n[course]\nusecase_max_upload_mb = 0\n')
+    with pytest.raises(SettingsError, match="usecase_max_upload_mb"):
+        load_settings(config)

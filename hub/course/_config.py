@@ -73,7 +73,8 @@ class CourseConfig(Configurable):
         Content-Length is above this is refused with 413 before any byte is
         read, and one that sends more than it said is cut off and removed.
         The default, 200 MB, takes a table of about a million rows and 30
-        columns. Example: ``c.CourseConfig.usecase_max_upload_bytes = 500_000_000``.
+        columns. Set in the settings file as ``[course] usecase_max_upload_mb``
+        (MB of 10^6 bytes), e.g. ``usecase_max_upload_mb = 500``.
 
         .. versionadded:: issue 11
         """,
@@ -129,6 +130,7 @@ class CourseConfig(Configurable):
         kw = {
             "course_dir": str(state / "course"),
             "max_upload_bytes": int(course["max_upload_mb"]) << 20,
+            "usecase_max_upload_bytes": int(course["usecase_max_upload_mb"]) * 1_000_000,
             "grading_workers": int(course["grading_workers"]),
             "sandbox": course["sandbox"],
         }
