@@ -35,6 +35,7 @@ def _context(**extra):
         "nav": "usecases",
         "page_title": "Use cases",
         "usecase": "",
+        "max_upload": 200_000_000,
         "teams": ["t1"],
         "annex_iii": _page.annex_iii_choices(),
         "protected_kinds": _page.PROTECTED_KINDS,
@@ -57,6 +58,8 @@ def test_page_for_a_team_member():
         '<option value="t1">t1</option>',
         'id="dataset-file"',
         'id="dataset-progress"',
+        'data-max-upload="200000000"',
+        "At most 200 MB.",
         'id="model-file"',
         "Files ending in .pkl",
         'id="notebook-generate"',
@@ -160,6 +163,7 @@ def test_live_page_for_a_team_member(hub):
     assert "text/html" in r.headers["Content-Type"]
     assert 'id="register-form"' in r.text and '<option value="t1">t1</option>' in r.text
     assert 'aria-current="page"' in r.text and f'href="{PREFIX}usecases"' in r.text
+    assert 'data-max-upload="200000000"' in r.text  # the service's limit, said before sending
     # The script the page names is served.
     src = re.search(r'src="([^"]*usecases\.js\?v=[0-9a-f]+)"', r.text).group(1)
     js = requests.get(hub.url + src, timeout=30)

@@ -99,6 +99,7 @@ class UseCasesPage(PageHandler):
             usecase=usecase or "",
             teams=teams,
             annex_iii=annex_iii_choices(),
+            max_upload=self.course.config.usecase_max_upload_bytes,
             protected_kinds=PROTECTED_KINDS,
         )
 

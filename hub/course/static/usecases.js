@@ -77,8 +77,15 @@
 
   // -- uploads ---------------------------------------------------------------------------
 
+  const maxUpload = Number(app.dataset.maxUpload) || 0;
+
   /** POST a file as the raw request body with a progress bar; resolve with the JSON answer. */
   function upload(path, file, progress, text) {
+    if (maxUpload && file.size > maxUpload) {
+      // Said before sending: the service would refuse it anyway, after a long wait.
+      return Promise.reject(new ApiError(413,
+        `The file is too large (${Math.ceil(file.size / 1e6)} MB): files up to ${Math.round(maxUpload / 1e6)} MB are accepted.`));
+    }
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", apiBase + path);
