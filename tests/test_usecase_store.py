@@ -399,3 +399,16 @@ def test_upload_limit_from_the_settings_file(tmp_path):
     config.write_text(f'[paths]\nstate_dir = "{tmp_path}"\n[course]\nusecase_max_upload_mb = 0\n')
     with pytest.raises(SettingsError, match="usecase_max_upload_mb"):
         load_settings(config)
+
+
+def test_rates_in_results_are_not_taken_for_identity_numbers():
+    """A results file's rates (0.3912439614: 11 digits, a valid PESEL check) pass the scan."""
+    from ai4scale.hub.usecase._scan import scan_text
+    from stdnum.pl import pesel
+
+    assert pesel.is_valid("03912439614")  # the digits of the rate
+    text = '{"false_positive_rate": 0.3912439614, "selection_rate_difference": 0.0120910384}'
+    assert scan_text(text) == []
+    # A PESEL written as such is still found, also beside a rate.
+    hits = scan_text('{"rate": 0.3912439614, "note": "applicant 03912439614"}')
+    assert [h["kind"] for h in hits] == ["national_id:pl"]

@@ -470,6 +470,9 @@ _TEXT_PHONE = re.compile(
     r"(?<![\w+])(?:\+|00)[1-9][\d \-()/.]{6,18}\d|(?<![\w.\-])0[1-9][\d \-()/]{6,14}\d"
 )
 _TEXT_DIGIT_RUN = re.compile(r"(?<![\w.\-])\d{2,4}(?:[ .\-]\d{1,4}){1,6}(?![\w])")
+#: A number with one decimal point (a rate in a results file, ``0.3912439614``): its
+#: digits are not an identity number, however their check digit falls.
+_TEXT_DECIMAL = re.compile(r"\d{1,3}\.\d+")
 
 
 def scan_text(text):
@@ -510,6 +513,8 @@ def scan_text(text):
         for m in rx.finditer(text):
             token = m.group(0)
             if len(token) < 8 or len(token) > 25 or not free(m) or _DATEISH.fullmatch(token):
+                continue
+            if _TEXT_DECIMAL.fullmatch(token):
                 continue
             cc = national_id(token)
             if cc:
