@@ -370,5 +370,7 @@ def install_steps(*, demo=True, datasets=True):
     if datasets:
         steps.append(ensure_datasets)
     if demo:
-        steps += [ensure_demo_course, ensure_demo_release]
+        from .usecase._demo import ensure_demo_usecase
+
+        steps += [ensure_demo_course, ensure_demo_release, ensure_demo_usecase]
     return steps

@@ -95,6 +95,16 @@ def test_up_prepares_demo_course_with_generated_passwords(tmp_path):
     nb = Path("example-intro", "approval-rates.ipynb")
     assert (copy / nb).read_bytes() == (REPO / "labs" / nb).read_bytes()
 
+    # the demo team's finished use case, with its dossier, for a new user to look at
+    from ai4scale.hub.course._people import Person
+    from ai4scale.hub.usecase._demo import DEMO_TEAM, DEMO_USECASE
+    from ai4scale.hub.usecase._store import UseCaseStore
+
+    anna = Person("anna", frozenset({"learners", f"team-{DEMO_TEAM}"}))
+    case = UseCaseStore(course).get(anna, DEMO_USECASE)
+    assert case["datasets"][0]["status"] == "ready" and case["results"] is not None
+    assert list((state / "course" / "usecases" / DEMO_USECASE / "dossier").glob("*.html"))
+
     # re-running is safe: same passwords, nothing re-imported or re-released
     assert main(["--config", str(path), "up", "--no-start", "--no-datasets"]) == 0
     assert demo_passwords(settings) == passwords
