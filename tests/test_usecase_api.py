@@ -235,6 +235,24 @@ def test_notebook_written_into_the_team_workspace_never_overwritten(hub, usecase
     assert r.status_code == 400
 
 
+def test_a_table_taken_from_the_team_workspace(hub, usecase):
+    from coursetest import put_file
+    from hubtest import spawn
+
+    spawn(hub, "team-t1")
+    put_file(hub, person(hub, "tara"), "team-t1", "aanvragen.csv", CSV.encode("latin-1"))
+    tom = api(hub, "tom")
+    r = tom.post(
+        f"/usecases/{usecase}/datasets/fromws/from-workspace", json={"path": "aanvragen.csv"}
+    )
+    assert r.status_code == 201, r.text
+    d = conforms(r.json(), "UseCaseDataset")
+    assert d["state"]["detected"]["separator"] == ";" and d["state"]["detected"]["rows"] == 80
+    r = tom.post(f"/usecases/{usecase}/datasets/fromws2/from-workspace", json={"path": "nope.csv"})
+    assert r.status_code == 400 and "no file nope.csv" in r.json()["error"]
+    assert "fromws2" not in [x["name"] for x in tom.get(f"/usecases/{usecase}").json()["datasets"]]
+
+
 def connect(hub, where):
     """A connection to the hub's proxy (as browsers reach the service) or to the service itself."""
     port = hub.settings["hub"]["port"] if where == "proxy" else hub.settings["course"]["port"]
