@@ -40,6 +40,10 @@ pytestmark = [pytest.mark.hub, pytest.mark.browser]
 MEMBER = "tom"  # team t1
 INSTRUCTOR = "tina"
 COMMENT = "Say also who checks the cases the system does not select."
+ANSWERS = [
+    "The checks should find wrong applications without singling out women.",
+    "Approval rates differ between the sexes; see the figure for the size of the gap.",
+]
 TEAM = "t1"
 COURSE = "/services/course/"
 TITLE = "Housing benefit checks (browser test)"
@@ -148,6 +152,17 @@ def no_identifier(text, where):
     assert not emails, f"{where}: e-mail addresses {emails[:3]}"
     leaked = [b for b in BSNS if b in text]
     assert not leaked, f"{where}: BSNs of the table {leaked[:3]}"
+
+
+def test_the_identifier_check_finds_the_tables_identifiers():
+    """The export check below can fail: it finds the table's e-mails and BSNs in the raw file."""
+    raw = cases_csv().decode("latin-1")
+    with pytest.raises(AssertionError, match="e-mail addresses"):
+        no_identifier(raw, "the uploaded file")
+    with pytest.raises(AssertionError, match="BSNs of the table"):
+        no_identifier(EMAIL.sub("", raw), "the uploaded file without e-mails")
+    assert all(bsn_valid(b) for b in BSNS) and len(set(BSNS)) == ROWS
+    assert not bsn_valid("123456780") and bsn_valid("111222333")
 
 
 @pytest.fixture(scope="module")
@@ -362,12 +377,7 @@ def test_generate_the_assessment_notebook(page, state, hub, artifacts):
 def test_answer_two_questions_citing_a_figure(page, state, artifacts):
     questions = page.locator(".usecase-question")
     assert questions.count() >= 2
-    for i, answer in enumerate(
-        [
-            "The checks should find wrong applications without singling out women.",
-            "Approval rates differ between the sexes; see the figure for the size of the gap.",
-        ]
-    ):
+    for i, answer in enumerate(ANSWERS):
         q = page.locator(".usecase-question").nth(i)
         qid = q.get_attribute("data-question")
         q.locator("textarea.usecase-answer").fill(answer)
@@ -432,6 +442,7 @@ def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):
         _done(page, "#dossier-result", ".alert-success", timeout=180_000)
     zipped = tmp_path / "dossier.zip"
     info.value.save_as(zipped)
+    texts = []
     with zipfile.ZipFile(zipped) as z:
         names = z.namelist()
         assert names, "the dossier is empty"
@@ -441,6 +452,12 @@ def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):
                 inner = zipfile.ZipFile(io.BytesIO(data))
                 data = b"".join(inner.read(n) for n in inner.namelist())
             no_identifier(data.decode("latin-1"), f"{name} in the dossier")
+            texts.append(data.decode("utf-8", "replace"))
+    # The team's work is in it: the answers, and the figures as PNG files.
+    everything = re.sub(r"\s+", " ", " ".join(texts))
+    if state.get("answered"):
+        assert ANSWERS[0] in everything, "the first answer is not in the dossier"
+    assert any(n.endswith(".png") for n in names) == bool(state.get("ran")), names
     with page.expect_download(timeout=180_000) as info:
         page.click("#download-report")
         _done(page, "#dossier-result", ".alert-success", timeout=180_000)
@@ -448,5 +465,7 @@ def test_dossier_holds_no_identifier(page, state, artifacts, tmp_path):
     info.value.save_as(report)
     text = report.read_text(encoding="utf-8")
     assert TITLE in text
+    if state.get("answered"):
+        assert ANSWERS[0] in re.sub(r"\s+", " ", text) and "data:image/png;base64," in text
     no_identifier(text, "report.html")
     page.screenshot(path=str(artifacts / "usecase-dossier.png"), full_page=True)
