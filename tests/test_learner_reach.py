@@ -271,6 +271,25 @@ def test_the_installed_package_is_a_copy_with_learner_files_only_readable():
     assert Path(ai4scale.__file__).parent == pkg
 
 
+def test_the_files_learners_may_read_of_the_package_hold_no_lab_line(lab_lines):
+    """Without a hub: the installed files every account reads (dataset loaders, assess, ...)."""
+    from ai4scale.hub.package_access import access_of, package_dir
+
+    pkg = package_dir()
+    hits = {}
+    for path in sorted(pkg.rglob("*")):
+        rel = path.relative_to(pkg).as_posix()
+        if path.is_dir() or "__pycache__" in rel or access_of(rel) != "learner":
+            continue
+        text = path.read_text(errors="replace")
+        found = sorted(p for p in lab_lines if p in text)
+        if found:
+            hits[str(path)] = found
+    assert not hits, "learner-readable files of ai4scale hold lab solution lines:\n" + _report(
+        hits, lab_lines
+    )
+
+
 def test_the_grading_account_reads_lab_04s_reference_rule_and_no_hub_module():
     from ai4scale.grading.sandbox import GRADER_ACCOUNT, ensure_grader_account
 
