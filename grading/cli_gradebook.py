@@ -31,7 +31,8 @@ def register(subparsers):
         "export",
         help="write the grades: one row per learner, one column per lab and item",
         description=(
-            "Write one row per learner and, per lab, a '<lab>:total' column and a "
+            "Write one row per learner and, per lab, a '<lab>:total' column, a '<lab>:flags' "
+            "column (tampered, values that lie, setup failed, to review; empty: none) and a "
             "'<lab>:<item>' column per item. Manual scores override automatic ones; "
             "a team's submission counts for each member; empty cell: no score."
         ),

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import nbformat
 import pytest
 from ai4scale.grading.feedback import LYING_VALUES_MESSAGE
@@ -88,3 +91,10 @@ def test_honest_mess_passes_and_lies_are_named(hub):
     theo = conforms(tina.get(f"/instructor/labs/{lab}/submissions/theo").json(), "OwnerSubmission")
     assert "the learner's class Share (a float) changes __eq__" in theo["tampered"]
     assert all(i["auto_score"] == 0 for i in theo["items"] if i["kind"] == "auto")
+
+    # the CSV a trainer takes to the registry says it too, beside the total
+    text = tina.get("/instructor/gradebook.csv", params={"lab": lab}).text
+    grades = {r["username"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert grades["tom"][f"{lab}:flags"] == ""
+    assert "tampered" in grades["theo"][f"{lab}:flags"]
+    assert "values that lie" in grades["theo"][f"{lab}:flags"]

@@ -269,7 +269,11 @@ def test_export_expands_teams_and_prefers_manual_scores(gb):
     cid = gb.add_submission(
         "lab-1", learner="cid", files={"lab.ipynb": b"c"}, submitted_at=t0 - dt.timedelta(1)
     )
-    gb.record_results(ann.id, [ItemResult("q1", 2), ItemResult("q2", 0.5)])
+    gb.record_results(
+        ann.id,
+        [ItemResult("q1", 2), ItemResult("q2", 0.5)],
+        flags={"tampered": "check cell 3 changed", "review": {"lab.ipynb": "hand-written =="}},
+    )
     gb.record_results(team.id, [ItemResult("q1", 1), ItemResult("q2", 3)])
     gb.record_results(cid.id, [ItemResult("q1", 0), ItemResult("q2", 0)])
     gb.set_manual_score(team.id, "q1", 2)  # overrides the automatic 1
@@ -277,20 +281,22 @@ def test_export_expands_teams_and_prefers_manual_scores(gb):
 
     rows = list(csv.reader(io.StringIO(_export(gb))))
     assert rows == [
-        ["username", "full_name", "lab-0:total", "lab-0:q1"]
-        + ["lab-1:total", "lab-1:q1", "lab-1:q2", "lab-1:essay"],
-        ["ann", "Ann Ávila", "", "", "2.5", "2", "0.5", ""],
-        ["bob", "", "", "", "9.25", "2", "3", "4.25"],
-        ["cid", "", "", "", "9.25", "2", "3", "4.25"],
-        ["dan", "Dan, Jr.", "", "", "", "", "", ""],
+        ["username", "full_name", "lab-0:total", "lab-0:flags", "lab-0:q1"]
+        + ["lab-1:total", "lab-1:flags", "lab-1:q1", "lab-1:q2", "lab-1:essay"],
+        ["ann", "Ann Ávila", "", "", "", "2.5", "tampered; to review", "2", "0.5", ""],
+        ["bob", "", "", "", "", "9.25", "", "2", "3", "4.25"],
+        ["cid", "", "", "", "", "9.25", "", "2", "3", "4.25"],
+        ["dan", "Dan, Jr.", "", "", "", "", "", "", "", ""],
     ]
     data = json.loads(_export(gb, "json"))
     assert data["rows"][3] == {
         "username": "dan",
         "full_name": "Dan, Jr.",
         "lab-0:total": None,
+        "lab-0:flags": "",
         "lab-0:q1": None,
         "lab-1:total": None,
+        "lab-1:flags": "",
         "lab-1:q1": None,
         "lab-1:q2": None,
         "lab-1:essay": None,
@@ -319,8 +325,8 @@ def test_cli_upgrade_and_export(tmp_path, url):
         book.record_results(sub.id, [ItemResult("q1", 1)])
     assert _cli("gradebook", "export", "--format", "csv", "--db", url, "-o", str(out)) == 0
     assert out.read_text().splitlines() == [
-        "username,full_name,lab-1:total,lab-1:q1,lab-1:q2,lab-1:essay",
-        "ann,,1,1,,",
+        "username,full_name,lab-1:total,lab-1:flags,lab-1:q1,lab-1:q2,lab-1:essay",
+        "ann,,1,,1,,",
     ]
     with pytest.raises(UserError, match="unknown lab"):
         _cli("gradebook", "export", "--db", url, "--lab", "nope", "-o", str(out))

@@ -460,7 +460,8 @@ class Gradebook(CourseRecords):
         Returns
         -------
         list of dict
-            One per submission: ``submission`` (SubmissionInfo), ``total``
+            One per submission: ``submission`` (SubmissionInfo), ``flags``
+            (submission-wide flags of the grading engine), ``total``
             (sum of the scores that count; None when nothing is scored),
             ``max_total`` (the lab's points) and ``items``: item key ->
             dict(score, auto_score, manual_score, max_points, flags, failure,
@@ -488,6 +489,7 @@ class Gradebook(CourseRecords):
                 out.append(
                     {
                         "submission": SubmissionInfo._of(sub),
+                        "flags": dict(sub.flags or {}),
                         "total": sum(scored) if scored else None,
                         "max_total": max_total,
                         "items": items,

@@ -11,7 +11,37 @@ from sqlalchemy.orm import selectinload
 from ._models import Lab, Learner, Notebook, Team
 from ._records import item_keys
 
-__all__ = ["export_csv", "export_json", "export_table"]
+__all__ = ["export_csv", "export_json", "export_table", "flag_summary"]
+
+#: What the grading engine's submission flags say, in the export's words.
+FLAG_WORDS = (
+    ("tampered", "tampered"),
+    ("lying_values", "values that lie"),
+    ("setup_failed", "setup failed"),
+    ("review", "to review"),
+    ("missing_notebooks", "notebook missing"),
+)
+
+
+def flag_summary(score):
+    """Return what a trainer must know of a graded submission before trusting its total.
+
+    Parameters
+    ----------
+    score : dict
+        One entry of :meth:`Gradebook.scores` (``submission``, ``flags``).
+
+    Returns
+    -------
+    str
+        ``"tampered; to review"`` and the like; ``"rejected"`` for a
+        submission the engine refused; empty when nothing is flagged.
+    """
+    flags = score.get("flags") or {}
+    words = [word for key, word in FLAG_WORDS if flags.get(key)]
+    if score["submission"].status == "rejected":
+        words.insert(0, "rejected")
+    return "; ".join(words)
 
 
 def export_table(gradebook, *, labs=None):
@@ -31,11 +61,13 @@ def export_table(gradebook, *, labs=None):
     Returns
     -------
     columns : list of str
-        ``username``, ``full_name``, then per lab ``<lab>:total`` followed by
+        ``username``, ``full_name``, then per lab ``<lab>:total``,
+        ``<lab>:flags`` (:func:`flag_summary`: tampered, values that lie,
+        setup failed, to review, ...; empty when nothing is flagged) and
         ``<lab>:<item>`` in notebook order (``<item>`` is the ``grade_id``,
         or ``<notebook>/<grade_id>`` when it repeats across notebooks).
     rows : list of dict
-        Column -> value (str for names, float or None for scores).
+        Column -> value (str for names and flags, float or None for scores).
     """
     with gradebook.session() as s:
         if labs is None:
@@ -56,7 +88,7 @@ def export_table(gradebook, *, labs=None):
             if lab is None:
                 raise KeyError(f"unknown lab {slug!r}")
             keys = list(item_keys(lab).values())
-            columns += [f"{slug}:total"] + [f"{slug}:{k}" for k in keys]
+            columns += [f"{slug}:total", f"{slug}:flags"] + [f"{slug}:{k}" for k in keys]
             per_lab.append((slug, keys))
     rows = [{"username": x.username, "full_name": x.full_name} for x in learners]
     for slug, keys in per_lab:
@@ -75,6 +107,7 @@ def export_table(gradebook, *, labs=None):
                 default=None,
             )
             row[f"{slug}:total"] = chosen["total"] if chosen else None
+            row[f"{slug}:flags"] = flag_summary(chosen) if chosen else ""
             for k in keys:
                 item = chosen["items"].get(k) if chosen else None
                 row[f"{slug}:{k}"] = item["score"] if item else None
