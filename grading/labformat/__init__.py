@@ -16,11 +16,14 @@ from ._autograde import (
 from ._lab import (
     BuildReport,
     build_lab,
+    check_guided,
     find_labs,
     import_nbgrader,
     lab_items,
+    lab_tracks,
     read_lab_notebooks,
     stale_orphans,
+    track_dir,
     validate_lab,
 )
 from ._labtoml import FORMAT_VERSION, LAB_SCHEMA, Lab, LabError, dump_lab_toml, load_lab
@@ -42,8 +45,29 @@ from ._metadata import (
     upgrade_cell_metadata,
     validate_notebook_metadata,
 )
+from ._tracks import (
+    DEFAULT_TRACK,
+    GUIDED_MAX_LINES,
+    TRACKS,
+    cell_track,
+    exercise_titles,
+    guided_changes,
+    guided_source,
+    has_guided,
+)
 
 __all__ = [
+    "DEFAULT_TRACK",
+    "GUIDED_MAX_LINES",
+    "TRACKS",
+    "cell_track",
+    "check_guided",
+    "exercise_titles",
+    "guided_changes",
+    "guided_source",
+    "has_guided",
+    "lab_tracks",
+    "track_dir",
     "CODE_STUBS",
     "FORMAT_VERSION",
     "LAB_SCHEMA",

@@ -12,15 +12,19 @@ from ._autograde import autograde_locally
 from ._labtoml import LabError, dump_lab_toml, load_lab
 from ._learner import learner_version, notebook_bytes, read_source_notebook
 from ._metadata import MetadataError, is_grade, is_task
+from ._tracks import DEFAULT_TRACK, GUIDED_MAX_LINES, TRACKS, guided_changes, has_guided
 
 __all__ = [
     "BuildReport",
     "build_lab",
+    "check_guided",
     "find_labs",
     "import_nbgrader",
     "lab_items",
+    "lab_tracks",
     "read_lab_notebooks",
     "stale_orphans",
+    "track_dir",
     "validate_lab",
 ]
 
@@ -155,11 +159,41 @@ class BuildReport:
         return self.changed + self.removed
 
 
-def build_lab(lab_dir, notebooks_root, *, check=False):
+def track_dir(notebooks_root, lab_id, track=DEFAULT_TRACK):
+    """Return the folder of a lab's learner version for ``track``.
+
+    The default (guided) track is ``<root>/<lab>/``; another track is
+    ``<root>/_<track>/<lab>/`` (lab ids cannot start with ``_``).
+    """
+    root = Path(notebooks_root)
+    return root / lab_id if track == DEFAULT_TRACK else root / f"_{track}" / lab_id
+
+
+def lab_tracks(notebooks):
+    """Return the tracks whose learner versions differ for these source notebooks."""
+    return TRACKS if any(has_guided(nb) for nb in notebooks.values()) else (DEFAULT_TRACK,)
+
+
+def check_guided(lab, notebooks):
+    """Raise LabError when a guided cell asks for more than ``GUIDED_MAX_LINES`` lines."""
+    for name, nb in notebooks.items():
+        for cell in nb.cells:
+            n = guided_changes(cell)
+            if n > GUIDED_MAX_LINES:
+                gid = cell.metadata["nbgrader"]["grade_id"]
+                raise LabError(
+                    f"{lab.id}/{name}: item {gid!r}: the guided version differs from the "
+                    f"reference in {n} code lines (at most {GUIDED_MAX_LINES})"
+                )
+
+
+def build_lab(lab_dir, notebooks_root, *, check=False, tracks=None):
     """Write a lab's learner notebooks (and resource files) to ``notebooks_root/<id>/``.
 
     Output is deterministic: building twice changes no byte. Files in the
-    output folder that the lab no longer produces are removed.
+    output folder that the lab no longer produces are removed. A lab with
+    guided cells also gets its analyst version, in ``notebooks_root/_analyst/<id>/``
+    (see :func:`track_dir`).
 
     Parameters
     ----------
@@ -169,22 +203,40 @@ def build_lab(lab_dir, notebooks_root, *, check=False):
         The ``notebooks/`` folder.
     check : bool
         Write nothing; report the files that are stale.
+    tracks : sequence of str, optional
+        Build only these tracks (default: every track the lab has).
 
     Returns
     -------
     BuildReport
     """
     lab = load_lab(lab_dir)
-    out_dir = Path(notebooks_root) / lab.id
+    notebooks = read_lab_notebooks(lab)
+    check_guided(lab, notebooks)
+    report = BuildReport(lab.id)
+    wanted = lab_tracks(notebooks) if tracks is None else tuple(tracks)
+    for track in wanted:
+        _build_track(lab, notebooks, track, track_dir(notebooks_root, lab.id, track), check, report)
+    if tracks is None:
+        for track in TRACKS:
+            stale = track_dir(notebooks_root, lab.id, track)
+            if track not in wanted and stale.is_dir():
+                report.removed.extend(p for p in sorted(stale.rglob("*")) if p.is_file())
+                if not check:
+                    shutil.rmtree(stale)
+    return report
+
+
+def _build_track(lab, notebooks, track, out_dir, check, report):
     expected = {}
-    for name, nb in read_lab_notebooks(lab).items():
+    for name, nb in notebooks.items():
         try:
-            expected[name] = notebook_bytes(learner_version(nb, name=f"{lab.id}/{name}"))
+            version = learner_version(nb, name=f"{lab.id}/{name}", track=track)
         except MetadataError as e:
             raise LabError(str(e)) from None
+        expected[name] = notebook_bytes(version)
     for rel in _resource_files(lab.path):
         expected[str(rel)] = (lab.path / rel).read_bytes()
-    report = BuildReport(lab.id)
     for rel, data in expected.items():
         target = out_dir / rel
         if target.is_file() and target.read_bytes() == data:
@@ -202,7 +254,6 @@ def build_lab(lab_dir, notebooks_root, *, check=False):
                 report.removed.append(path)
                 if not check:
                     path.unlink()
-    return report
 
 
 def stale_orphans(labs_root, notebooks_root):
@@ -211,7 +262,13 @@ def stale_orphans(labs_root, notebooks_root):
     root = Path(notebooks_root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name not in labs)
+    found = [p for p in root.iterdir() if p.is_dir() and p.name not in labs]
+    for track in TRACKS:
+        tdir = root / f"_{track}"
+        if track != DEFAULT_TRACK and tdir in found:
+            found.remove(tdir)
+            found.extend(p for p in tdir.iterdir() if p.is_dir() and p.name not in labs)
+    return sorted(found)
 
 
 def validate_lab(lab_dir, *, executor=None, timeout=60):
@@ -238,8 +295,12 @@ def validate_lab(lab_dir, *, executor=None, timeout=60):
     """
     lab = load_lab(lab_dir)
     problems = []
-    for name, source in read_lab_notebooks(lab).items():
-        blank = learner_version(source, name=name)
+    notebooks = read_lab_notebooks(lab)
+    try:
+        check_guided(lab, notebooks)
+    except LabError as e:
+        problems.append(str(e))
+    for name, source in notebooks.items():
         kwargs = {"name": name, "resources_dir": lab.path, "executor": executor, "timeout": timeout}
         for result in autograde_locally(source, source, **kwargs):
             if result.kind == "auto" and result.score != result.max_score:
@@ -249,13 +310,17 @@ def validate_lab(lab_dir, *, executor=None, timeout=60):
                     + (f": {result.message}" if result.message else "")
                     + ")"
                 )
-        for result in autograde_locally(source, blank, **kwargs):
-            if result.score is not None and result.score != 0:
-                problems.append(
-                    f"{lab.id}/{name}: item {result.grade_id!r}: the blank learner version "
-                    f"scores {result.score:g}/{result.max_score:g} (the test passes without "
-                    "an answer)"
-                )
+        tracks = lab_tracks({name: source})
+        for track in tracks:
+            label = f" ({track} track)" if len(tracks) > 1 else ""
+            blank = learner_version(source, name=name, track=track)
+            for result in autograde_locally(source, blank, **kwargs):
+                if result.score is not None and result.score != 0:
+                    problems.append(
+                        f"{lab.id}/{name}: item {result.grade_id!r}: the blank learner version"
+                        f"{label} scores {result.score:g}/{result.max_score:g} (the test passes "
+                        "without an answer)"
+                    )
     return problems
 
 

@@ -22,6 +22,14 @@ from ._metadata import (
     is_task,
     validate_notebook_metadata,
 )
+from ._tracks import (
+    DEFAULT_TRACK,
+    cell_track,
+    check_track,
+    exercise_titles,
+    guided_source,
+    has_guided,
+)
 
 __all__ = [
     "CODE_STUBS",
@@ -100,13 +108,25 @@ def _lock(cell):
         cell.metadata["editable"] = False
 
 
-def _clear_solution(cell, language, where):
+def _clear_solution(cell, language, where, guided=None):
     stub = CODE_STUBS[language] if cell.cell_type == "code" else TEXT_STUB
     cell.source, found = _replace_region(cell.source, "solution", stub.split("\n"), where)
     if found and not is_solution(cell):
         raise MetadataError(f"{where}: solution region in a cell not marked as a solution cell")
-    if is_solution(cell) and not found:
+    if guided is not None:
+        if not is_solution(cell) or cell.cell_type != "code":
+            raise MetadataError(f"{where}: a guided version in a cell that is not a code answer")
+        cell.source = guided.strip("\n")
+    elif is_solution(cell) and not found:
         cell.source = stub
+
+
+def _exercise_header(cell, number, title, language):
+    """Name the exercise on the first line, so the learner (and the kernel) can tell."""
+    if language != "python" or cell.cell_type != "code" or not is_solution(cell):
+        return
+    if not cell.source.startswith("# Exercise "):  # a learner version read again
+        cell.source = f"# Exercise {number}: {title}\n" + cell.source
 
 
 def _clear_output(cell):
@@ -168,12 +188,16 @@ def read_source_notebook(path, *, name=None):
     return validate_notebook_metadata(nb, name=name)
 
 
-def learner_version(nb, *, name="notebook"):
+def learner_version(nb, *, name="notebook", track=DEFAULT_TRACK):
     """Return the learner version of a validated source notebook (a new object).
 
-    Solutions become nbgrader's placeholders, hidden tests and mark schemes go,
-    outputs and execution counts are cleared, grade/solution/locked cells get
-    ``deletable``/``editable`` flags and nbgrader checksums.
+    Solutions become nbgrader's placeholders (in the guided track: the cell's
+    guided code, with blanks, when it has one), hidden tests and mark schemes
+    go, outputs and execution counts are cleared, grade/solution/locked cells
+    get ``deletable``/``editable`` flags and nbgrader checksums. In a lab with
+    tracks, each code answer starts with a comment naming its exercise
+    (``# Exercise 2: ...``); an nbgrader lab's version stays nbgrader's.
+    Cells meant for another track are left out (see ``_tracks``).
 
     Parameters
     ----------
@@ -181,6 +205,8 @@ def learner_version(nb, *, name="notebook"):
         A source notebook as returned by :func:`read_source_notebook`.
     name : str
         Name in error messages.
+    track : {"guided", "analyst"}
+        Which learners the version is for.
 
     Returns
     -------
@@ -189,19 +215,37 @@ def learner_version(nb, *, name="notebook"):
     Raises
     ------
     MetadataError
-        On unbalanced or misplaced markers, an unknown kernel language, or
-        nbgrader AUTOTEST directives (not supported).
+        On unbalanced or misplaced markers, an unknown kernel language or
+        track, or nbgrader AUTOTEST directives (not supported).
     """
+    check_track(track)
     nb = copy.deepcopy(nb)
     language = nb.metadata.get("kernelspec", {}).get("language", "python")
     if language not in CODE_STUBS:
         raise MetadataError(f"{name}: no code placeholder for kernel language {language!r}")
+    # Our own guided labs name each exercise; an nbgrader lab stays byte for byte nbgrader's.
+    titles = exercise_titles(nb) if has_guided(nb) else None
+    kept = []
     for index, cell in enumerate(nb.cells):
+        shown_in = cell_track(cell)
+        if shown_in is not None and "nbgrader" in cell.get("metadata", {}):
+            raise MetadataError(f"{name}: cell {index}: a cell of one track cannot be graded")
+        if shown_in in (None, track):
+            kept.append((index, cell))
+    nb.cells = [cell for _, cell in kept]
+    exercise = 0
+    for index, cell in kept:
         where = f"{name}: cell {index}"
         if cell.cell_type == "code" and _has_autotest(cell.source):
             raise MetadataError(f"{where}: nbgrader AUTOTEST directives are not supported")
+        guided = guided_source(cell) if track == "guided" else None
+        cell.metadata.pop("ai4scale", None)
         _lock(cell)
-        _clear_solution(cell, language, where)
+        _clear_solution(cell, language, where, guided)
+        if titles is not None and is_solution(cell) and cell.cell_type == "code":
+            exercise += 1
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            _exercise_header(cell, exercise, titles.get(gid, gid), language)
         _clear_output(cell)
         _clear_hidden(cell, where)
         _clear_mark_scheme(cell, where)

@@ -64,9 +64,28 @@ def code(text, *, locked=True):
     return nbformat.v4.new_code_cell(_src(text), metadata=_meta(gid, locked=True))
 
 
-def solution(text, grade_id):
-    """A code cell the team writes."""
-    return nbformat.v4.new_code_cell(_src(text), metadata=_meta(grade_id, solution=True))
+def solution(text, grade_id, *, guided=None, title=None):
+    """A code cell the learner writes (solution region replaced by the placeholder).
+
+    ``guided``: the guided track's version of the cell: the reference code with at
+    most three lines left as blanks (``...``) for the learner to complete.
+    ``title``: the exercise's name when the heading before it does not say it.
+    """
+    cell = nbformat.v4.new_code_cell(_src(text), metadata=_meta(grade_id, solution=True))
+    extra = {}
+    if guided is not None:
+        extra["guided"] = _src(guided)
+    if title:
+        extra["title"] = title
+    if extra:
+        cell.metadata["ai4scale"] = extra
+    return cell
+
+
+def example(text, *, markdown=False, track="guided"):
+    """A cell shown in one track only (a worked example before an exercise); never graded."""
+    make = nbformat.v4.new_markdown_cell if markdown else nbformat.v4.new_code_cell
+    return make(_src(text), metadata={"ai4scale": {"track": track}})
 
 
 def test(visible, hidden_body, grade_id, points):
