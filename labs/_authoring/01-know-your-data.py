@@ -7,7 +7,7 @@ metadata exact and the cells easy to edit as text.
 
 from pathlib import Path
 
-from _l1cells import answer, code, md, solution, test, write
+from _l1cells import answer, code, example, md, solution, test, write
 
 OUT = Path(__file__).resolve().parents[1] / "01-know-your-data" / "know-your-data.ipynb"
 
@@ -48,10 +48,11 @@ labels: `flagged` (the old system sent the file for a fraud investigation) and
 `irregularity` (what a full audit of the file would have found). In real life the second
 label does not exist; here it lets you see what the first one hides.
 
-**How to work.** Run the cells in order (Shift+Enter). Fill in the cells marked
-`YOUR CODE HERE` or `YOUR ANSWER HERE`. Cells with `assert` check your work; when they run
-without an error you are probably right (your trainer's checks also use data you cannot
-see). Time: about 75 minutes.
+**How to work.** Run the cells in order (Shift+Enter). Complete the exercises: each one
+says what to fill in. Sections 1-4 ask for a short piece of code, sections 5-7 for a few
+sentences in the cells marked `YOUR ANSWER HERE`. The cell after each code exercise checks
+your work: when it runs without an error message you are probably right (your trainer's
+checks also use data you cannot see). Time: about 75 minutes.
 """,
         "intro",
     ),
@@ -84,15 +85,16 @@ pd.DataFrame(bunch.card["columns"])[["name", "role", "description"]].style.hide(
     ),
     md(
         """
-## 1. Who is in the data? (2 points)
+## 1. Who is in the data? Count each group and its share (2 points)
 
 **Why.** Article 10(3) asks whether the data are *sufficiently representative*. The first
 question is simply: how many people of each group are there, and what share of the whole
 do they make up? A group with few rows gives unreliable figures, and a model learns little
 about it.
 
-**Your task.** Write a function `group_counts(df, column)` that returns a table
-(a `pandas.DataFrame`) with **one row per value** of `column` and two columns:
+**Your task.** Complete the function `group_counts(df, column)`. It takes a table `df`
+and the name of one of its columns, and returns a table (a `pandas.DataFrame`) with
+**one row per value** of `column` and two columns:
 
 - `count`: the number of rows with that value;
 - `share`: that number divided by the number of rows of `df` (a number between 0 and 1).
@@ -102,6 +104,27 @@ about it.
 `pd.DataFrame({"count": ..., "share": ...})` puts two Series side by side.
 Use the `df` you are given, not `applications`: your function will be tried on other
 tables too.
+"""
+    ),
+    example(
+        """
+Worked example. Below, a small table of five families is made on the spot, with the kind of
+childcare each one uses. The code counts the families of each kind, then turns the counts
+into shares. The exercise after it asks for the same two steps on any table and column.
+""",
+        markdown=True,
+    ),
+    example(
+        """
+# A worked example: five families and the kind of childcare each one uses.
+families = pd.DataFrame(
+    {"childcare": ["daycare", "childminder", "daycare", "daycare", "after-school"]}
+)
+# value_counts() counts the rows for each value of one column.
+per_kind = families["childcare"].value_counts()
+print(per_kind)
+# Dividing by the number of rows, len(families), turns each count into a share.
+per_kind / len(families)
 """
     ),
     solution(
@@ -114,6 +137,15 @@ def group_counts(df, column):
     ### END SOLUTION
 ''',
         "group_counts",
+        guided='''
+def group_counts(df, column):
+    """Return the number and share of rows for each value of `column`."""
+    # Count the rows for each value of the column `column` of the table `df`,
+    # as the worked example above does for the column "childcare".
+    counts = ...
+    # The share: the counts divided by the number of rows of `df`, written len(df).
+    return pd.DataFrame({"count": counts, "share": ...})
+''',
     ),
     code(
         """
@@ -166,12 +198,26 @@ label. If a model is trained on a label whose base rate differs between groups, 
 that difference. The question Article 10(2)(f) makes you ask is: *does the difference
 reflect reality, or the way the label was produced?*
 
-**Your task.** Write `base_rates(df, group, label)`: for each value of the column `group`,
-the share of rows in which the column `label` is true (or 1). Return a `pandas.Series`
-indexed by the group values.
+**Your task.** Complete `base_rates(df, group, label)`: for each value of the column
+`group`, the share of rows in which the column `label` is true (or 1). It returns a list
+of figures labelled by the group values (a `pandas.Series`).
 
 *Hint:* the mean of a column of True/False values is the share of True.
 `df.groupby(group)[label].mean()` does it in one line.
+"""
+    ),
+    example(
+        """
+# A worked example: six files, the region of each and whether it was checked.
+files = pd.DataFrame(
+    {
+        "region": ["North", "North", "North", "South", "South", "South"],
+        "checked": [True, False, False, True, True, False],
+    }
+)
+# groupby("region") puts the rows of each region together; ["checked"] takes that column;
+# mean() of True/False values is the share of True in each region.
+files.groupby("region")["checked"].mean()
 """
     ),
     solution(
@@ -183,6 +229,15 @@ def base_rates(df, group, label):
     ### END SOLUTION
 ''',
         "base_rates",
+        guided='''
+def base_rates(df, group, label):
+    """Return, per value of `group`, the share of rows where `label` is true."""
+    # Replace the first ... by the column that forms the groups, and the second ... by the
+    # column whose share of True you want. The function receives these two column names as
+    # `group` and `label`: write those words without quotes (the worked example writes
+    # its own column names, in quotes).
+    return df.groupby(...)[...].mean()
+''',
     ),
     md(
         """
@@ -276,9 +331,9 @@ were **investigated** in the past, "because only there do we know the outcome". 
 was chosen by the old, biased system. Article 10(3) asks whether training data are
 representative of the people the system will be used on, that is, all applicants.
 
-**Your task.** Write `representation_gap(sample, population, column)`: for each value of
-`column`, the share of that value in `sample` **minus** its share in `population`. Return a
-`pandas.Series` indexed by the values. A positive gap means the group is over-represented in
+**Your task.** Complete `representation_gap(sample, population, column)`: for each value of
+`column`, the share of that value in `sample` **minus** its share in `population`. It
+returns a list of figures labelled by the values (a `pandas.Series`). A positive gap means the group is over-represented in
 the sample, a negative gap under-represented. A value that occurs in the population but
 not at all in the sample has a share of 0 in the sample, so its gap is minus its
 population share: it must not disappear from your result.
@@ -286,6 +341,18 @@ population share: it must not disappear from your result.
 *Hint:* compute the two shares with `value_counts(normalize=True)`, then subtract with
 `sample_shares.sub(population_shares, fill_value=0)`; `fill_value=0` treats a missing
 value as a share of 0.
+"""
+    ),
+    example(
+        """
+# A worked example: the languages of three files picked for a check, and of all five files.
+picked = pd.DataFrame({"language": ["English", "English", "Dutch"]})
+everyone = pd.DataFrame({"language": ["Dutch", "Dutch", "English", "Turkish", "Dutch"]})
+picked_shares = picked["language"].value_counts(normalize=True)
+everyone_shares = everyone["language"].value_counts(normalize=True)
+# Share among the picked files minus share among all files. Turkish does not occur among
+# the picked files: fill_value=0 counts it as a share of 0 there, so it stays in the result.
+picked_shares.sub(everyone_shares, fill_value=0)
 """
     ),
     solution(
@@ -299,6 +366,16 @@ def representation_gap(sample, population, column):
     ### END SOLUTION
 ''',
         "representation_gap",
+        guided='''
+def representation_gap(sample, population, column):
+    """Return, per value of `column`, its share in `sample` minus its share in `population`."""
+    sample_shares = sample[column].value_counts(normalize=True)
+    # The same shares, now in the table `population` (copy the line above and change it).
+    population_shares = ...
+    # Subtract the population shares from the sample shares; fill_value=0 keeps the values
+    # that are missing from the sample (see the worked example).
+    return sample_shares.sub(..., fill_value=0)
+''',
     ),
     code(
         """
@@ -365,12 +442,22 @@ One simple measure of how strongly a column goes together with nationality is th
 **correlation** between the two: 0 means no linear relation, 1 (or -1) a perfect one.
 For two yes/no columns it is called the *phi coefficient*. Count True as 1 and False as 0.
 
-**Your task.** Write `proxy_correlation(x, y)`: the (Pearson) correlation between two
+**Your task.** Complete `proxy_correlation(x, y)`: the (Pearson) correlation between two
 columns `x` and `y` of the same table, as a plain number (`float`). The columns may hold
 True/False values or numbers.
 
 *Hint:* `x.astype(float).corr(y.astype(float))` computes it; `float(...)` turns the result
 into a plain number.
+"""
+    ),
+    example(
+        """
+# A worked example: five families; does "single parent" go together with "uses a childminder"?
+single = pd.Series([True, False, True, False, False])
+childminder = pd.Series([True, False, True, True, False])
+# astype(float) turns True into 1 and False into 0; corr() measures how strongly the two go
+# together; float() gives the result as a plain number.
+float(single.astype(float).corr(childminder.astype(float)))
 """
     ),
     solution(
@@ -382,6 +469,13 @@ def proxy_correlation(x, y):
     ### END SOLUTION
 ''',
         "proxy_correlation",
+        guided='''
+def proxy_correlation(x, y):
+    """Return the Pearson correlation of two columns (True counts as 1) as a float."""
+    # The first column, x, is already turned into numbers. Do the same to the second
+    # column, y, in place of the ... (see how the worked example treats both columns).
+    return float(x.astype(float).corr(...))
+''',
     ),
     md(
         """
