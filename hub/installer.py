@@ -147,11 +147,11 @@ def ensure_lab_sources(settings):
 
 
 def ensure_kernel_config(settings):
-    """Make every kernel load the memory-limit notice extension."""
+    """Make every kernel load the memory-limit notice and the plain-language errors."""
     from .memory_notice import install_kernel_config
 
     install_kernel_config(settings["paths"]["venv"])
-    return "kernels: memory-limit notice enabled"
+    return "kernels: memory-limit notice and plain-language errors enabled"
 
 
 #: Server extensions of the learner environment that learners must not get:

@@ -34,6 +34,9 @@ __all__ = [
 #: Name under which IPython loads this extension.
 EXTENSION = "ai4scale.hub.memory_notice"
 
+#: The extensions every kernel of the learner environment loads.
+KERNEL_EXTENSIONS = (EXTENSION, "ai4scale.hub.plain_errors")
+
 #: File in the Jupyter runtime directory remembering the last count seen.
 STATE_FILE = "ai4scale-memory-notice.json"
 
@@ -189,8 +192,13 @@ def load_ipython_extension(ip):
         pass
 
 
-def kernel_config_text():
-    """Return the ``ipython_kernel_config.py`` that loads this extension.
+def kernel_config_text(extensions=None):
+    """Return the ``ipython_kernel_config.py`` lines that load our kernel extensions.
+
+    Parameters
+    ----------
+    extensions : sequence of str, optional
+        Default :data:`KERNEL_EXTENSIONS`.
 
     Returns
     -------
@@ -198,20 +206,23 @@ def kernel_config_text():
         Python configuration text; it appends to the extensions list so that
         other configuration can add its own.
     """
-    return (
-        f"{_CONFIG_MARKER}\n"
-        "# (written by ai4scale.hub.memory_notice.install_kernel_config).\n"
-        f'c.InteractiveShellApp.extensions.append("{EXTENSION}")\n'
-    )
+    lines = [
+        f"{_CONFIG_MARKER}\n",
+        "# (written by ai4scale.hub.memory_notice.install_kernel_config).\n",
+    ]
+    for name in extensions or KERNEL_EXTENSIONS:
+        lines.append(f'c.InteractiveShellApp.extensions.append("{name}")\n')
+    return "".join(lines)
 
 
 def install_kernel_config(venv_path):
-    """Make every kernel of the environment ``venv_path`` load this extension.
+    """Make every kernel of the environment ``venv_path`` load our kernel extensions.
 
     Writes ``<venv>/etc/ipython/ipython_kernel_config.py`` (read by IPython
-    kernels started from that environment). Idempotent: a file that already
-    loads the extension is left alone; another existing file keeps its
-    content and gets our lines appended.
+    kernels started from that environment): this memory-limit notice and the
+    plain-language errors (:mod:`.plain_errors`). Idempotent: a file that
+    already loads them is left alone; another existing file keeps its content
+    and gets the missing lines appended.
 
     Parameters
     ----------
@@ -227,9 +238,11 @@ def install_kernel_config(venv_path):
     text = kernel_config_text()
     if file.exists():
         current = file.read_text()
-        if EXTENSION in current:
+        missing = [name for name in KERNEL_EXTENSIONS if f'"{name}"' not in current]
+        if not missing:
             return file
-        text = current + ("" if current.endswith("\n") or not current else "\n") + "\n" + text
+        text = current + ("" if current.endswith("\n") or not current else "\n") + "\n"
+        text += kernel_config_text(missing)
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(text)
     file.chmod(0o644)

@@ -52,6 +52,7 @@ LEARNER_FILES = (
     "hub/__init__.py",
     "hub/_errors.py",
     "hub/memory_notice.py",
+    "hub/plain_errors.py",
     "datasets/__init__.py",
     "datasets/_errors.py",
     "datasets/_load.py",

@@ -28,6 +28,7 @@ import pytest
 from ai4scale.hub.cgroups import CONTROLLERS, CGroup
 from ai4scale.hub.memory_notice import (
     EXTENSION,
+    KERNEL_EXTENSIONS,
     STATE_FILE,
     check_oom,
     install_kernel_config,
@@ -356,7 +357,8 @@ def test_install_kernel_config(tmp_path):
     loaded = PyFileConfigLoader(file.name, path=str(file.parent)).load_config()
     merged = Config({"InteractiveShellApp": {"extensions": ["other"]}})
     merged.merge(loaded)
-    assert merged.InteractiveShellApp.extensions == ["other", EXTENSION]
+    assert merged.InteractiveShellApp.extensions == ["other", *KERNEL_EXTENSIONS]
+    assert EXTENSION in KERNEL_EXTENSIONS and "ai4scale.hub.plain_errors" in KERNEL_EXTENSIONS
 
     # Someone else's configuration is kept, and ours appended once.
     file.write_text("c.InteractiveShell.colors = 'nocolor'")

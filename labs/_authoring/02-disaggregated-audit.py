@@ -6,7 +6,7 @@ Run from the repository root:
 
 from pathlib import Path
 
-from _l1cells import answer, code, md, solution, test, write
+from _l1cells import answer, code, example, md, solution, test, write
 
 OUT = Path(__file__).resolve().parents[1] / "02-disaggregated-audit" / "disaggregated-audit.ipynb"
 
@@ -45,12 +45,13 @@ the groups it is used on (Art. 10, Art. 15), and the deploying authority must or
 **human oversight** (Art. 14, Art. 26(2)): the officers who see the score must understand
 its limits, including how its errors fall on different groups.
 
-**What you will do.** Compute error rates *per group* (a disaggregated evaluation) with
-fairlearn's `MetricFrame`, check predictive parity and calibration per group, verify the
-arithmetic identity behind the impossibility result, and write a memo.
+**What you will do.** Compute the error rates of the score for each group separately (a
+*disaggregated* evaluation), check whether a "high risk" label means the same in every
+group, verify the simple arithmetic behind the impossibility result, and write a memo.
 
-Run the cells in order (Shift+Enter). Fill in the cells marked `YOUR CODE HERE` or
-`YOUR ANSWER HERE`. The checks also use data you cannot see. Time: about 75 minutes.
+Run the cells in order (Shift+Enter). Complete the exercises: each one says what to fill
+in. Write your own answers in the cells marked `YOUR ANSWER HERE`. The checks also use data
+you cannot see. Time: about 75 minutes.
 """,
         "intro",
     ),
@@ -118,9 +119,11 @@ of mistakes, and they hurt different people:
 
 *Error-rate balance* means equal FPR and equal FNR in every group.
 
-**Your task.** Write `error_rates(y_true, y_pred, groups)` that uses fairlearn's
-`MetricFrame` to return a `pandas.DataFrame` with **one row per group** and two columns,
-`false_positive_rate` and `false_negative_rate`.
+**Your task.** Complete `error_rates(y_true, y_pred, groups)`: given the outcomes
+(`y_true`), the predictions (`y_pred`) and each person's group (`groups`), it returns a
+table with **one row per group** and two columns, `false_positive_rate` and
+`false_negative_rate`. It uses `MetricFrame` from the fairlearn library, which computes
+any measure group by group; the table it returns is a pandas `DataFrame`.
 
 *Hint:*
 
@@ -131,6 +134,31 @@ mf = MetricFrame(
 )
 mf.by_group   # the table, one row per group
 ```
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): two measures for each office, on 6 made-up decisions.
+from fairlearn.metrics import selection_rate
+
+example_table = pd.DataFrame(
+    {
+        "office": ["North", "North", "North", "South", "South", "South"],
+        "needed_help": [0, 0, 1, 0, 1, 1],  # what really happened (the outcome)
+        "flagged": [1, 0, 1, 0, 0, 1],  # what the tool said (the prediction)
+    }
+)
+example_frame = MetricFrame(
+    metrics={
+        # "the column's name": the function that computes it
+        "false_positive_rate": false_positive_rate,
+        "selection_rate": selection_rate,  # the share of people flagged
+    },
+    y_true=example_table["needed_help"],
+    y_pred=example_table["flagged"],
+    sensitive_features=example_table["office"],  # the column that says who is in which group
+)
+example_frame.by_group  # the table: one row per office, one column per measure
 """
     ),
     solution(
@@ -151,6 +179,24 @@ def error_rates(y_true, y_pred, groups):
     ### END SOLUTION
 ''',
         "error_rates",
+        guided='''
+def error_rates(y_true, y_pred, groups):
+    """Return the false positive and false negative rate of each group (a DataFrame)."""
+    mf = MetricFrame(
+        metrics={
+            "false_positive_rate": false_positive_rate,
+            # Fill in the function that measures the false negative rate
+            # (it was loaded at the top of the notebook, next to false_positive_rate).
+            "false_negative_rate": ...,
+        },
+        y_true=y_true,
+        y_pred=y_pred,
+        # Fill in which people are in which group (one of the three names in brackets
+        # on the first line: y_true, y_pred or groups).
+        sensitive_features=...,
+    )
+    return mf.by_group
+''',
     ),
     code(
         """
@@ -219,9 +265,30 @@ also called precision: among the people labelled high-risk, the share who reoffe
 *Predictive parity* means equal PPV in every group: a "high risk" label means the same in
 every group.
 
-**Your task.** Write `ppv_by_group(y_true, y_pred, groups)` returning a `pandas.Series`
-with the PPV of each group. Use `MetricFrame` again, this time with a single metric,
-`precision_score` (already imported from scikit-learn); then `mf.by_group` is a Series.
+**Your task.** Complete `ppv_by_group(y_true, y_pred, groups)`: it returns the PPV of
+each group, one number per group (a pandas `Series`). It uses `MetricFrame` again, this
+time with a single measure, `precision_score` (loaded at the top from the scikit-learn
+library); with one measure, `mf.by_group` is a single column of numbers, one per group.
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): one measure for each age band, on 6 made-up decisions.
+# With a single measure, there is no list of names: metrics= is just the function.
+example_table = pd.DataFrame(
+    {
+        "age_band": ["young", "young", "young", "older", "older", "older"],
+        "needed_help": [0, 0, 1, 0, 1, 1],  # the outcome
+        "flagged": [1, 0, 1, 0, 1, 0],  # the prediction
+    }
+)
+example_frame = MetricFrame(
+    metrics=false_positive_rate,
+    y_true=example_table["needed_help"],
+    y_pred=example_table["flagged"],
+    sensitive_features=example_table["age_band"],
+)
+example_frame.by_group  # one number per age band
 """
     ),
     solution(
@@ -236,6 +303,16 @@ def ppv_by_group(y_true, y_pred, groups):
     ### END SOLUTION
 ''',
         "ppv_by_group",
+        guided='''
+def ppv_by_group(y_true, y_pred, groups):
+    """Return the positive predictive value (precision) of each group (a Series)."""
+    # Fill in metrics=...: the one measure to compute for each group, the PPV
+    # (its function was loaded at the top from scikit-learn; the task above names it).
+    mf = MetricFrame(
+        metrics=..., y_true=y_true, y_pred=y_pred, sensitive_features=groups
+    )
+    return mf.by_group
+''',
     ),
     code(
         """
@@ -279,13 +356,32 @@ each value of the score, how many people with that score actually reoffended? A 
 **calibrated by group** when, at each score, the groups reoffend at about the same rate: a
 "7" then means the same risk whoever receives it. This was the vendor's main defence.
 
-**Your task.** Write `calibration_by_group(scores, y_true, groups)` returning a
-`pandas.DataFrame` with **one row per score value** and **one column per group**; each cell
-holds the share of people with that score, in that group, for whom `y_true` is 1.
+**Your task.** Complete `calibration_by_group(scores, y_true, groups)`: it returns a
+table with **one row per score value** and **one column per group**; each cell holds the
+share of people with that score, in that group, for whom `y_true` is 1.
 
 *Hint:* `pd.crosstab(scores, groups, values=y_true, aggfunc="mean")` builds exactly this
 table (rows from the first argument, columns from the second, the mean of `values` in each
 cell).
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): the approval rate for each office (rows) and sex
+# (columns), on 6 made-up applications. The mean of a 0/1 column is a share.
+example_table = pd.DataFrame(
+    {
+        "office": ["North", "North", "North", "South", "South", "South"],
+        "sex": ["F", "M", "F", "M", "F", "M"],
+        "approved": [1, 0, 0, 1, 1, 1],
+    }
+)
+pd.crosstab(
+    example_table["office"],  # the rows
+    example_table["sex"],  # the columns
+    values=example_table["approved"],  # the column averaged in each cell
+    aggfunc="mean",
+)
 """
     ),
     solution(
@@ -297,6 +393,13 @@ def calibration_by_group(scores, y_true, groups):
     ### END SOLUTION
 ''',
         "calibration_by_group",
+        guided='''
+def calibration_by_group(scores, y_true, groups):
+    """Return the observed outcome rate for each score (rows) and group (columns)."""
+    # Rows: the scores; columns: the groups. Fill in values=...: the 0/1 column to
+    # average in each cell, the one that says whether the person reoffended.
+    return pd.crosstab(scores, groups, values=..., aggfunc="mean")
+''',
     ),
     code(
         """
@@ -363,8 +466,18 @@ So if two groups have **different base rates** *p*, a score cannot have the same
 perfect predictor, or equal base rates, escapes. Kleinberg, Mullainathan and Raghavan
 proved the same for calibration and balanced errors.
 
-**Your task.** Write `implied_fpr(base_rate, ppv, fnr)` returning the FPR given by the
-formula above (plain numbers in, a plain number out).
+**Your task.** Complete `implied_fpr(base_rate, ppv, fnr)`: it returns the FPR given by
+the formula above (plain numbers in, a plain number out). In Python `*` multiplies, `/`
+divides, and brackets group as on paper.
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): the formula  a / (1 - a) x b  written in Python,
+# with made-up numbers a = 0.2 and b = 0.6.
+a = 0.2
+b = 0.6
+a / (1 - a) * b  # 0.2 / 0.8 x 0.6 = 0.15
 """
     ),
     solution(
@@ -376,6 +489,13 @@ def implied_fpr(base_rate, ppv, fnr):
     ### END SOLUTION
 ''',
         "implied_fpr",
+        guided='''
+def implied_fpr(base_rate, ppv, fnr):
+    """Return the false positive rate implied by the base rate, PPV and FNR."""
+    # The formula's three factors, one after the other. Fill in the first one, p/(1-p),
+    # writing base_rate for p (see how (1-PPV)/PPV is written just after it).
+    return ... * (1 - ppv) / ppv * (1 - fnr)
+''',
     ),
     md(
         """
@@ -516,7 +636,7 @@ Art. 26 and to something you found in this audit.
         """
 ## What you did
 
-You disaggregated a risk score's evaluation by group with `MetricFrame`, found unequal
+You disaggregated a risk score's evaluation by group, found unequal
 false positive and false negative rates alongside roughly equal predictive values and
 calibration, and verified the identity that makes the two fairness ideas incompatible when
 base rates differ. The choice between them is a policy choice: the AI Act makes the
