@@ -36,11 +36,12 @@ def cmd_release(args):
             group=args.group,
             due=args.due,
             released_by=f"{getpass.getuser()} (command line)",
+            track=args.track,
         )
     finally:
         course.close()
     due = info.due_at.isoformat() if info.due_at else "no due date"
-    print(f"{info.lab}\treleased to {info.group}\t{due}")
+    print(f"{info.lab}\treleased to {info.group}\t{due}\t{info.track} track")
     return 0
 
 
@@ -81,6 +82,13 @@ def register(subparsers):
         metavar="ISO8601",
         help="due date with a time zone, e.g. 2025-03-01T17:00:00+01:00 "
         "(submissions after it are flagged late)",
+    )
+    p.add_argument(
+        "--track",
+        choices=("guided", "analyst"),
+        default="guided",
+        help="learner version: guided (the code given, blanks to complete; default) or "
+        "analyst (written from scratch, for programmers)",
     )
     p.add_argument(
         "--labs",

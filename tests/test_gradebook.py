@@ -109,7 +109,7 @@ def test_migrations_agree_with_models(url):
     book = Gradebook(url)
     assert book.current_revision() is None
     book.upgrade()
-    assert book.current_revision() == "0003"
+    assert book.current_revision() == "0004"
     with book.engine.connect() as conn:
         opts = {"compare_type": True, "version_table": "gradebook_alembic_version"}
         ctx = MigrationContext.configure(conn, opts=opts)
@@ -379,3 +379,33 @@ def test_concurrent_writers(gb, tmp_path):
     assert len(gb.graded_submission_ids("lab-1")) == 4 * n
     with gb.session() as s:
         assert len(list(s.scalars(select(Result.id)))) == 2 * 4 * n
+
+
+def test_archived_labs_and_learners_leave_the_views_and_come_back(gb):
+    gb.upsert_lab("lab-0", notebooks={"a.ipynb": [{"grade_id": "q1", "points": 1}]})
+    gb.upsert_lab("lab-1", notebooks={"a.ipynb": [{"grade_id": "q1", "points": 1}]})
+    for name in ("ann", "scripted-check-01"):
+        gb.upsert_learner(name, full_name=name.title())
+    sub = gb.add_submission("lab-1", learner="scripted-check-01", files={"a.ipynb": b"x"})
+    gb.record_results(sub.id, [ItemResult("q1", 1)])
+    gb.set_archived(learner="scripted-check-01")
+    gb.set_archived(lab="lab-0")
+    assert gb.archived() == {"labs": ["lab-0"], "learners": ["scripted-check-01"]}
+    header, *rows = list(csv.reader(io.StringIO(_export(gb))))
+    assert header == ["username", "full_name", "lab-1:total", "lab-1:flags", "lab-1:q1"]
+    assert [r[0] for r in rows] == ["ann"]
+    # nothing is lost: with the archive, the row and its score are there
+    out = io.StringIO()
+    export_csv(gb, out, archived=True)
+    everything = list(csv.reader(io.StringIO(out.getvalue())))
+    assert ["scripted-check-01", "Scripted-Check-01", "", "", "", "1", "", "1"] in everything
+    gb.set_archived(learner="scripted-check-01", archived=False)
+    gb.set_archived(lab="lab-0", archived=False)
+    assert gb.archived() == {"labs": [], "learners": []}
+    with pytest.raises(KeyError):
+        gb.set_archived(learner="nobody")
+    # a release records its track; guided unless told
+    gb.record_release("lab-1", group="learners")
+    gb.record_release("lab-1", group="masters", track="analyst")
+    tracks = {r.group: r.track for r in gb.releases("lab-1")}
+    assert tracks == {"learners": "guided", "masters": "analyst"}

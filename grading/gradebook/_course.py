@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ._models import Fetch, Learner, Release, Submission, Team
+from ._models import Fetch, Lab, Learner, Release, Submission, Team
 from ._records import (
     SubmissionInfo,
     _get_or_create,
@@ -40,10 +40,18 @@ class ReleaseInfo:
     due_at: dt.datetime | None
     released_at: dt.datetime
     released_by: str
+    track: str = "guided"
 
     @classmethod
     def _of(cls, row):
-        return cls(row.lab.slug, row.group_name, row.due_at, row.released_at, row.released_by)
+        return cls(
+            row.lab.slug,
+            row.group_name,
+            row.due_at,
+            row.released_at,
+            row.released_by,
+            row.track or "guided",
+        )
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class CourseRecords:
 
     # -- releases -----------------------------------------------------------
 
-    def record_release(self, lab, *, group, due_at=None, released_by="", when=None):
+    def record_release(self, lab, *, group, due_at=None, released_by="", when=None, track="guided"):
         """Release ``lab`` to hub group ``group``, or update that release's due date.
 
         The lab's own due date (used for the late flag of submissions that
@@ -94,6 +102,8 @@ class CourseRecords:
             Who released it.
         when : datetime.datetime, optional
             Default now.
+        track : {"guided", "analyst"}
+            The learner version the group gets.
 
         Returns
         -------
@@ -109,7 +119,7 @@ class CourseRecords:
             if row is None:
                 row = Release(lab=lab_row, group_name=group)
                 s.add(row)
-            row.due_at, row.released_by = due_at, released_by
+            row.due_at, row.released_by, row.track = due_at, released_by, track
             row.released_at = when or _now()
             lab_row.due_at = due_at
             s.flush()
@@ -128,6 +138,42 @@ class CourseRecords:
                 q = q.where(Release.lab_id == _lab(s, lab).id)
             rows = s.scalars(q.order_by(Release.released_at.desc(), Release.id.desc()))
             return [ReleaseInfo._of(r) for r in rows]
+
+    # -- archive ------------------------------------------------------------
+
+    def set_archived(self, *, lab=None, learner=None, archived=True, when=None):
+        """Archive (or restore) a lab or a learner: kept with every grade, out of the views.
+
+        Parameters
+        ----------
+        lab, learner : str
+            One of them: a lab id or a learner's username.
+        archived : bool
+            False restores.
+
+        Raises
+        ------
+        KeyError
+            Unknown lab or learner.
+        """
+        if (lab is None) == (learner is None):
+            raise ValueError("name a lab or a learner")
+        stamp = (when or _now()) if archived else None
+        with self.session() as s, s.begin():
+            if lab is not None:
+                row = _lab(s, lab)
+            else:
+                row = s.scalar(select(Learner).where(Learner.username == learner))
+                if row is None:
+                    raise KeyError(f"unknown learner {learner!r}")
+            row.archived_at = stamp
+
+    def archived(self):
+        """Return ``{"labs": [...], "learners": [...]}``: the archived ids, sorted."""
+        with self.session() as s:
+            labs = s.scalars(select(Lab.slug).where(Lab.archived_at.is_not(None)))
+            people = s.scalars(select(Learner.username).where(Learner.archived_at.is_not(None)))
+            return {"labs": sorted(labs), "learners": sorted(people)}
 
     # -- fetches ------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def flag_summary(score):
     return "; ".join(words)
 
 
-def export_table(gradebook, *, labs=None):
+def export_table(gradebook, *, labs=None, archived=False):
     """Return the gradebook as a table: one row per learner.
 
     Each learner's score in a lab is that of the newest current submission
@@ -57,6 +57,8 @@ def export_table(gradebook, *, labs=None):
     gradebook : Gradebook
     labs : Iterable[str], optional
         Lab ids, in column order; default every lab, sorted by id.
+    archived : bool
+        Include archived labs (in the default list) and archived learners.
 
     Returns
     -------
@@ -71,8 +73,10 @@ def export_table(gradebook, *, labs=None):
     """
     with gradebook.session() as s:
         if labs is None:
-            labs = list(s.scalars(select(Lab.slug).order_by(Lab.slug)))
-        learners = list(s.scalars(select(Learner).order_by(Learner.username)))
+            q = select(Lab.slug).order_by(Lab.slug)
+            labs = list(s.scalars(q if archived else q.where(Lab.archived_at.is_(None))))
+        q = select(Learner).order_by(Learner.username)
+        learners = list(s.scalars(q if archived else q.where(Learner.archived_at.is_(None))))
         teams_of = {}
         for team in s.scalars(select(Team).options(selectinload(Team.members))):
             for m in team.members:
@@ -122,7 +126,7 @@ def _cell(value):
     return str(value)
 
 
-def export_csv(gradebook, file, *, labs=None):
+def export_csv(gradebook, file, *, labs=None, archived=False):
     """Write the table of :func:`export_table` as CSV (empty cell: no score).
 
     Parameters
@@ -131,15 +135,17 @@ def export_csv(gradebook, file, *, labs=None):
     file : text file
         Opened with ``newline=""``.
     labs : Iterable[str], optional
+    archived : bool
+        Include archived labs and learners.
     """
-    columns, rows = export_table(gradebook, labs=labs)
+    columns, rows = export_table(gradebook, labs=labs, archived=archived)
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row[c]) for c in columns])
 
 
-def export_json(gradebook, file, *, labs=None):
+def export_json(gradebook, file, *, labs=None, archived=False):
     """Write the table of :func:`export_table` as JSON (``null``: no score).
 
     Parameters
@@ -147,7 +153,9 @@ def export_json(gradebook, file, *, labs=None):
     gradebook : Gradebook
     file : text file
     labs : Iterable[str], optional
+    archived : bool
+        Include archived labs and learners.
     """
-    columns, rows = export_table(gradebook, labs=labs)
+    columns, rows = export_table(gradebook, labs=labs, archived=archived)
     json.dump({"columns": columns, "rows": rows}, file, indent=1, ensure_ascii=False)
     file.write("\n")

@@ -131,6 +131,8 @@ class Lab(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
     title: Mapped[str] = mapped_column(String(300), default="")
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set when an instructor archived the lab: kept, but out of the gradebook's views.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(back_populates="labs")
     notebooks: Mapped[list[Notebook]] = relationship(
@@ -184,6 +186,8 @@ class Learner(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(200), unique=True)
     full_name: Mapped[str] = mapped_column(String(300), default="")
+    #: Set when an instructor archived the learner (a test account, someone who left).
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
 
@@ -315,6 +319,8 @@ class Release(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
     released_by: Mapped[str] = mapped_column(String(200), default="")
+    #: Which learner version the group gets: "guided" or "analyst".
+    track: Mapped[str] = mapped_column(String(20), default="guided", server_default="guided")
 
     lab: Mapped[Lab] = relationship()
 

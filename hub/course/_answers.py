@@ -78,14 +78,17 @@ def _answers_in(nb, lab_cells=frozenset()):
 
 def _lab_cells(glab):
     """Return notebook -> the ids and sources of the cells the lab gave learners."""
-    from ai4scale.grading.labformat import learner_version
+    from ai4scale.grading.labformat import TRACKS, learner_version
 
     out = {}
     for name, src in glab.sources.items():
-        cells = learner_version(src, name=name).cells
-        out[name] = frozenset(c.get("id") for c in cells if c.get("id")) | frozenset(
-            c.source.strip() for c in cells if c.source.strip()
-        )
+        given = frozenset()
+        for track in TRACKS:  # a learner has one of them: both are given cells
+            cells = learner_version(src, name=name, track=track).cells
+            given |= frozenset(c.get("id") for c in cells if c.get("id")) | frozenset(
+                c.source.strip() for c in cells if c.source.strip()
+            )
+        out[name] = given
     return out
 
 

@@ -51,9 +51,9 @@ class ReleasesHandler(InstructorHandler):
     @api
     async def post(self):  # noqa: D102
         body = self.json_body()
-        unknown = sorted(set(body) - {"lab", "group", "due"})
+        unknown = sorted(set(body) - {"lab", "group", "due", "track"})
         if unknown:
-            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: lab, group, due)")
+            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: lab, group, due, track)")
         if "lab" not in body:
             raise BadRequest('give the lab to release: {"lab": "<id>"}')
         info = await self.in_thread(
@@ -63,6 +63,7 @@ class ReleasesHandler(InstructorHandler):
             group=body.get("group") or LEARNERS_GROUP,
             due=body.get("due"),
             released_by=self.person.name,
+            track=body.get("track") or "guided",
         )
         self.write_json(_labs.release_dict(info), status=201)
 

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ._errors import Conflict, NotFound
+from ._errors import BadRequest, Conflict, NotFound
 from ._names import check_group, check_lab_id, parse_due
 
 __all__ = [
@@ -17,10 +17,11 @@ __all__ = [
     "learner_labs",
     "release",
     "released_files",
+    "track_for",
 ]
 
 
-def release(course, lab, *, group="learners", due=None, released_by=""):
+def release(course, lab, *, group="learners", due=None, released_by="", track="guided"):
     """Release ``lab`` to hub group ``group``, with an optional due date.
 
     First the lab's reference solution is graded with the course's grading
@@ -42,6 +43,10 @@ def release(course, lab, *, group="learners", due=None, released_by=""):
         ISO 8601 with a time zone.
     released_by : str
         Who released it.
+    track : {"guided", "analyst"}
+        Which learner version the group gets: the guided one (the code given,
+        blanks to complete) or the analyst one (written from scratch). A lab
+        without a guided version gives the same notebooks either way.
 
     Returns
     -------
@@ -56,11 +61,13 @@ def release(course, lab, *, group="learners", due=None, released_by=""):
         traceback).
     """
     from ai4scale.grading.autograde import gradebook_items
-    from ai4scale.grading.labformat import LabError, build_lab
+    from ai4scale.grading.labformat import TRACKS, LabError, build_lab, track_dir
 
     from ._grading import check_reference, make_executor
 
     check_group(group)
+    if track not in TRACKS:
+        raise BadRequest(f"unknown track {track!r}: choose one of {', '.join(TRACKS)}")
     due_at = due if isinstance(due, dt.datetime) else parse_due(due)
     if due_at is not None and due_at.tzinfo is None:
         due_at = parse_due(due_at.isoformat())  # refuses the naive datetime
@@ -78,12 +85,16 @@ def release(course, lab, *, group="learners", due=None, released_by=""):
             build_lab(glab.lab.path, staging)
         except LabError as e:
             raise Conflict(f"lab {lab!r} is invalid: {e}") from None
-        target, old = root / lab, root / f".{lab}-old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        (staging / lab).rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        for name in TRACKS:
+            built, target = track_dir(staging, lab, name), track_dir(root, lab, name)
+            old = target.with_name(f".{lab}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            if built.is_dir():
+                target.parent.mkdir(exist_ok=True)
+                built.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     gb = course.gradebook
@@ -91,19 +102,28 @@ def release(course, lab, *, group="learners", due=None, released_by=""):
         gb.upsert_lab(glab.id, notebooks=gradebook_items(glab), title=glab.lab.title)
     except ValueError as e:  # an item with results was removed from the lab
         raise Conflict(str(e)) from None
-    return gb.record_release(glab.id, group=group, due_at=due_at, released_by=released_by)
+    return gb.record_release(
+        glab.id, group=group, due_at=due_at, released_by=released_by, track=track
+    )
 
 
-def released_files(course, lab):
+def released_files(course, lab, track="guided"):
     """Return ``{relative path: file}`` of the learner files of a released lab.
+
+    ``track`` picks the learner version; a lab without that track gives its
+    only one.
 
     Raises
     ------
     Conflict
         The lab was never released.
     """
+    from ai4scale.grading.labformat import track_dir
+
     check_lab_id(lab)
-    root = course.path("releases", lab)
+    root = track_dir(course.path("releases"), lab, track)
+    if not root.is_dir():
+        root = course.path("releases", lab)
     if not root.is_dir():
         raise Conflict(f"lab {lab!r} is not released")
     return {
@@ -120,6 +140,13 @@ def applicable_releases(course, lab, person):
     except KeyError:
         return []
     return [r for r in releases if r.group in person.groups]
+
+
+def track_for(releases):
+    """Return the learner version that applies: the newest release's track."""
+    if not releases:
+        return "guided"
+    return max(releases, key=lambda r: r.released_at).track
 
 
 def due_for(releases):
@@ -277,4 +304,5 @@ def release_dict(r):
         "due": _iso(r.due_at),
         "released_at": _iso(r.released_at),
         "released_by": r.released_by,
+        "track": r.track,
     }

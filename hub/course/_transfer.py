@@ -6,7 +6,7 @@ import asyncio
 from pathlib import PurePosixPath
 
 from ._errors import BadRequest, TooLarge
-from ._labs import released_files, visible_lab
+from ._labs import released_files, track_for, visible_lab
 from ._people import owner_of
 
 __all__ = ["check_lab", "fetch_lab", "read_notebooks", "submit_lab"]
@@ -30,9 +30,9 @@ async def fetch_lab(course, hub, person, lab):
     dict
         ``written`` and ``kept``: paths relative to the server's home.
     """
-    glab, _ = visible_lab(course, lab, person)
+    glab, releases = visible_lab(course, lab, person)
     owner = owner_of(glab, person)
-    files = released_files(course, lab)
+    files = released_files(course, lab, track_for(releases))
     await hub.require_server(owner.server_user, team=owner.kind == "team")
     folders = {str(PurePosixPath(lab, rel).parent) for rel in files}
     for folder in sorted(folders, key=lambda f: f.count("/")):
