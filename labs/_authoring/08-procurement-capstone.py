@@ -384,6 +384,92 @@ def _flat(figures):
 
 # -- the notebook ----------------------------------------------------------------------
 
+# The reference answer of section 4 (its guided version is made from it).
+MODEL_CARD = """
+model_card = copy.deepcopy(MODEL_CARD_TEMPLATE)
+### BEGIN SOLUTION
+model_card["model_details"] = {
+    "name": "FraudScore",
+    "version": "2.1",
+    "developer": "ClearRisk Analytics B.V.",
+    "model_type": "Gradient-boosted decision trees (scikit-learn) behind a fixed "
+    "decision threshold; delivered as a joblib file, training code not disclosed",
+    "inputs": list(vendor_model.feature_names_in_),
+    "output": "True = select the application for investigation (about 10% of "
+    "applications), False = no investigation",
+}
+model_card["intended_use"] = {
+    "primary_uses": "Proposed by the vendor: choose which childcare-allowance "
+    "applications an investigator examines. Not yet approved by the agency.",
+    "primary_users": "Investigation team of the benefits agency, who decide after "
+    "their own review; never the applicant's payment system directly",
+    "out_of_scope_uses": "Automatic suspension, reduction or reclaiming of "
+    "allowances; labelling a parent as a fraudster; any other benefit scheme",
+}
+model_card["factors"] = {
+    "groups": ["dual_nationality", "single_parent", "household_income"],
+    "proxies": ["parent_country_of_birth", "contact_language", "region"],
+}
+model_card["metrics"] = {
+    "measures": [
+        "accuracy",
+        "selection_rate",
+        "false_positive_rate",
+        "true_positive_rate",
+    ],
+    "reference_label": "irregularity found by a full audit of a random sample, "
+    "not the old system's flag, which was itself biased",
+    "threshold": "The vendor's fixed threshold; it selects about 10% of "
+    "applications overall",
+}
+model_card["evaluation_data"] = {
+    "description": "The agency's 20,000 randomly drawn, fully audited "
+    "childcare-allowance applications of last year (synthetic data)",
+    "n_rows": int(len(applications)),
+    "sampling": "Random sample of all applications, so not limited to cases the "
+    "old system had flagged",
+}
+model_card["training_data"] = {
+    "description": "19,200 historical applications, according to the vendor; not "
+    "shared with the agency",
+    "label": "flagged: the investigation decision of the old risk system",
+    "known_issues": "The old flags over-selected dual nationals; a model trained "
+    "on them learns that bias through proxies such as country of birth",
+}
+model_card["quantitative_analyses"] = compute_figures(vendor_model, applications)
+model_card["ethical_considerations"] = [
+    "Dual nationals without any irregularity are selected several times as often "
+    "as others: indirect discrimination on nationality and ethnic origin "
+    "(Art. 21 of the Charter).",
+    "Parent's country of birth and contact language act as proxies: changing only "
+    "them cuts the selection of dual nationals by more than half.",
+    "Investigations can stop payments and lead to reclaims with severe "
+    "consequences for families and children, as the toeslagen scandal showed.",
+]
+model_card["caveats_and_recommendations"] = [
+    "The vendor's accuracy is measured against past flags; against the audit, "
+    "selecting nobody is more accurate than the model.",
+    "Do not deploy as delivered; require retraining on audited outcomes without "
+    "proxies and group error rates within agreed bounds before any use.",
+    "Monitor selection and false-positive rates by group during any use.",
+]
+### END SOLUTION
+"""
+
+
+def _guided(reference, blanks):
+    """The guided version of a reference cell: markers gone, some lines made blanks.
+
+    ``blanks`` maps a reference line (with its indent and newline) to its guided text.
+    """
+    lines = _src(reference).split("\n")
+    text = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line
+                     and "### END SOLUTION" not in line) + "\n"
+    for line, blank in blanks.items():
+        assert text.count(line) == 1, line
+        text = text.replace(line, blank)
+    return text
+
 
 def cells():
     """Return the cells of the source notebook."""
@@ -432,9 +518,10 @@ def cells():
             team's shared folder, submitted once. Share the work - for instance one data
             auditor (sections 1-3), one model-card editor (section 4), one legal and policy
             lead (section 5), one procurement lead and presenter (sections 6-7) - and read
-            each other's parts. Run the cells in order; fill in the cells that say
-            `YOUR CODE HERE` or `YOUR ANSWER HERE`. The automatic checks also run on
-            applications you do not see, so compute, do not type in numbers.
+            each other's parts. Run the cells in order, from the top. Complete the exercises:
+            each one says what to fill in (code in sections 2 and 4, your team's own texts
+            where it says `YOUR ANSWER HERE`). The automatic checks also run on applications
+            you do not see, so let the code calculate the figures; do not type in numbers.
             """
         ),
         md(
@@ -490,10 +577,11 @@ def cells():
             """
             ## 2. Audit the model (3 points)
 
-            Write `compute_figures(model, data)`. It runs `model.predict(data)` (True =
-            selected for investigation) on a table of audited applications and returns a
-            dictionary with exactly these keys, comparing the model's selections with the
-            audit finding `irregularity` (not with the old `flagged`):
+            The audit's figures come from one piece of code, `compute_figures(model, data)`.
+            It asks the model for its decision on each application of a table of audited
+            applications (`model.predict(data)`: True = selected for investigation),
+            compares these decisions with the audit finding `irregularity` (not with the
+            old `flagged`) and returns exactly these figures, each under its name:
 
             | key | value |
             |---|---|
@@ -505,10 +593,64 @@ def cells():
             | `"selection_rate_ratio"` | selection rate dual / not dual |
             | `"false_positive_rate_ratio"` | false-positive rate dual / not dual |
 
-            "dual" means `dual_nationality` is True. Return plain Python numbers (`int(...)`,
-            `float(...)`) so that the dictionary can be saved as JSON. You may use
-            `fairlearn.metrics.MetricFrame` with `selection_rate`, `false_positive_rate` and
-            `true_positive_rate`, or plain pandas.
+            "dual" means `dual_nationality` is True. The figures are plain numbers, so that
+            they can be saved in the model card (section 4).
+            """
+        ),
+        example(
+            """
+            **Write it yourself.** In the exercise cell, keep the first lines and write the
+            rest of `compute_figures` where it says `YOUR CODE HERE`. Return plain Python
+            numbers (`int(...)`, `float(...)`) so that the dictionary can be saved as JSON.
+            You may use `fairlearn.metrics.MetricFrame` with `selection_rate`,
+            `false_positive_rate` and `true_positive_rate` (imported for you), or plain
+            pandas.
+            """,
+            markdown=True,
+            track="analyst",
+        ),
+        example(
+            """
+            **Your part.** The code of `compute_figures` is written out in the exercise
+            cell, except three lines that end in `...`: choose the two columns the audit
+            needs and write one division. The comment above each of these lines says what
+            goes there. First, a worked example: the same steps on six made-up
+            applications, with other columns. Run it and compare what it prints with its
+            table.
+            """,
+            markdown=True,
+        ),
+        example(
+            """
+            # A worked example on 6 made-up applications (not the agency's data).
+            # The fairlearn package measures rates in each group.
+            from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate
+
+            example_table = pd.DataFrame({
+                "chosen_by_model": [True, True, False, True, False, False],  # the model's decision
+                "overpaid": [True, False, False, True, False, False],  # what an audit found
+                "single_parent": [True, True, True, False, False, False],  # the groups to compare
+            })
+            example_chosen = example_table["chosen_by_model"].to_numpy(dtype=bool)
+            # the truth: the audit's column, chosen by its name in quotes between the brackets
+            example_truth = example_table["overpaid"].to_numpy(dtype=bool)
+            # the groups: another column; True becomes "single", False becomes "not_single"
+            example_group = np.where(
+                example_table["single_parent"].to_numpy(dtype=bool), "single", "not_single"
+            )
+            example_frame = MetricFrame(
+                metrics={"selection_rate": selection_rate, "false_positive_rate": false_positive_rate},
+                y_true=example_truth,
+                y_pred=example_chosen,
+                sensitive_features=example_group,
+            )
+            print(example_frame.by_group)  # one row per group, one column per rate
+
+            example_rates = {g: float(example_frame.by_group.loc[g, "selection_rate"])
+                             for g in ("single", "not_single")}
+            # a ratio compares the groups: one group's rate divided by the other group's rate
+            print("selection rate, single / not single:",
+                  example_rates["single"] / example_rates["not_single"])
             """
         ),
         solution(
@@ -548,6 +690,45 @@ def cells():
                 ### END SOLUTION
             """,
             "compute_figures",
+            guided="""
+            from fairlearn.metrics import (
+                MetricFrame,
+                false_positive_rate,
+                selection_rate,
+                true_positive_rate,
+            )
+
+
+            def compute_figures(model, data):
+                \"\"\"Audit figures of `model` on audited applications, by nationality group.\"\"\"
+                selected = np.asarray(model.predict(data)).astype(bool)
+                # Blank 1: the truth. Between the brackets, write in quotes the name of the
+                # column with the audit's finding (see the table above: not the old flag).
+                truth = data[...].to_numpy(dtype=bool)
+                # Blank 2: the groups. Between the brackets, write in quotes the name of the
+                # column that says whether the parent has dual nationality.
+                group = np.where(data[...].to_numpy(dtype=bool), "dual", "not_dual")
+                frame = MetricFrame(
+                    metrics={
+                        "selection_rate": selection_rate,
+                        "false_positive_rate": false_positive_rate,
+                        "true_positive_rate": true_positive_rate,
+                    },
+                    y_true=truth,
+                    y_pred=selected,
+                    sensitive_features=group,
+                )
+                by_group = frame.by_group
+                figures = {"n": int(len(data)), "accuracy": float(np.mean(selected == truth))}
+                for metric in ("selection_rate", "false_positive_rate", "true_positive_rate"):
+                    figures[metric] = {g: float(by_group.loc[g, metric]) for g in ("dual", "not_dual")}
+                for metric in ("selection_rate", "false_positive_rate"):
+                    rates = figures[metric]
+                    # Blank 3: the ratio. Divide the rate of the "dual" group by the rate of the
+                    # "not_dual" group, as the worked example divides its two groups' rates.
+                    figures[metric + "_ratio"] = ...
+                return figures
+            """,
         ),
         code(
             """
@@ -638,27 +819,23 @@ def cells():
         ),
         md(
             """
-            ## 4. The model card (4 points)
+            ## 4. Write the model card (4 points)
 
             Mitchell et al. (2019, *Model Cards for Model Reporting*) proposed nine sections
             for documenting a model: model details, intended use, factors, metrics,
             evaluation data, training data, quantitative analyses, ethical considerations,
             caveats and recommendations. Write the card the vendor should have written,
-            from what **you** found. Its structured part is a Python dictionary that must
-            follow the schema below (JSON Schema; the `jsonschema` package checks it):
+            from what **you** found. Its structured part is written in Python, as a list of
+            named sections (a *dictionary*), and must follow a fixed format (a *schema*,
+            in the file `model-card.schema.json` next to this notebook). The code below
+            loads the format and a template with every section to fill in; the `jsonschema`
+            package then checks your card against the format:
 
             - every text is at least 15 characters and no longer starts with `TODO`;
             - `factors.groups` names the column `dual_nationality`;
             - `quantitative_analyses` holds your audit figures: call `compute_figures` on the
               agency's audited applications (do not type numbers in);
             - `evaluation_data.n_rows` is a whole number.
-
-            Start from the template in the next cell and replace every `TODO` and `None`:
-            in the cell after it, keep the first line, delete `raise NotImplementedError()`
-            and fill in each section, for example
-            `model_card["model_details"]["name"] = "FraudScore"` or a whole section at once,
-            `model_card["factors"] = {"groups": [...], "proxies": [...]}`. The schema's
-            rules are in the file `model-card.schema.json` next to this notebook.
             """
         ),
         code(
@@ -670,82 +847,72 @@ def cells():
             with open("{SCHEMA_FILE}", encoding="utf-8") as f:
                 MODEL_CARD_SCHEMA = json.load(f)
 
-            # the template: replace every TODO (and both None) in the cell after this one
+            # the template: every TODO (and both None) is filled in in the exercise cell below
             MODEL_CARD_TEMPLATE = {_literal(TEMPLATE, 12)}
             """
         ),
-        solution(
+        example(
             """
-            model_card = copy.deepcopy(MODEL_CARD_TEMPLATE)
-            ### BEGIN SOLUTION
-            model_card["model_details"] = {
-                "name": "FraudScore",
-                "version": "2.1",
-                "developer": "ClearRisk Analytics B.V.",
-                "model_type": "Gradient-boosted decision trees (scikit-learn) behind a fixed "
-                "decision threshold; delivered as a joblib file, training code not disclosed",
-                "inputs": list(vendor_model.feature_names_in_),
-                "output": "True = select the application for investigation (about 10% of "
-                "applications), False = no investigation",
-            }
-            model_card["intended_use"] = {
-                "primary_uses": "Proposed by the vendor: choose which childcare-allowance "
-                "applications an investigator examines. Not yet approved by the agency.",
-                "primary_users": "Investigation team of the benefits agency, who decide after "
-                "their own review; never the applicant's payment system directly",
-                "out_of_scope_uses": "Automatic suspension, reduction or reclaiming of "
-                "allowances; labelling a parent as a fraudster; any other benefit scheme",
-            }
-            model_card["factors"] = {
-                "groups": ["dual_nationality", "single_parent", "household_income"],
-                "proxies": ["parent_country_of_birth", "contact_language", "region"],
-            }
-            model_card["metrics"] = {
-                "measures": [
-                    "accuracy",
-                    "selection_rate",
-                    "false_positive_rate",
-                    "true_positive_rate",
-                ],
-                "reference_label": "irregularity found by a full audit of a random sample, "
-                "not the old system's flag, which was itself biased",
-                "threshold": "The vendor's fixed threshold; it selects about 10% of "
-                "applications overall",
-            }
-            model_card["evaluation_data"] = {
-                "description": "The agency's 20,000 randomly drawn, fully audited "
-                "childcare-allowance applications of last year (synthetic data)",
-                "n_rows": int(len(applications)),
-                "sampling": "Random sample of all applications, so not limited to cases the "
-                "old system had flagged",
-            }
-            model_card["training_data"] = {
-                "description": "19,200 historical applications, according to the vendor; not "
-                "shared with the agency",
-                "label": "flagged: the investigation decision of the old risk system",
-                "known_issues": "The old flags over-selected dual nationals; a model trained "
-                "on them learns that bias through proxies such as country of birth",
-            }
-            model_card["quantitative_analyses"] = compute_figures(vendor_model, applications)
-            model_card["ethical_considerations"] = [
-                "Dual nationals without any irregularity are selected several times as often "
-                "as others: indirect discrimination on nationality and ethnic origin "
-                "(Art. 21 of the Charter).",
-                "Parent's country of birth and contact language act as proxies: changing only "
-                "them cuts the selection of dual nationals by more than half.",
-                "Investigations can stop payments and lead to reclaims with severe "
-                "consequences for families and children, as the toeslagen scandal showed.",
-            ]
-            model_card["caveats_and_recommendations"] = [
-                "The vendor's accuracy is measured against past flags; against the audit, "
-                "selecting nobody is more accurate than the model.",
-                "Do not deploy as delivered; require retraining on audited outcomes without "
-                "proxies and group error rates within agreed bounds before any use.",
-                "Monitor selection and false-positive rates by group during any use.",
-            ]
-            ### END SOLUTION
+            **Write it yourself.** Start from the template above and replace every `TODO`
+            and `None`: in the exercise cell, keep the first line, delete
+            `raise NotImplementedError()` and fill in each section, for example
+            `model_card["model_details"]["name"] = "FraudScore"` or a whole section at once,
+            `model_card["factors"] = {"groups": [...], "proxies": [...]}`.
             """,
+            markdown=True,
+            track="analyst",
+        ),
+        example(
+            """
+            **Your part.** In the exercise cell, the card is written out from the audit,
+            except three lines that end in `...`: the groups you compared, the proxies your
+            probe found in section 3, and the audit figures. Read every text of the card:
+            it is what your team will hand to the board, so change any wording your team
+            would put differently (each text at least 15 characters). Then complete the
+            three lines. First, a worked example on a practice card.
+            """,
+            markdown=True,
+        ),
+        example(
+            """
+            # A worked example: two sections of a practice card, for a quick trial of
+            # FraudScore on the first 1,000 applications only (example values, not your
+            # team's findings). Each section is set with  card["name of the section"] = ...
+            practice_card = {"factors": None, "quantitative_analyses": None}
+
+            # a list of column names: square brackets, each name in quotes, commas between
+            practice_card["factors"] = {"groups": ["single_parent"], "proxies": ["household_income"]}
+
+            # figures are calculated, never typed in: here by the function of section 2,
+            # for FraudScore on a smaller table (your card uses all audited applications)
+            practice_card["quantitative_analyses"] = compute_figures(vendor_model, applications.head(1000))
+
+            print(json.dumps(practice_card, indent=1))
+            """
+        ),
+        solution(
+            MODEL_CARD,
             "model_card",
+            guided=_guided(
+                MODEL_CARD,
+                {
+                    """    "groups": ["dual_nationality", "single_parent", "household_income"],\n""": (
+                        "    # Blank 1: the groups you compared, as a list of column names (see the\n"
+                        "    # worked example); the first is the column of dual nationality.\n"
+                        '    "groups": ...,\n'
+                    ),
+                    """    "proxies": ["parent_country_of_birth", "contact_language", "region"],\n""": (
+                        "    # Blank 2: the proxies, as a list of column names: the inputs that\n"
+                        "    # section 3's probe changed, and any other you suspect.\n"
+                        '    "proxies": ...,\n'
+                    ),
+                    """model_card["quantitative_analyses"] = compute_figures(vendor_model, applications)\n""": (
+                        "# Blank 3: the audit figures, calculated (not typed in) by the function of\n"
+                        "# section 2, for the vendor's model on all the agency's audited applications.\n"
+                        'model_card["quantitative_analyses"] = ...\n'
+                    ),
+                },
+            ),
         ),
         code(
             """
