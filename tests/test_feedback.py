@@ -78,12 +78,13 @@ def test_scores_and_failure_messages(pages):
     )
     assert "2 / 2" in _row(right, "test_disparity_ratio")
     assert "not answered" in _row(right, "gap_meaning")  # corpus leaves the placeholder
-    assert "to be graded by your trainer" in _row(right, "discuss_groups")
+    assert "waiting for your trainer" in _row(right, "discuss_groups")
     row = _row(wrong, "test_approval_rates")
-    assert "0 / 2" in row and 'class="failed"' in row and "AssertionError" in row
-    # Manual score and comments appear, escaped.
+    assert "0 / 2" in row and 'class="failed"' in row and "Not yet right" in row
+    assert "AssertionError" not in row  # plain words, not Python's
+    # Manual score and comments appear, escaped, and who set the score is said once.
     gap = _row(wrong, "gap_meaning")
-    assert "1 / 2" in gap and "score set by your trainer" in gap
+    assert "1 / 2" in gap and "graded by your trainer" in gap and "waiting" not in gap
     assert "Good start &lt;b&gt;but&lt;/b&gt; short" in gap
     assert "Total: 1 / 7" in wrong
 
@@ -110,13 +111,38 @@ def test_no_hidden_tests_or_canaries(graded, pages):
         assert "check cell" not in page, owner
     # The exfiltration attempt failed, and only the exception type is shown.
     row = _row(pages["exfiltrate"], "test_approval_rates")
-    assert "ValueError (details withheld" in row
+    assert "details are not shown" in row and "ValueError" not in row
     # The stored failure does hold the hidden line: the page is what cleans it.
     gb = graded[2]
     stored = {r["submission"].owner: r for r in gb.scores(LAB_ID)}
     assert (
         "approval_rates(other)" in stored["exfiltrate"]["items"]["test_approval_rates"]["failure"]
     )
+
+
+def _visible(page):
+    """The page's text as read, without the learner's own code (shown as they wrote it)."""
+    page = re.sub(r"<pre.*?</pre>", " ", page, flags=re.S)
+    page = re.sub(r"<(style|title)>.*?</\1>", " ", page, flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_learners_read_titles_not_ids_hashes_or_exception_names(graded, pages):
+    glab = graded[3]
+    ids = {
+        c.metadata.nbgrader["grade_id"]
+        for nb in glab.sources.values()
+        for c in nb.cells
+        if "nbgrader" in c.metadata
+    }
+    assert "test_approval_rates" in ids
+    for owner in ("right", "wrong", "exfiltrate", "hostile"):
+        text = _visible(pages[owner])
+        for gid in ids:
+            assert not re.search(rf"\b{gid}\b", text), (owner, gid)
+        assert not re.search(r"\b[0-9a-f]{40,64}\b", text), owner
+        assert not re.search(r"\b[A-Z][A-Za-z]+(Error|Exception)\b", text), (owner, text)
+    assert "Approval rates" in _visible(pages["right"])  # the lab's own heading names the item
 
 
 def test_flags_in_plain_language(pages):

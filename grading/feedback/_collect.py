@@ -9,6 +9,7 @@ from pathlib import Path
 from ai4scale.grading.autograde._setup import SETUP_FAILED, SETUP_FAILED_MESSAGE
 from ai4scale.grading.labformat import is_solution, lab_items
 
+from ._plain import item_titles, plain_message
 from ._redact import hidden_fragments, safe_message
 
 __all__ = ["SubmissionFeedback", "collect_feedback", "write_feedback"]
@@ -21,8 +22,9 @@ MAX_CELL_CHARS = 20_000
 class SubmissionFeedback:
     """Everything one feedback page shows (plain values, safe to render).
 
-    ``items``: dicts with notebook, grade_id, kind, score, max_points, status,
-    message (cleaned), comments. ``cells``: dicts with notebook, grade_id
+    ``items``: dicts with notebook, grade_id, title (the lab's words for
+    it), kind, score, max_points, status, message (cleaned, in plain words),
+    comments. ``cells``: dicts with notebook, grade_id, title
     (None for a cell the learner added), cell_type, source. ``notes``: the
     submission's flags in plain language.
     """
@@ -79,7 +81,8 @@ _TAMPERED = (
 )
 
 
-def _notes(sub, flags, message):
+def _notes(sub, flags, message, titles=None):
+    titles = titles or {}
     notes = []
     if sub.status == "rejected":
         notes.append(f"Your submission could not be graded: {message}")
@@ -93,8 +96,9 @@ def _notes(sub, flags, message):
         notes.append(f"{name} was not in your submission; its items score zero.")
     for name, edits in sorted((flags.get("edits") or {}).items()):
         for kind, ids in sorted(edits.items()):
-            text = _EDITS.get(kind, f"edit of kind {kind}")
-            notes.append(f"{name}: {text} ({', '.join(map(str, ids))}).")
+            text = _EDITS.get(kind, "you changed cells of the lab; the original cells were graded")
+            named = sorted({titles.get((name, str(i)), "") for i in ids} - {""})
+            notes.append(f"{name}: {text}" + (f" ({'; '.join(named)})." if named else "."))
     for name, why in sorted((flags.get("run") or {}).items()):
         outcome = str(why).partition(":")[0]
         notes.append(f"{name}: {_RUNS.get(outcome, 'the run ended early')}.")
@@ -127,6 +131,7 @@ def _learner_cells(glab, sub, submissions_dir):
             continue
         answers = {c.metadata.nbgrader["grade_id"] for c in source.cells if is_solution(c)}
         known = {c.source for c in source.cells}
+        titles = item_titles({name: source})
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader")
             gid = meta.get("grade_id") if isinstance(meta, dict) else None
@@ -142,7 +147,13 @@ def _learner_cells(glab, sub, submissions_dir):
             if len(text) > MAX_CELL_CHARS:
                 text = text[:MAX_CELL_CHARS] + "\n[... cut: the cell is longer ...]"
             cells.append(
-                {"notebook": name, "grade_id": gid, "cell_type": cell.cell_type, "source": text}
+                {
+                    "notebook": name,
+                    "grade_id": gid,
+                    "title": titles.get((name, gid)) if gid else None,
+                    "cell_type": cell.cell_type,
+                    "source": text,
+                }
             )
             answers.discard(gid)
     note = ""
@@ -172,6 +183,7 @@ def collect_feedback(gradebook, glab, *, submissions_dir=None):
     from ai4scale.grading.gradebook import Submission
 
     fragments = hidden_fragments(glab.sources)
+    titles = item_titles(glab.sources)
     order = lab_items(glab.sources)
     dup = {i["grade_id"] for i in order if sum(j["grade_id"] == i["grade_id"] for j in order) > 1}
     out = []
@@ -192,15 +204,16 @@ def collect_feedback(gradebook, glab, *, submissions_dir=None):
             if status == "tampered" and flags.get("lying_values"):
                 shown = "set to zero: answers made to look equal to any expected value"
             elif status == "tampered":
-                shown = "set to zero: the notebook tampered with error reporting"
+                shown = "set to zero: the notebook changed how errors are reported"
             elif status == SETUP_FAILED:
                 shown = SETUP_FAILED_MESSAGE
             else:
-                shown = safe_message(res.get("failure", ""), fragments)
+                shown = plain_message(safe_message(res.get("failure", ""), fragments))
             items.append(
                 {
                     "notebook": spec["notebook"],
                     "grade_id": spec["grade_id"],
+                    "title": titles.get((spec["notebook"], spec["grade_id"]), "Question"),
                     "kind": spec["kind"],
                     "score": res.get("score"),
                     "max_points": res.get("max_points", spec["points"]),
@@ -227,7 +240,7 @@ def collect_feedback(gradebook, glab, *, submissions_dir=None):
                 max_total=row["max_total"],
                 items=items,
                 cells=cells,
-                notes=_notes(sub, flags, safe_message(message, fragments)),
+                notes=_notes(sub, flags, safe_message(message, fragments), titles),
                 code_note=code_note,
             )
         )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import jinja2
 
-__all__ = ["render_feedback"]
+__all__ = ["render_feedback", "when"]
 
 _STATUS = {
     "passed": "passed",
     "partial": "partial credit",
     "failed": "failed",
     "unanswered": "not answered",
-    "manual": "to be graded by your trainer",
+    "manual": "waiting for your trainer",
     "missing": "missing",
     "tampered": "set to zero",
     "setup-failed": "not checked (the lab's preparation step failed)",
@@ -44,22 +44,21 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: .6rem; overflow-x: a
 <body>
 <h1>{{ fb.title or fb.lab }}</h1>
 <p>Feedback for <strong>{{ fb.owner }}</strong>{% if fb.owner_kind == "team" %} (team){% endif %},
-submission version {{ fb.version }}
+submission number {{ fb.version }}
 {%- if fb.submitted_at %}, handed in {{ when(fb.submitted_at) }}{% endif %}
 {%- if fb.graded_at %}, graded {{ when(fb.graded_at) }}{% endif %}.</p>
 <p class="total">Total: {{ points(fb.total) }} / {{ points(fb.max_total) }}</p>
 {% if fb.notes %}<div class="notes"><h2>Please note</h2><ul>
 {% for note in fb.notes %}<li>{{ note }}</li>
 {% endfor %}</ul></div>{% endif %}
-<h2>Items</h2>
+<h2>Your score per question</h2>
 <table>
-<thead><tr><th>Item</th><th>Score</th><th>Status</th><th>Details</th></tr></thead>
+<thead><tr><th>Question</th><th>Score</th><th>Result</th><th>Details</th></tr></thead>
 <tbody>
 {% for it in fb.items %}<tr id="item-{{ it.grade_id }}">
-<td>{{ it.grade_id }}{% if multi %}<br><small>{{ it.notebook }}</small>{% endif %}</td>
+<td>{{ it.title }}{% if multi %}<br><small>{{ it.notebook }}</small>{% endif %}</td>
 <td class="num">{{ points(it.score) }} / {{ points(it.max_points) }}</td>
-<td class="{{ it.status }}">{{ status(it.status) }}
-{%- if it.manual %} (score set by your trainer){% endif %}</td>
+<td class="{{ it.status }}">{{ result(it) }}</td>
 <td>{% if it.message %}<div class="msg">{{ it.message }}</div>{% endif %}
 {%- if it.comments %}<div><strong>Comments:</strong> {{ it.comments }}</div>{% endif %}</td>
 </tr>
@@ -68,7 +67,7 @@ submission version {{ fb.version }}
 <h2>Your answers</h2>
 {% if fb.code_note %}<p>{{ fb.code_note }}</p>{% endif %}
 {% for cell in fb.cells %}<h3>
-{%- if cell.grade_id %}{{ cell.grade_id }}{% else %}A cell you added{% endif %}
+{%- if cell.grade_id %}{{ cell.title or "Your answer" }}{% else %}A cell you added{% endif %}
 {%- if multi %} <small>({{ cell.notebook }})</small>{% endif %}</h3>
 <pre class="{{ cell.cell_type }}"><code>{{ cell.source }}</code></pre>
 {% else %}{% if not fb.code_note %}<p>No answer cells.</p>{% endif %}
@@ -85,8 +84,18 @@ def _points(value):
     return "–" if value is None else f"{value:g}"
 
 
-def _when(value):
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+def when(value):
+    """Return a time as every course page shows it: "Mon, 3 Mar 2025, 17:00 UTC"."""
+    return f"{value:%a}, {value.day} {value:%b %Y, %H:%M} UTC"
+
+
+def _result(item):
+    """Return the result column: what happened, and who set the score, said once."""
+    status = item["status"]
+    if status == "manual":
+        return "graded by your trainer" if item["score"] is not None else _STATUS["manual"]
+    text = _STATUS.get(status, status)
+    return f"{text} (score changed by your trainer)" if item.get("manual") else text
 
 
 def render_feedback(fb):
@@ -109,6 +118,6 @@ def render_feedback(fb):
         fb=fb,
         multi=multi,
         points=_points,
-        when=_when,
-        status=lambda s: _STATUS.get(s, s),
+        when=when,
+        result=_result,
     )

@@ -47,7 +47,13 @@ def check_work(course, lab, files, *, name="check"):
         A file above ``max_upload_bytes``.
     """
     from ai4scale.grading.autograde import SETUP_FAILED, GradingLab, grade_submission
-    from ai4scale.grading.feedback import LYING_VALUES_MESSAGE, hidden_fragments, safe_message
+    from ai4scale.grading.feedback import (
+        LYING_VALUES_MESSAGE,
+        hidden_fragments,
+        item_titles,
+        plain_message,
+        safe_message,
+    )
     from ai4scale.grading.labformat import learner_version
 
     from ._grading import SETUP_FAILED_MESSAGE, make_executor, record_setup_alert
@@ -88,16 +94,18 @@ def check_work(course, lab, files, *, name="check"):
     if graded.status == "rejected":
         raise BadRequest(f"not a notebook: {graded.message}")
     fragments = hidden_fragments(glab.sources)
+    titles = item_titles(glab.sources)
     items = [
         {
             "notebook": r.notebook,
             "grade_id": r.grade_id,
+            "title": titles.get((r.notebook, r.grade_id), "Check"),
             "passed": r.status == "passed",
             "points": r.score or 0.0,
             "max_points": r.max_score,
             "message": SETUP_FAILED_MESSAGE
             if r.status == SETUP_FAILED
-            else safe_message(r.message, fragments),
+            else plain_message(safe_message(r.message, fragments)),
         }
         for r in graded.results
         if r.kind == "auto"
@@ -112,6 +120,7 @@ def check_work(course, lab, files, *, name="check"):
         errors.append(LYING_VALUES_MESSAGE)
     elif graded.flags.get("tampered"):
         errors.append(
-            "your notebook changed how Python reports errors; the tests cannot be trusted"
+            "Your notebook changed how errors are reported, so the checks cannot be trusted. "
+            "Undo that change (or ask your trainer), then check again."
         )
     return {"items": items, "errors": errors}

@@ -414,12 +414,18 @@ def learner_feedback(course, lab, owner):
 
     Messages are cleaned as on the feedback page: nothing of the hidden tests.
     """
-    from ai4scale.grading.feedback import hidden_fragments, safe_message
+    from ai4scale.grading.feedback import (
+        hidden_fragments,
+        item_titles,
+        plain_message,
+        safe_message,
+    )
     from ai4scale.grading.labformat import lab_items
 
     from ._labs import owner_state
 
     glab = course.lab(lab)
+    titles = item_titles(glab.sources)
     released = owner_state(course, lab, owner)["released"]
     if released is None:
         raise NotFound(f"no feedback on lab {lab!r} is released to you yet")
@@ -437,15 +443,16 @@ def learner_feedback(course, lab, owner):
             label = rubric.levels[level].label
         status = (res.get("flags") or {}).get("status", "")
         if status == "tampered":
-            message = "set to zero: the notebook tampered with error reporting"
+            message = "set to zero: the notebook changed how errors are reported"
         elif status == "setup-failed":
             message = SETUP_FAILED_MESSAGE
         else:
-            message = safe_message(res.get("failure", ""), fragments)
+            message = plain_message(safe_message(res.get("failure", ""), fragments))
         items.append(
             {
                 "notebook": spec["notebook"],
                 "grade_id": spec["grade_id"],
+                "title": titles.get((spec["notebook"], spec["grade_id"]), "Question"),
                 "points": res.get("score"),
                 "max_points": res.get("max_points", spec["points"]),
                 "level": label,

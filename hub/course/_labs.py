@@ -207,6 +207,9 @@ def owner_state(course, lab, owner):
 def learner_labs(course, person):
     """Return the labs released to ``person`` with their status (``GET /labs``).
 
+    The next lab due comes first. A team lab is listed only for members of a
+    team (anyone else could not fetch or submit it).
+
     Parameters
     ----------
     course : Course
@@ -247,15 +250,15 @@ def learner_labs(course, person):
         try:
             owner = owner_of(glab, person)
         except Conflict:
-            entry.update(status="new", submissions=0)  # a team lab, and no team
-            out.append(entry)
-            continue
+            continue  # a team lab, and no team: shown to team members only
         state = owner_state(course, lab, owner)
         entry.update(status=state["status"], submissions=state["submissions"])
         entry["server_url"] = f"/user/{owner.server_user}/"
         if state["released"] is not None:
             entry["score"], entry["max_score"] = feedback_totals(course, state["released"].id)
         out.append(entry)
+    # The next one due first; labs without a deadline after them.
+    out.sort(key=lambda e: (e["due"] is None, e["due"] or "", e["title"] or e["id"]))
     return out
 
 

@@ -137,8 +137,11 @@ def plot_submissions_over_time(data):
         ax.set_xlabel("time (UTC)")
         ax.set_ylabel("have submitted")
         ax.set_title("Submission progress")
-        return f"Submission progress: {counts[-1]} of {owners or counts[-1]} have submitted" + (
-            f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""
+        from ai4scale.grading.feedback import when
+
+        verb = "has" if counts[-1] == 1 else "have"
+        return f"Submission progress: {counts[-1]} of {owners or counts[-1]} {verb} submitted" + (
+            f", due {when(due)}" if due else ""
         )
 
     return _draw(draw)

@@ -113,7 +113,7 @@
       const fetched = rows.filter((r) => r.fetched_at).length;
       const submitted = rows.filter((r) => r.submissions > 0).length;
       target.replaceChildren(
-        el("p", {}, `${fetched} of ${rows.length} have got the lab; ${submitted} have submitted.`),
+        el("p", {}, `${fetched} of ${rows.length} ${fetched === 1 ? "has" : "have"} got the lab; ${submitted} ${submitted === 1 ? "has" : "have"} submitted.`),
         el("table", { class: "table table-sm table-striped align-middle", id: "status-table" },
           el("caption", { class: "visually-hidden" }, "Learners and teams with this lab"),
           el("thead", {}, el("tr", {}, ["Learner or team", "Got the lab", "Last submission", "Submissions",

@@ -8,6 +8,8 @@
   // The latest message of each lab's card (fetch result, submission receipt): kept when
   // the list is reloaded, so it stays next to the button that caused it.
   const notes = new Map();
+  // The latest "Check my work" result of each lab: kept beside the submission receipt.
+  const checks = new Map();
 
   const STATUS = {
     new: ["Not started", "text-bg-secondary", "Get the lab to start working on it."],
@@ -53,23 +55,24 @@
     const passed = items.filter((i) => i.passed).length;
     const rows = items.map((item) =>
       el("tr", { class: item.passed ? "course-pass" : "course-fail", "data-grade-id": item.grade_id },
-        el("td", {}, item.grade_id, items.some((i) => i.notebook !== item.notebook) ? el("div", { class: "small" }, item.notebook) : null),
+        el("td", {}, item.title || "Check", items.some((i) => i.notebook !== item.notebook) ? el("div", { class: "small" }, item.notebook) : null),
         el("td", {}, item.passed ? "✔ Passed" : "✘ Not yet"),
         el("td", { class: "text-end" }, item.max_points !== undefined ? `${points(item.points)} / ${points(item.max_points)}` : points(item.points)),
-        el("td", {}, item.message ? el("pre", { class: "course-message" }, item.message) : ""),
+        el("td", {}, item.message ? el("p", { class: "course-message mb-0" }, item.message) : ""),
       ),
     );
     const nodes = [
-      el("h3", { class: "h5" }, "Result of the visible tests"),
+      el("h3", { class: "h5" }, "Check my work: the result"),
       el("p", { class: "course-check-summary" },
-        items.length ? `${passed} of ${items.length} visible tests pass.` : "This lab has no visible tests to run.",
-        passed < items.length ? " Read the messages below, change your notebook, save it and check again." : ""),
+        items.length ? `${passed} of ${items.length} checks pass.` : "This lab has no checks to run before you submit.",
+        passed < items.length ? " Read what each check says, change your notebook, save it (Ctrl+S) and check again." : ""),
+      el("p", { class: "small text-body-secondary" }, "Your trainer's grade also uses checks you cannot see, and the questions your trainer reads."),
     ];
     if (items.length) {
       nodes.push(el("table", { class: "table table-sm course-check" },
-        el("caption", { class: "visually-hidden" }, "Visible tests and their results"),
-        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Test"), el("th", { scope: "col" }, "Result"),
-          el("th", { scope: "col", class: "text-end" }, "Points"), el("th", { scope: "col" }, "Message"))),
+        el("caption", { class: "visually-hidden" }, "Checks and their results"),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Exercise"), el("th", { scope: "col" }, "Result"),
+          el("th", { scope: "col", class: "text-end" }, "Points"), el("th", { scope: "col" }, "What it says"))),
         el("tbody", {}, rows)));
     }
     for (const error of result.errors || []) nodes.push(el("p", { class: "alert alert-warning" }, error));
@@ -82,12 +85,11 @@
       el("caption", { class: "visually-hidden" }, "My submissions, oldest first"),
       el("thead", {}, el("tr", {},
         el("th", { scope: "col" }, "No."), el("th", { scope: "col" }, "Handed in"),
-        el("th", { scope: "col" }, "On time?"), el("th", { scope: "col" }, "Fingerprint (SHA-256)"))),
+        el("th", { scope: "col" }, "On time?"))),
       el("tbody", {}, subs.map((s, i) => el("tr", { "data-submission": s.id },
         el("td", {}, s.version || i + 1),
         el("td", {}, time(s.submitted_at), s.submitted_by && s.submitted_by !== Course.user ? ` by ${s.submitted_by}` : ""),
-        el("td", {}, s.late ? el("span", { class: "badge text-bg-warning" }, "Late") : "On time"),
-        el("td", {}, el("code", { class: "course-sha" }, s.sha256))))));
+        el("td", {}, s.late ? el("span", { class: "badge text-bg-warning" }, "Late") : "On time")))));
   }
 
   async function loadSubmissions(lab, target) {
@@ -101,11 +103,11 @@
     await guarded(async () => {
       const fb = await api("GET", `labs/${lab.id}/feedback`);
       const rows = (fb.items || []).map((item) => el("tr", { "data-grade-id": item.grade_id },
-        el("td", {}, item.grade_id),
+        el("td", {}, item.title || "Question"),
         el("td", { class: "text-end" }, `${points(item.points)} / ${points(item.max_points)}`),
         el("td", {}, item.level || ""),
         el("td", {}, item.comment ? el("div", { class: "course-comment" }, item.comment) : "",
-          item.message ? el("pre", { class: "course-message" }, item.message) : "")));
+          item.message ? el("p", { class: "course-message mb-0" }, item.message) : "")));
       target.replaceChildren(
         el("h3", { class: "h5" }, "Your score and feedback"),
         el("p", { class: "course-score" }, "Score: ", el("strong", {}, `${points(fb.score)} / ${points(fb.max_score)}`),
@@ -124,6 +126,7 @@
   function renderLab(lab) {
     const id = `lab-${lab.id}`;
     const checkNode = el("div", { class: "course-check-results", "aria-live": "polite" });
+    if (checks.has(lab.id)) renderCheck(checkNode, checks.get(lab.id));
     const receiptNode = el("div", { class: "course-receipt", "aria-live": "polite" }, notes.get(lab.id) || null);
     const subsNode = el("div", { class: "course-subs-body" }, el("p", {}, "Loading…"));
     const feedbackNode = el("div", { class: "course-feedback-body" });
@@ -151,16 +154,19 @@
     const checkButton = el("button", { type: "button", class: "btn btn-outline-secondary course-check-button" }, "Check my work");
     checkButton.addEventListener("click", () => busy(checkButton, "Checking… (this can take a minute)", () => guarded(async () => {
       checkNode.replaceChildren(el("p", {}, "Running the visible tests on your saved notebook…"));
-      renderCheck(checkNode, await api("POST", `labs/${lab.id}/check`));
+      const result = await api("POST", `labs/${lab.id}/check`);
+      checks.set(lab.id, result);
+      renderCheck(checkNode, result);
     }, checkNode)));
 
     const submitButton = el("button", { type: "button", class: "btn btn-success course-submit" }, "Submit");
     submitButton.addEventListener("click", () => confirmSubmit(lab, async () => busy(submitButton, "Submitting…", () => guarded(async () => {
       const receipt = await api("POST", `labs/${lab.id}/submit`);
       notes.set(lab.id, el("div", { class: `alert ${receipt.late ? "alert-warning" : "alert-success"} course-submit-receipt`, role: "status" },
-        el("strong", {}, "Submitted. "), "Handed in ", time(receipt.submitted_at), ". ",
+        el("strong", {}, "Submitted. "), `Your trainer has submission number ${receipt.version || 1}, handed in `,
+        time(receipt.submitted_at), ". ",
         receipt.late ? "This submission is after the deadline and is marked late. " : "",
-        el("br"), "Fingerprint (SHA-256): ", el("code", { class: "course-sha" }, receipt.sha256)));
+        "You may submit again until the deadline: the newest submission counts."));
       await refresh();
     }, receiptNode))));
 
