@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from _l2cells import answer, code, md, notebook, solution, test
+from _l2cells import answer, code, example, md, notebook, solution, test
 
 LAB = Path(__file__).resolve().parents[1] / "04-algorithms-not-ml"
 
@@ -53,12 +53,12 @@ cells = [
         so no real pupil is exposed. They also hold something nobody knew in 2020: the
         grade each candidate *would* have got in an exam.
 
-        **How to work.** Run the cells in order (Shift+Enter). Fill in the cells that say
-        `YOUR CODE HERE` (delete the line `raise NotImplementedError()`) or
-        `YOUR ANSWER HERE`. A cell with `assert` checks your work: if it prints no red
-        error, the check passed. When your trainer grades the lab, further checks call your
-        functions on schools and candidates you have not seen, so make them work for any
-        input, not only for the examples.
+        **How to work.** Run the cells in order (Shift+Enter). Complete the exercises:
+        each one says what to fill in. Write your answers to the written questions where
+        it says `YOUR ANSWER HERE`. A cell with `assert` checks your work: if it shows no
+        red error, the check passed. When your trainer grades the lab, further checks run
+        your code on schools and candidates you have not seen, so make it work for any
+        cohort, not only for the examples.
         """,
         "intro",
     ),
@@ -159,8 +159,18 @@ cells = [
         |---|---|---|---|---|---|---|
         | `w` | 0 | 0 | 0.3 | 0.7 | 1 | 1 |
 
-        Write `history_weight(n)`. Hint: `min(...)` and `max(...)` keep a number between
-        two limits.
+        Complete `history_weight(n)`, which gives `w` for a cohort of *n* candidates.
+        Hint: `min(...)` and `max(...)` keep a number between two limits.
+        """
+    ),
+    example(
+        """
+        # Worked example (another rule, made up): a discount that rises in equal steps
+        # from 0 at age 60 to 1 at age 70. The rising part is (age - 60) / 10;
+        # max(..., 0.0) keeps it from going below 0 and min(..., 1.0) from going above 1.
+        for age in [55, 60, 63, 70, 80]:
+            discount = min(max((age - 60) / 10, 0.0), 1.0)
+            print(f"age {age}: discount {discount:.1f}")
         """
     ),
     solution(
@@ -172,6 +182,14 @@ cells = [
             ### END SOLUTION
         """,
         "history_weight",
+        guided="""
+        def history_weight(n):
+            \"\"\"Weight of the centre's history (0 to 1) for a cohort of n candidates.\"\"\"
+            # Replace ... with the rising part of the rule, written with n: the formula
+            # for w between 5 and 15 candidates in the list above (the worked example
+            # shows the same pattern for ages).
+            return min(max(..., 0.0), 1.0)
+        """,
     ),
     test(
         """
@@ -239,6 +257,22 @@ cells = [
         """,
         "helpers",
     ),
+    example(
+        """
+        # Worked example, on made-up numbers: mixing two lists of shares with a weight.
+        # A weight of 0.3 for the old shares leaves 1 - 0.3 = 0.7 for the new ones.
+        weight = 0.3
+        old_shares = np.array([0.2, 0.5, 1.0])
+        new_shares = np.array([0.4, 0.8, 1.0])
+        mixed = weight * old_shares + (1 - weight) * new_shares
+        print("mixed shares:", mixed)
+
+        # The position of a candidate in a cohort of 8: the middle of their slice.
+        cohort_of = 8
+        for rank_example in [1, 2, 8]:
+            print(f"rank {rank_example} stands at {(rank_example - 0.5) / cohort_of:.4f}")
+        """
+    ),
     solution(
         """
         def standardise_cohort(history, cags, ranks):
@@ -266,6 +300,33 @@ cells = [
             ### END SOLUTION
         """,
         "standardise_cohort",
+        guided="""
+        def standardise_cohort(history, cags, ranks):
+            \"\"\"Standardised grades for one cohort, in the order of `cags`.
+
+            history: the centre's 7 shares of past results, A* ... U
+            cags:    this year's teacher grades, e.g. ["A", "B", "A*"]
+            ranks:   each candidate's rank (1 = best), in the same order as cags
+            \"\"\"
+            n = len(cags)
+            w = history_weight(n)
+            H = cumulative(history)  # (a) past results: share at each grade or better
+            T = cumulative(grade_shares(cags))  # (b) this year's teacher grades, the same
+            # Replace ... with step (c): H and T mixed with the weight w (the worked
+            # example mixes two lists in the same way).
+            C = ...  # (c)
+            C[-1] = 1.0
+            grades = []
+            for r in ranks:  # (d)
+                # Replace ... with the position of the candidate ranked r in a cohort
+                # of n candidates (step (d) above).
+                position = ...
+                for grade, share in zip(GRADES, C):
+                    if position < share - 1e-9:
+                        grades.append(grade)
+                        break
+            return grades
+        """,
     ),
     md(
         """
@@ -467,11 +528,11 @@ cells = [
         with `GRADE_POINTS` below (A* = 6 ... U = 0). Do **not** compare the labels as
         text: as text, "B" comes after "A" although B is the worse grade.
 
-        Write `downgrade_rates(frame, by)`: for each value of the column named `by` (for
-        example `"centre_type"`), the share of rows whose `standardised_grade` is lower than
-        their `cag`. Return a pandas Series indexed by the values of `by`. Compute it from
-        the two grade columns: they may hold plain text labels, and the frames the grader
-        uses have no `downgraded` column.
+        Complete `downgrade_rates(frame, by)`: for each value of the column named `by`
+        (for example `"centre_type"`), the share of rows whose `standardised_grade` is
+        lower than their `cag`, one share per value of `by` (a pandas Series). Compute it
+        from the two grade columns: they may hold plain text labels, and the tables the
+        grader uses have no `downgraded` column.
 
         Hints: `frame["cag"].astype(str).map(GRADE_POINTS)` gives the points of each CAG;
         comparing two such columns with `<` gives True or False per row; and
@@ -483,6 +544,21 @@ cells = [
         GRADE_POINTS = {"A*": 6, "A": 5, "B": 4, "C": 3, "D": 2, "E": 1, "U": 0}
         """,
         "grade_points",
+    ),
+    example(
+        """
+        # Worked example, on a made-up table of 5 pupils: how often did the final grade
+        # come out ABOVE the mock-exam grade, in each school?
+        mock = pd.DataFrame({
+            "mock_grade": ["B", "C", "A", "B", "A*"],
+            "final_grade": ["A", "C", "A*", "C", "A*"],
+            "school": ["north", "north", "south", "south", "south"],
+        })
+        mock_points = mock["mock_grade"].astype(str).map(GRADE_POINTS)
+        final_points = mock["final_grade"].astype(str).map(GRADE_POINTS)
+        improved = final_points > mock_points  # True or False for each pupil
+        improved.groupby(mock["school"], observed=True).mean()  # share of True per school
+        """
     ),
     solution(
         """
@@ -501,6 +577,23 @@ cells = [
         print(by_type.round(3), by_fsm.round(3), sep="\\n\\n")
         """,
         "downgrade_rates",
+        guided="""
+        def downgrade_rates(frame, by):
+            \"\"\"Share of rows whose standardised grade is below the CAG, per value of `by`.\"\"\"
+            cag = frame["cag"].astype(str).map(GRADE_POINTS)
+            # Replace ... with the name of the column that holds the grade the rule gave,
+            # in quotes (see the list of columns at the top).
+            new = frame[...].astype(str).map(GRADE_POINTS)
+            # Replace ... with a comparison that is True when the new grade is lower than
+            # the CAG (the worked example compares two columns of points).
+            lowered = ...
+            return lowered.groupby(frame[by], observed=True).mean()
+
+
+        by_type = downgrade_rates(entries, "centre_type")
+        by_fsm = downgrade_rates(entries, "fsm_eligible")
+        print(by_type.round(3), by_fsm.round(3), sep="\\n\\n")
+        """,
     ),
     test(
         """
