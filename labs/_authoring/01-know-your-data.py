@@ -50,8 +50,8 @@ label does not exist; here it lets you see what the first one hides.
 
 **How to work.** Run the cells in order (Shift+Enter). Complete the exercises: each one
 says what to fill in. Sections 1-4 ask for a short piece of code, sections 5-7 for a few
-sentences in the cells marked `YOUR ANSWER HERE`. The cell after each code exercise checks
-your work: when it runs without an error message you are probably right (your trainer's
+sentences in the cells marked `YOUR ANSWER HERE`. A checking cell follows each code
+exercise: when it runs without an error message you are probably right (your trainer's
 checks also use data you cannot see). Time: about 75 minutes.
 """,
         "intro",
