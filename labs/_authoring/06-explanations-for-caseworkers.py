@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from _l2cells import answer, code, md, notebook, solution, test
+from _l2cells import answer, code, example, md, notebook, solution, test
 
 LAB = Path(__file__).resolve().parents[1] / "06-explanations-for-caseworkers"
 
@@ -38,9 +38,8 @@ cells = [
 
         **What you will do**
 
-        1. Train a model like the AMS short-term model and explain it with **SHAP**, a
-           method that splits each person's score into the contributions of their
-           characteristics.
+        1. Train a model like the AMS short-term model and explain it with a method that
+           splits each person's score into the contributions of their characteristics.
         2. Check that the contributions add up to the score (otherwise the explanation is
            not an explanation of *this* score), find the characteristics that matter most,
            and assign the A/B/C groups.
@@ -52,11 +51,11 @@ cells = [
         AMS model), so no real person is exposed; do not quote figures as findings about
         the AMS.
 
-        **How to work.** Run the cells in order (Shift+Enter). Fill in the cells that say
-        `YOUR CODE HERE` (delete `raise NotImplementedError()`) or `YOUR ANSWER HERE`.
-        A cell with `assert` checks your work: if it shows no red error, the check passed.
-        When your trainer grades the lab, your functions are also called on job seekers you
-        have not seen.
+        **How to work.** Run the cells in order (Shift+Enter). Complete the exercises: each
+        one says what to fill in. Sections 1, 2 and 4 ask for a few lines of code, section 5
+        for written answers in the cells marked `YOUR ANSWER HERE`. The cell after each code
+        exercise checks your work: if it shows no red error, the check passed. When your
+        trainer grades the lab, your code is also tried on job seekers you have not seen.
         """,
         "intro",
     ),
@@ -125,11 +124,12 @@ cells = [
     ),
     md(
         """
-        ## 1. Explain the scores with SHAP (2 points)
+        ## 1. Explain each person's score (2 points)
 
-        SHAP starts from the **base value**, the model's average prediction, and gives each
-        characteristic of a person a **contribution**: how much it moves that person's
-        predicted probability up or down. The contributions **add up**: base value plus all
+        We use **SHAP**, a common explanation method (and the Python library `shap` that
+        computes it). It starts from the **base value**, the model's average prediction,
+        and gives each characteristic of a person a **contribution**: how much it moves that
+        person's predicted probability up or down. The contributions **add up**: base value plus all
         contributions equals the person's predicted probability. That is what makes it an
         explanation of *this* score, which a caseworker can check.
 
@@ -139,7 +139,22 @@ cells = [
         **both** classes (not found work, found work), in a last extra dimension: take the
         second with `explanation[..., 1]` (the probability of finding work).
 
-        Write `explain(model, X)` returning the `Explanation` for class 1 (finding work).
+        Complete `explain(model, X)` so that it returns the `Explanation` for class 1
+        (finding work).
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): a small forest on a made-up table of
+        # 6 people, explained for the FIRST class (0 = did not find work).
+        tiny = pd.DataFrame({"age_group": [0, 2, 1, 2, 0, 1], "education": [3, 0, 1, 0, 2, 3]})
+        tiny_outcome = [1, 0, 1, 0, 1, 1]
+        tiny_model = RandomForestClassifier(n_estimators=10, random_state=0).fit(tiny, tiny_outcome)
+
+        tiny_explainer = shap.TreeExplainer(tiny_model)  # an explainer for this tree model
+        tiny_explanation = tiny_explainer(tiny)[..., 0]  # explain every row of tiny, keep class 0
+        # one contribution per person (row) and characteristic (column)
+        tiny_explanation.values.round(3)
         """
     ),
     solution(
@@ -156,6 +171,18 @@ cells = [
         explanation.shape
         """,
         "explain",
+        guided="""
+        def explain(model, X):
+            \"\"\"SHAP explanation of the probability of class 1 for the rows of X.\"\"\"
+            # build an explainer for tree models from `model` (as in the example above)
+            explainer = ...
+            # explain the rows of X with it, and keep the class "found work" (the second class)
+            return ...
+
+
+        explanation = explain(model, X)
+        explanation.shape
+        """,
     ),
     test(
         """
@@ -189,7 +216,7 @@ cells = [
     ),
     md(
         """
-        ## 2. What matters most? (2 points)
+        ## 2. Which characteristics matter most? (2 points)
 
         The **beeswarm** plot below shows every person as a dot on each row: to the right,
         the characteristic raised their score; to the left, it lowered it; the colour is the
@@ -208,10 +235,27 @@ cells = [
         characteristic, the average size of its contribution, whether it pushed up or down.
         (Averaging the signed contributions would let ups and downs cancel out.)
 
-        Write `top_features(explanation, k)` returning a list of the names of the `k`
-        characteristics with the largest mean absolute contribution, most important first.
-        The names are in `explanation.feature_names`; `np.abs(explanation.values).mean(axis=0)`
-        gives the mean absolute contribution of each.
+        Complete `top_features(explanation, k)` so that it returns a list of the names of
+        the `k` characteristics with the largest mean absolute contribution, most important
+        first. The names are in `explanation.feature_names`, the contributions in
+        `explanation.values` (one row per person, one column per characteristic).
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): the contributions of 3 characteristics
+        # for 4 made-up people (one row per person, one column per characteristic).
+        contributions = np.array([[ 0.10, -0.02,  0.30],
+                                  [-0.12,  0.01,  0.20],
+                                  [ 0.08, -0.03, -0.25],
+                                  [-0.10,  0.02,  0.28]])
+        names = ["region_type", "care_duties", "education"]
+
+        # np.abs drops the sign (up or down); .mean(axis=0) averages each column
+        size = pd.Series(np.abs(contributions).mean(axis=0), index=names)
+        print(size.round(3))
+        # ascending=True puts the smallest first: these are the 2 LEAST important
+        print(list(size.sort_values(ascending=True).index[:2]))
         """
     ),
     solution(
@@ -228,6 +272,19 @@ cells = [
         top_features(explanation, 4)
         """,
         "top_features",
+        guided="""
+        def top_features(explanation, k):
+            \"\"\"Names of the k characteristics with the largest mean |contribution|.\"\"\"
+            # the blank: the mean absolute contribution of each characteristic, written as in
+            # the example, with the contributions of `explanation` (explanation.values)
+            importance = pd.Series(...,
+                                   index=explanation.feature_names)
+            # the blank: True or False? The MOST important must come first; then keep k names
+            return list(importance.sort_values(ascending=...).index[:k])
+
+
+        top_features(explanation, 4)
+        """,
     ),
     test(
         """
@@ -311,7 +368,7 @@ cells = [
     ),
     md(
         """
-        ## 4. The groups (2 points)
+        ## 4. Assign the groups A, B and C (2 points)
 
         The AMS rule turns the two probabilities into a group:
 
@@ -323,10 +380,20 @@ cells = [
         below 0.25. "Above" and "below" are strict: exactly 0.66 is not A, exactly 0.25 is
         not C.
 
-        Write `assign_group(p_short, p_long)`: given two sequences of probabilities of the
-        same length, return a list (or array) of the groups `"A"`, `"B"` or `"C"`.
+        Complete `assign_group(p_short, p_long)`: given two sequences of probabilities of
+        the same length, it returns a list (or array) of the groups `"A"`, `"B"` or `"C"`.
         Hint: `np.where(condition, value_if_true, value_if_false)` works on whole columns
         and can be nested.
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): a made-up rule for 5 applications:
+        # "urgent" if the waiting time is above 30 days; otherwise "check" if the amount
+        # is below 100; otherwise "normal". "Above" is strict: 30 days is not urgent.
+        waiting_days = np.asarray([45, 10, 30, 12, 31], dtype=float)
+        amount = np.asarray([50, 80, 20, 500, 90], dtype=float)
+        np.where(waiting_days > 30, "urgent", np.where(amount < 100, "check", "normal"))
         """
     ),
     solution(
@@ -345,6 +412,20 @@ cells = [
         pd.crosstab(jobseekers["gender"], groups, normalize="index").round(3)
         """,
         "assign_group",
+        guided="""
+        def assign_group(p_short, p_long):
+            \"\"\"AMS groups from the short- and long-term probabilities.\"\"\"
+            p_short = np.asarray(p_short, dtype=float)
+            p_long = np.asarray(p_long, dtype=float)
+            # first blank: the condition for A (the short-term probability above 0.66);
+            # second blank: the condition for C (the long-term probability below 0.25)
+            return np.where(..., "A", np.where(..., "C", "B"))
+
+
+        groups = pd.Series(assign_group(jobseekers["p_short"], jobseekers["p_long"]),
+                           index=jobseekers.index, name="group")
+        pd.crosstab(jobseekers["gender"], groups, normalize="index").round(3)
+        """,
     ),
     test(
         """
