@@ -206,10 +206,12 @@ cells = [
            mirrors a real difference in the outcome - which still calls for a policy
            answer, but not a data fix.
 
-        **How to work.** Run the cells in order (Shift+Enter). Fill in the cells that say
-        `YOUR CODE HERE` or `YOUR ANSWER HERE`; the cells with `assert` check your work
-        ("Check my work" runs the visible checks; your trainer's grading also runs checks
-        on counties you do not see, so solve the task rather than the example).
+        **How to work.** Run the cells in order (Shift+Enter). Complete the exercises: each
+        one says what to fill in. Sections 1-4 ask for a few lines of code, section 7 for
+        written answers in the cells marked `YOUR ANSWER HERE`. The cell after each code
+        exercise checks your work ("Check my work" runs these checks; your trainer's
+        grading also runs checks on counties you do not see, so solve the task rather than
+        the example).
         """
     ),
     code(
@@ -294,11 +296,23 @@ cells = [
         some outcome divided by the share of majority families with it. A ratio of 1 means
         equal rates; 2 means twice as often.
 
-        Write `rate_ratio(df, column)`: the mean of `column` (a True/False column) among
-        rows where `minority` is True, divided by its mean among rows where `minority` is
-        False. Return one number.
+        Complete `rate_ratio(df, column)`: it returns one number, the mean of `column` (a
+        True/False column) among rows where `minority` is True, divided by its mean among
+        rows where `minority` is False.
 
         *Hint:* `df.groupby("minority")[column].mean()` gives both rates.
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): 6 made-up applications, from men and women.
+        tiny = pd.DataFrame({"woman": [True, False, True, False, False, True],
+                             "approved": [True, True, False, True, False, False]})
+        rates = tiny.groupby("woman")["approved"].mean()  # the share approved, in each group
+        print(rates)
+        # How many times as often are men (False) approved as women (True)?
+        # The men's rate divided by the women's rate:
+        print(float(rates[False] / rates[True]))
         """
     ),
     solution(
@@ -311,6 +325,16 @@ cells = [
             ### END SOLUTION
         """,
         "rate_ratio",
+        guided="""
+        def rate_ratio(df, column):
+            \"\"\"Return mean(column | minority) / mean(column | majority).\"\"\"
+            # the share of rows with the outcome, in each group. The blank: which column?
+            # The one the function is given (its name is in the first line, after df).
+            rates = df.groupby("minority")[...].mean()
+            # The blank: the minority's rate divided by the majority's rate
+            # (rates[True] is the rate of the minority families, rates[False] the majority's)
+            return float(...)
+        """,
     ),
     code(
         """
@@ -359,10 +383,25 @@ cells = [
         families that were harmed. If the label were a fair measure of harm, the
         re-referral rate would be the same for both groups in each of these two slices.
 
-        Write `label_ratio_given_truth(df, harmed)`: keep only the rows whose
-        `substantiated_harm` equals `harmed` (True or False), and return the rate ratio
-        (minority / majority) of `rereferred` among them. Write it out in full (you may
-        copy lines from `rate_ratio`), so that each function can be checked on its own.
+        Complete `label_ratio_given_truth(df, harmed)`: it keeps only the rows whose
+        `substantiated_harm` equals `harmed` (True or False), and returns the rate ratio
+        (minority / majority) of `rereferred` among them. It does not call `rate_ratio`
+        (copy lines from it where you need them), so that each function can be checked on
+        its own.
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): 6 made-up employees. Among the full-time
+        # staff only, how does the share of women promoted compare with that of men?
+        tiny = pd.DataFrame({"woman": [True, False, True, False, True, False],
+                             "full_time": [True, True, True, True, False, False],
+                             "promoted": [False, True, True, True, True, False]})
+        working_full_time = True
+        same_hours = tiny[tiny["full_time"] == working_full_time]  # only the rows with that value
+        rates = same_hours.groupby("woman")["promoted"].mean()  # the share promoted, in each group
+        print(rates)
+        print("women / men:", float(rates[True] / rates[False]))
         """
     ),
     solution(
@@ -376,6 +415,16 @@ cells = [
             ### END SOLUTION
         """,
         "label_ratio_given_truth",
+        guided="""
+        def label_ratio_given_truth(df, harmed):
+            \"\"\"Return the minority/majority ratio of `rereferred` among rows with this truth.\"\"\"
+            # The blank: keep only the families in the same true situation, the rows whose
+            # substantiated_harm column equals `harmed` (as the example keeps the full-time staff)
+            same_truth = df[...]
+            # The blank: the share re-referred in each group: which column holds the label?
+            rates = same_truth.groupby("minority")[...].mean()
+            return float(rates[True] / rates[False])
+        """,
     ),
     code(
         """
@@ -436,10 +485,25 @@ cells = [
 
         Rule of thumb: |SMD| below 0.1 means the groups are balanced on that feature.
 
-        Write `feature_gaps(df)` returning a `pandas.Series` with one SMD per name in
-        `RISK_FEATURES` (the index is the feature name). Treat True/False as 1/0 (use
-        `.astype(float)`); for `child_age_band`, use its position in the ordered bands,
-        `df["child_age_band"].cat.codes`. Use pandas' `.mean()` and `.var()`.
+        Complete `feature_gaps(df)`: it returns a column of numbers (a pandas `Series`)
+        with one SMD per name in `RISK_FEATURES` (the index is the feature name). Treat
+        True/False as 1/0 (use `.astype(float)`); for `child_age_band`, use its position
+        in the ordered bands, `df["child_age_band"].cat.codes`. Use pandas' `.mean()` and
+        `.var()`.
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): the number of children in 6 made-up
+        # families, in the countryside (rural) and in town. How far apart are the groups?
+        tiny = pd.DataFrame({"rural": [True, True, True, False, False, False],
+                             "children": [2, 3, 1, 1, 2, 0]})
+        rural = tiny["rural"]
+        values = tiny["children"].astype(float)
+        a, b = values[rural], values[~rural]  # a: the rural families; b: the others (~ means "not")
+        print("means:", a.mean(), b.mean(), "  variances:", a.var(), b.var())
+        smd = (a.mean() - b.mean()) / np.sqrt((a.var() + b.var()) / 2)
+        print("standardised mean difference, rural - town:", round(smd, 3))
         """
     ),
     solution(
@@ -460,6 +524,23 @@ cells = [
             ### END SOLUTION
         """,
         "feature_gaps",
+        guided="""
+        def feature_gaps(df):
+            \"\"\"Return the standardised mean difference (minority - majority) of each risk feature.\"\"\"
+            gaps = {}
+            minority = df["minority"]
+            for feature in RISK_FEATURES:
+                values = df[feature]
+                if feature == "child_age_band":
+                    values = values.cat.codes
+                values = values.astype(float)
+                # a: the values of the minority families. The blank: b, the values of the
+                # majority families, the rows where `minority` is NOT True (see the example)
+                a, b = values[minority], values[...]
+                # The blank: the standardised mean difference of a and b, as in the example
+                gaps[feature] = ...
+            return pd.Series(gaps)
+        """,
     ),
     code(
         """
@@ -495,9 +576,9 @@ cells = [
     ),
     md(
         """
-        ## 4. The diagnosis (3 points)
+        ## 4. The diagnosis: label, feature or neither? (3 points)
 
-        Now put the pieces together. Write `diagnose(df)` returning one of three words:
+        Now put the pieces together. Complete `diagnose(df)`: it returns one of three words:
 
         - `"label"` if, among the harmed **or** among the non-harmed families, the
           re-referral ratio (minority / majority) lies outside **0.8 to 1.25** - the label
@@ -508,7 +589,8 @@ cells = [
 
         Check the label first, in that order. Your function will be tried on counties you
         have not seen, where the cause differs: test the conditions, do not return a
-        fixed answer. Write it out in full (you may copy lines from your functions above).
+        fixed answer. `diagnose` does every step itself, without calling your functions
+        above (copy lines from them where you need them).
 
         To try it, the next cell builds a **second county** (also synthetic) where the
         vendor's score again flags minority families more often, for another reason.
@@ -528,6 +610,19 @@ cells = [
         _, _, second_flags = pilot_score(second, RISK_FEATURES + ["district"], "rereferred")
         rates = pd.Series(second_flags).groupby(second["minority"].to_numpy()).mean()
         print(f"second county, flag-rate ratio (minority / majority): {rates[True] / rates[False]:.2f}")
+        """
+    ),
+    example(
+        """
+        # A worked example (not the exercise): does a number lie OUTSIDE the range 0.9 to 1.1?
+        for number in (0.7, 1.0, 1.3):
+            if not 0.9 <= number <= 1.1:  # "not between 0.9 and 1.1"
+                print(number, "lies outside 0.9 to 1.1")
+            else:
+                print(number, "lies inside 0.9 to 1.1")
+
+        # abs() drops the sign: a difference of -0.3 counts as much as one of +0.3
+        print(abs(-0.3) >= 0.2)
         """
     ),
     solution(
@@ -554,6 +649,29 @@ cells = [
             ### END SOLUTION
         """,
         "diagnose",
+        guided="""
+        def diagnose(df):
+            \"\"\"Return "label", "feature" or "none": where the disparity comes from.\"\"\"
+            for harmed in (False, True):
+                same_truth = df[df["substantiated_harm"] == harmed]
+                rates = same_truth.groupby("minority")["rereferred"].mean()
+                ratio = rates[True] / rates[False]
+                # The blank: the condition "the ratio lies OUTSIDE 0.8 to 1.25" (see the example)
+                if ...:
+                    return "label"
+            minority = df["minority"]
+            for feature in RISK_FEATURES:
+                values = df[feature]
+                if feature == "child_age_band":
+                    values = values.cat.codes
+                values = values.astype(float)
+                a, b = values[minority], values[~minority]
+                # The blank: the SMD of this feature in absolute value, without its sign
+                # (abs, as in the example; the SMD itself as in your feature_gaps above)
+                if ... >= 0.1:
+                    return "feature"
+            return "none"
+        """,
     ),
     code(
         """
