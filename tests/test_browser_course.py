@@ -254,7 +254,7 @@ def test_instructor_grades_with_rubric_and_releases_feedback(hub, instructor_pag
     page.screenshot(path=str(artifacts / "course-instructor-lab.png"), full_page=True)
 
     # One question across all learners, with its rubric.
-    page.click('#items a:has-text("gap_meaning")')
+    page.click('#items li[data-grade-id="gap_meaning"] a')
     card = page.locator(f'.course-answer-card[data-owner="{LEARNER}"]')
     card.wait_for()
     assert "twelve cases are few" in card.locator(".course-source").inner_text()
@@ -273,6 +273,37 @@ def test_instructor_grades_with_rubric_and_releases_feedback(hub, instructor_pag
     page.goto(f"{base}/owners/{LEARNER}")
     page.locator('.course-answer-card[data-grade-id="gap_meaning"]').wait_for()
     assert page.locator("#owner-select").input_value() == LEARNER
+    # A compact page: one question open at a time, named by the lab's heading, the first
+    # one still to grade by hand open; hand-graded items never say "Autograded".
+    cards = page.locator(".course-answer-card")
+    assert cards.count() >= 3 and page.locator(".course-answer-card[open]").count() == 1
+    opened = page.locator(".course-answer-card[open]")
+    assert opened.get_attribute("data-grade-id") == "discuss_groups"
+    assert "to grade by hand" in opened.locator("summary").inner_text()
+    gap = page.locator('.course-answer-card[data-grade-id="gap_meaning"]')
+    assert "graded by hand" in gap.locator("summary").inner_text()
+    assert "gap_meaning" not in gap.locator("summary .h6").inner_text()  # its title instead
+    # Keyboard: K / J move between questions, a digit picks a rubric level.
+    page.locator("h1").click()
+    page.keyboard.press("k")
+    now_open = page.locator(".course-answer-card[open]")
+    assert now_open.count() == 1 and now_open.get_attribute("data-grade-id") == "gap_meaning"
+    page.keyboard.press("1")
+    first_level = now_open.locator("input.form-check-input[type=radio]").first
+    assert first_level.is_checked() and now_open.locator("input.course-points").input_value() == "0"
+    page.keyboard.press("j")
+    assert page.locator(".course-answer-card[open]").get_attribute("data-grade-id") == (
+        "discuss_groups"
+    )
+    for i in range(cards.count()):
+        card_i = cards.nth(i)
+        if "graded by hand" in card_i.locator("summary").inner_text() or "to grade" in (
+            card_i.locator("summary").inner_text()
+        ):
+            assert "Autograded" not in card_i.inner_text()
+    # The question is rendered Markdown, not raw ** and ##.
+    prompt = page.locator(".course-answer-card[open] .course-prompt")
+    assert prompt.count() == 1 and "**" not in prompt.inner_text()
     page.screenshot(path=str(artifacts / "course-instructor-grade-learner.png"), full_page=True)
 
     # Release feedback, with confirmation.

@@ -90,7 +90,7 @@ def lab_items(notebooks):
     Returns
     -------
     list of dict
-        ``{"notebook", "grade_id", "points", "kind"}`` with kind ``"auto"``,
+        ``{"notebook", "grade_id", "points", "kind", "cell_type"}`` with kind ``"auto"``,
         ``"manual"`` (an answer cell a person grades) or ``"task"``.
     """
     items = []
@@ -111,6 +111,7 @@ def lab_items(notebooks):
                     "grade_id": meta["grade_id"],
                     "points": float(meta["points"]),
                     "kind": kind,
+                    "cell_type": cell.cell_type,
                 }
             )
     return items

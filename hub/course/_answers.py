@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from ._errors import NotFound
 from ._grading import _gradebook_lab, collected_of
+from ._markdown import render_markdown
 from ._names import check_grade_id
 
 __all__ = ["item_answers", "lab_items_view", "owner_submission"]
 
 #: Longest answer text and output shown per item (characters).
 MAX_TEXT = 20_000
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s", re.M)
+
+
+def _is_markdown_answer(spec):
+    return spec.get("cell_type") == "markdown"
 
 
 def _kind(spec):
@@ -112,35 +121,52 @@ def _owner_answers(course, lab, info, lab_cells):
 
 
 def _prompts(glab):
-    """Return (notebook, grade_id) -> the Markdown just before the item (the question)."""
+    """Return (notebook, grade_id) -> the item's question: the Markdown of its section.
+
+    A section starts at a Markdown cell with a heading; an item's question is
+    the lab's Markdown of its section up to the item (a task's question is
+    the task cell itself). So a test cell shows the question of the exercise
+    it checks, not whatever Markdown happened to come last.
+    """
     from ai4scale.grading.labformat import learner_version
 
     prompts = {}
     for name, src in glab.sources.items():
-        last = ""
+        section = []
         for cell in learner_version(src, name=name).cells:
             meta = cell.get("metadata", {}).get("nbgrader") or {}
             gid = meta.get("grade_id")
-            if gid and (meta.get("grade") or meta.get("task")):
-                prompts[(name, gid)] = (
-                    cell.source
-                    if cell.cell_type == "markdown" and not (meta.get("solution"))
-                    else last
-                )
-            if cell.cell_type == "markdown" and not meta.get("solution"):
-                last = cell.source
+            text = cell.source if cell.cell_type == "markdown" else ""
+            if text and not meta.get("solution") and _HEADING.search(text):
+                section = []
+            if gid and meta.get("task") and not meta.get("solution"):
+                prompts[(name, gid)] = text
+            elif gid and meta.get("grade"):
+                prompts[(name, gid)] = "\n\n".join(section)
+            if text and not meta.get("solution") and not meta.get("task"):
+                section.append(text)
     return prompts
 
 
-def _item_view(glab, spec, prompts):
+def _titles(glab):
+    from ai4scale.grading.feedback import item_titles
+
+    return item_titles(glab.sources)
+
+
+def _item_view(glab, spec, prompts, titles=None):
     rubric = glab.lab.rubrics.get(spec["grade_id"])
+    key = (spec["notebook"], spec["grade_id"])
+    prompt = prompts.get(key, "")
     return {
         "notebook": spec["notebook"],
         "grade_id": spec["grade_id"],
+        "title": (titles or {}).get(key) or spec["grade_id"],
         "kind": _kind(spec),
         "task": spec["kind"] == "task",
         "max_points": spec["points"],
-        "prompt": prompts.get((spec["notebook"], spec["grade_id"]), ""),
+        "prompt": prompt,
+        "prompt_html": render_markdown(prompt),
         "rubric": rubric.as_dict() if rubric is not None else None,
     }
 
@@ -153,10 +179,10 @@ def lab_items_view(course, lab):
     gb = course.gradebook
     collected = gb.collected_submissions(lab)
     results = [gb.submission_results(s.id) for s in collected]
-    prompts = _prompts(glab)
+    prompts, titles = _prompts(glab), _titles(glab)
     out = []
     for spec in lab_items(glab.sources):
-        item = _item_view(glab, spec, prompts)
+        item = _item_view(glab, spec, prompts, titles)
         done = 0
         for res in results:
             r = next(
@@ -185,6 +211,8 @@ def _answer(info, spec, answers, results):
         "grade_id": spec["grade_id"],
         "kind": _kind(spec),
         "source": source,
+        # A Markdown answer, rendered safely; code answers are shown as code.
+        "source_html": render_markdown(source) if _is_markdown_answer(spec) else "",
         "outputs": outputs,
         "auto_score": r.get("auto_score"),
         "manual_score": r.get("manual_score"),
@@ -221,7 +249,7 @@ def item_answers(course, lab, grade_id, *, notebook=None):
     for info in gb.collected_submissions(lab):
         answers = _owner_answers(course, lab, info, lab_cells)
         found.append(_answer(info, spec, answers, gb.submission_results(info.id)))
-    return {"item": _item_view(glab, spec, _prompts(glab)), "answers": found}
+    return {"item": _item_view(glab, spec, _prompts(glab), _titles(glab)), "answers": found}
 
 
 def owner_submission(course, lab, owner):
@@ -235,12 +263,18 @@ def owner_submission(course, lab, owner):
     gb = course.gradebook
     answers = _owner_answers(course, lab, info, _lab_cells(glab))
     results = gb.submission_results(info.id)
-    prompts = _prompts(glab)
+    prompts, titles = _prompts(glab), _titles(glab)
     items = []
     for spec in lab_items(glab.sources):
         entry = _answer(info, spec, answers, results)
-        view = _item_view(glab, spec, prompts)
-        entry.update(rubric=view["rubric"], prompt=view["prompt"], task=view["task"])
+        view = _item_view(glab, spec, prompts, titles)
+        entry.update(
+            rubric=view["rubric"],
+            prompt=view["prompt"],
+            prompt_html=view["prompt_html"],
+            title=view["title"],
+            task=view["task"],
+        )
         items.append(entry)
     scored = [i["score"] for i in items if i["score"] is not None]
     _, flags, _, _ = gb.submission_state(info.id)

@@ -22,18 +22,27 @@
     return Array.isArray(value) ? value.join("") : value || "";
   }
 
+  /** A block of HTML the server rendered from Markdown and sanitised (markdown-it + bleach). */
+  function rendered(html, cls) {
+    const node = el("div", { class: cls });
+    node.innerHTML = html;
+    return node;
+  }
+
   function answerBlock(answer) {
     const outputs = (answer.outputs || []).map(outputText).filter(Boolean).join("\n");
     const source = joinText(answer.source);
     return el("div", { class: "course-answer" },
       el("h3", { class: "h6" }, "Answer"),
-      source.trim() ? el("pre", { class: "course-source" }, source) : el("p", { class: "fst-italic" }, "No answer."),
+      !source.trim() ? el("p", { class: "fst-italic" }, "No answer.")
+        : answer.source_html ? rendered(answer.source_html, "course-source course-markdown")
+          : el("pre", { class: "course-source" }, source),
       outputs ? [el("h3", { class: "h6" }, "Output"), el("pre", { class: "course-output" }, outputs)] : null,
       answer.status === "setup-failed"
         ? el("p", { class: "alert alert-warning small course-setup-failed" },
           "Not scored: the lab's setup cell failed in this run, so the answer was never checked. Fix the grading environment and autograde again.") : null,
       answer.message ? el("p", { class: "small text-body-secondary course-engine" }, "Grading engine: ", answer.message) : null,
-      answer.auto_score !== null && answer.auto_score !== undefined
+      answer.kind !== "manual" && answer.auto_score !== null && answer.auto_score !== undefined
         ? el("p", { class: "small" }, `Autograded: ${points(answer.auto_score)} / ${points(answer.max_points)}`) : null);
   }
 
@@ -131,7 +140,7 @@
     return el("div", { class: "card mb-3 course-item-header" }, el("div", { class: "card-body" },
       el("p", { class: "mb-1" }, `Notebook ${item.notebook} · ${Course.pointsWord(item.max_points)} · `,
         item.kind === "manual" ? "graded by hand" : "graded by tests"),
-      item.prompt ? [el("h2", { class: "h6" }, "The question"), el("blockquote", { class: "course-prompt" }, item.prompt)] : null,
+      item.prompt_html ? [el("h2", { class: "h6" }, "The question"), rendered(item.prompt_html, "course-prompt course-markdown")] : null,
       rubric && rubric.levels && rubric.levels.length ? [
         el("h2", { class: "h6" }, "Rubric"),
         el("table", { class: "table table-sm course-rubric" },
@@ -149,6 +158,8 @@
     await guarded(async () => {
       const data = await api("GET", `instructor/labs/${lab}/items/${encodeURIComponent(gradeId)}/answers`);
       const { item, answers } = data;
+      document.getElementById("item-title").textContent = `Grade “${item.title}” for everyone`;
+      document.title = `Grade ${item.title}`;
       document.getElementById("item-header").replaceChildren(itemHeader(item));
       answersNode.removeAttribute("aria-busy");
       const graded = new Set(answers.filter((a) => a.manual_score !== null && a.manual_score !== undefined).map((a) => a.owner));
@@ -183,14 +194,14 @@
       const rows = (await api("GET", `instructor/labs/${lab}/status`)).filter((r) => r.collected);
       const owners = rows.map((r) => r.owner);
       const i = owners.indexOf(owner);
-      const link = (name, label) => el("a", { class: "btn btn-sm btn-outline-secondary", href: `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(name)}` }, label);
+      const link = (name, label, step) => el("a", { class: "btn btn-sm btn-outline-secondary", "data-step": step, href: `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(name)}` }, label);
       const select = el("select", { class: "form-select form-select-sm w-auto d-inline-block", id: "owner-select", "aria-label": "Go to learner" },
         owners.map((name) => el("option", { value: name, selected: name === owner }, name)));
       select.addEventListener("change", () => { window.location.href = `${Course.base}instructor/labs/${lab}/owners/${encodeURIComponent(select.value)}`; });
       nav.replaceChildren(el("div", { class: "d-flex flex-wrap gap-2 align-items-center" },
-        i > 0 ? link(owners[i - 1], `← ${owners[i - 1]}`) : null,
+        i > 0 ? link(owners[i - 1], `← ${owners[i - 1]}`, "previous") : null,
         el("label", { for: "owner-select", class: "small" }, "Learner:"), select,
-        i >= 0 && i < owners.length - 1 ? link(owners[i + 1], `${owners[i + 1]} →`) : null,
+        i >= 0 && i < owners.length - 1 ? link(owners[i + 1], `${owners[i + 1]} →`, "next") : null,
         el("span", { class: "small text-body-secondary" }, i >= 0 ? `${i + 1} of ${owners.length}` : "")));
     }, nav);
   }
@@ -216,19 +227,69 @@
           el("strong", {}, "To review (the scores stand): "),
           Object.entries(sub.review).map(([nb, text]) => el("div", {}, `${nb}: ${text}`))) : null);
       answersNode.removeAttribute("aria-busy");
-      answersNode.replaceChildren(...sub.items.map((answer) => {
+      const cards = sub.items.map((answer) => {
         const item = byId.get(`${answer.notebook}/${answer.grade_id}`) || { ...answer, rubric: answer.rubric };
         const manual = (answer.kind || item.kind) === "manual";
-        const form = gradeForm({ ...answer, owner: answer.owner || owner }, item);
-        return el("section", { class: "card mb-3 course-answer-card", "data-grade-id": answer.grade_id, "aria-labelledby": `item-${answer.grade_id}` },
+        const card = el("details", { class: "card mb-2 course-answer-card", "data-grade-id": answer.grade_id });
+        const state = el("span", { class: "small fw-normal text-body-secondary course-card-state" });
+        const showState = (score, handGraded) => {
+          const done = handGraded || !manual;
+          state.textContent = ` · ${score === null || score === undefined ? "–" : points(score)} / ${points(answer.max_points ?? item.max_points)}`
+            + ` · ${manual ? (done ? "graded by hand" : "to grade by hand") : "graded by tests"}`;
+          card.dataset.graded = done ? "true" : "false";
+        };
+        showState(answer.score, answer.manual_score !== null && answer.manual_score !== undefined);
+        const form = gradeForm({ ...answer, owner: answer.owner || owner }, item, (grade) => showState(grade.points, true));
+        card.append(
+          el("summary", { class: "card-header course-card-summary" },
+            el("span", { class: "h6" }, answer.title || answer.grade_id), state,
+            el("span", { class: "visually-hidden" }, ` (${answer.grade_id})`)),
           el("div", { class: "card-body" },
-            el("h2", { class: "h5", id: `item-${answer.grade_id}` }, answer.grade_id,
-              el("span", { class: "small fw-normal text-body-secondary" }, ` · ${Course.pointsWord(answer.max_points ?? item.max_points)} · ${manual ? "graded by hand" : "graded by tests"}`)),
-            item.prompt ? el("blockquote", { class: "course-prompt" }, item.prompt) : null,
+            el("p", { class: "small text-body-secondary mb-1" }, `Item ${answer.grade_id} in ${answer.notebook}`),
+            answer.prompt_html ? el("details", { class: "mb-2" }, el("summary", { class: "small" }, "The question"),
+              rendered(answer.prompt_html, "course-prompt course-markdown")) : null,
             answerBlock(answer),
             manual ? form : el("details", {}, el("summary", {}, "Change this score by hand"), form)));
-      }));
+        return card;
+      });
+      answersNode.replaceChildren(
+        el("p", { class: "small text-body-secondary", id: "grading-keys" },
+          "Keys: J / K next or previous question · 1–9 choose a rubric level · S save · N / P next or previous learner."),
+        ...cards);
+      // Open the first question still to grade by hand (or the first one).
+      (cards.find((c) => c.dataset.graded === "false") || cards[0])?.setAttribute("open", "");
+      keyboard(cards);
     }, answersNode);
+  }
+
+  /** Keyboard shortcuts of the per-learner page; never while typing in a field. */
+  function keyboard(cards) {
+    const current = () => cards.findIndex((c) => c.open);
+    const show = (i) => {
+      if (i < 0 || i >= cards.length) return;
+      cards.forEach((c, j) => { c.open = j === i; });
+      cards[i].scrollIntoView({ block: "start" });
+      cards[i].querySelector("summary").focus();
+    };
+    document.addEventListener("keydown", (event) => {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+      const key = event.key.toLowerCase();
+      const i = current();
+      if (key === "j") show(i + 1);
+      else if (key === "k") show(Math.max(0, i - 1));
+      else if (key === "n" || key === "p") {
+        const link = document.querySelector(`#owner-nav a[data-step="${key === "n" ? "next" : "previous"}"]`);
+        if (link) window.location.href = link.href;
+      } else if (/^[1-9]$/.test(key) && i >= 0) {
+        const radio = cards[i].querySelectorAll("input.form-check-input[type=radio]")[Number(key) - 1];
+        if (radio) { radio.checked = true; radio.dispatchEvent(new Event("change")); }
+      } else if (key === "s" && i >= 0) {
+        const form = cards[i].querySelector("form.course-grade-form");
+        if (form) form.requestSubmit();
+      } else return;
+      event.preventDefault();
+    });
   }
 
   if (root.dataset.mode === "item") itemMode();

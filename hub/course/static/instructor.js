@@ -146,8 +146,8 @@
         return;
       }
       target.replaceChildren(el("ul", { class: "list-unstyled course-items" }, manual.map((item) => el("li", { class: "mb-1", "data-grade-id": item.grade_id },
-        el("a", { href: `${base}instructor/labs/${lab}/items/${encodeURIComponent(item.grade_id)}` }, `Grade “${item.grade_id}” for everyone`),
-        ` (${Course.pointsWord(item.max_points)}`,
+        el("a", { href: `${base}instructor/labs/${lab}/items/${encodeURIComponent(item.grade_id)}` }, `Grade “${item.title || item.grade_id}” for everyone`),
+        ` (${item.grade_id}; ${Course.pointsWord(item.max_points)}`,
         item.ungraded !== undefined ? `; ${item.ungraded} still to grade` : "", ")"))));
     }, target);
   }
