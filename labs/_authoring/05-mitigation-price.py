@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from _l2cells import answer, code, md, notebook, solution, test
+from _l2cells import answer, code, example, md, notebook, solution, test
 
 LAB = Path(__file__).resolve().parents[1] / "05-mitigation-price"
 
@@ -38,9 +38,8 @@ cells = [
         **What you will do**
 
         1. Measure the error rates of the current model by citizenship group.
-        2. Mitigate with two tools of the `fairlearn` library: `ExponentiatedGradient`,
-           which changes how the model is trained, and `ThresholdOptimizer`, which sets a
-           different decision threshold for each group.
+        2. Reduce the gaps in two ways: by training the model again under a fairness
+           constraint, and by setting a different decision threshold for each group.
         3. See the **price**: how much accuracy each step towards equal error rates costs.
         4. Write about whether using citizenship at decision time is lawful, and what
            Art. 10(5) allows.
@@ -49,11 +48,11 @@ cells = [
         AMS model), so no real person is exposed; do not quote the figures as findings
         about the AMS.
 
-        **How to work.** Run the cells in order (Shift+Enter). Fill in the cells that say
-        `YOUR CODE HERE` (delete `raise NotImplementedError()`) or `YOUR ANSWER HERE`.
-        A cell with `assert` checks your work: if it shows no red error, the check passed.
-        When your trainer grades the lab, your models are also tested on 20,000 job seekers
-        you have not seen.
+        **How to work.** Run the cells in order (Shift+Enter). Complete the exercises:
+        each one says what to fill in. Write your answers to the written questions where
+        it says `YOUR ANSWER HERE`. A cell with `assert` checks your work: if it shows no
+        red error, the check passed. When your trainer grades the lab, your models are also
+        tested on 20,000 job seekers you have not seen.
         """,
         "intro",
     ),
@@ -65,8 +64,6 @@ cells = [
         import numpy as np
         import pandas as pd
         from ai4scale import datasets
-        from fairlearn.metrics import (MetricFrame, equalized_odds_difference,
-                                       false_positive_rate, true_positive_rate)
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import accuracy_score
 
@@ -127,14 +124,43 @@ cells = [
         **equalized-odds difference** is the largest gap between groups in either rate
         (0 = equal).
 
-        Write `error_rates(y_true, y_pred, groups)` returning a table (a pandas DataFrame)
-        with one row per group and two columns, `"TPR"` and `"FPR"`. Use `MetricFrame` from
-        fairlearn with the rate functions imported above:
+        Complete `error_rates(y_true, y_pred, groups)`: it returns a table with one row per
+        group and two columns, `"TPR"` and `"FPR"`. Use `MetricFrame` from the fairlearn
+        library, which computes each measure for each group, with the rate functions
+        imported in the cell below:
 
         ```python
         MetricFrame(metrics={"TPR": ..., "FPR": ...}, y_true=..., y_pred=...,
                     sensitive_features=...).by_group
         ```
+        """
+    ),
+    code(
+        """
+        from fairlearn.metrics import (MetricFrame, equalized_odds_difference,
+                                       false_positive_rate, true_positive_rate)
+        """,
+        "import_metrics",
+    ),
+    example(
+        """
+        # Worked example, on a made-up table of 5 job seekers: the accuracy and the share
+        # predicted to have good prospects, in each region. MetricFrame computes each
+        # measure named in metrics={...} separately for each group in sensitive_features.
+        from fairlearn.metrics import selection_rate
+
+        demo = pd.DataFrame({
+            "found_work": [1, 0, 1, 1, 0],
+            "predicted_good": [1, 0, 0, 1, 1],
+            "region": ["north", "north", "south", "south", "south"],
+        })
+        by_region = MetricFrame(
+            metrics={"accuracy": accuracy_score, "share predicted good": selection_rate},
+            y_true=demo["found_work"],
+            y_pred=demo["predicted_good"],
+            sensitive_features=demo["region"],
+        )
+        by_region.by_group
         """
     ),
     solution(
@@ -156,6 +182,25 @@ cells = [
         rates_baseline
         """,
         "error_rates",
+        guided="""
+        def error_rates(y_true, y_pred, groups):
+            \"\"\"True and false positive rates per group: a DataFrame with columns TPR, FPR.\"\"\"
+            frame = MetricFrame(
+                # Replace ... with the function for the false positive rate (imported in
+                # the cell above, next to true_positive_rate).
+                metrics={"TPR": true_positive_rate, "FPR": ...},
+                y_true=y_true,
+                y_pred=y_pred,
+                # Replace ... with the groups to compare: one of the three inputs of
+                # error_rates, named in its first line.
+                sensitive_features=...,
+            )
+            return frame.by_group
+
+
+        rates_baseline = error_rates(valid["reintegrated"], pred_baseline, valid["citizenship"])
+        rates_baseline
+        """,
     ),
     test(
         """
@@ -201,9 +246,9 @@ cells = [
         off**, although citizenship is not an input. Removing a protected attribute from the
         inputs ("fairness through unawareness") did not remove the disparity.
 
-        ## 2. Mitigation during training: `ExponentiatedGradient` (3 points)
+        ## 2. Mitigation during training (3 points)
 
-        `ExponentiatedGradient` trains the model again, many times, each time giving more
+        `ExponentiatedGradient`, from the fairlearn library, trains the model again, many times, each time giving more
         weight to the people on whom the error-rate gaps arise, and combines the results
         into one model that keeps the gaps below a bound you choose. It needs citizenship
         **only while training**; the finished model decides from the ordinary inputs.
@@ -213,7 +258,7 @@ cells = [
         the same person always gets the same decision (and your results can be reproduced:
         a requirement of any audit).
 
-        Write:
+        Complete:
 
         * `eg_model`: an `ExponentiatedGradient` around
           `LogisticRegression(solver="liblinear", random_state=0)` (a fast fitting method,
@@ -226,6 +271,26 @@ cells = [
         The grader checks on 20,000 unseen job seekers that the equalized-odds difference by
         citizenship is at most **0.10** and the accuracy at least **0.58**. (Training takes a
         few seconds.)
+        """
+    ),
+    example(
+        """
+        # Worked example: the same method with another fairness rule and another group.
+        # DemographicParity asks that women and men be predicted to have good prospects
+        # equally often (gaps of at most 0.05). Gender is given only while training.
+        from fairlearn.reductions import DemographicParity, ExponentiatedGradient
+
+        parity_model = ExponentiatedGradient(
+            LogisticRegression(solver="liblinear", random_state=0),
+            constraints=DemographicParity(difference_bound=0.05),
+        )
+        parity_model.fit(features(train), train["reintegrated"], sensitive_features=train["gender"])
+        parity_pred = parity_model.predict(features(valid), random_state=0)
+        # the share predicted to have good prospects, for women and for men, before and after
+        pd.DataFrame({
+            "current model": pred_baseline,
+            "retrained": parity_pred,
+        }, index=valid.index).groupby(valid["gender"], observed=True).mean()
         """
     ),
     solution(
@@ -248,6 +313,25 @@ cells = [
             ### END SOLUTION
         """,
         "expgrad",
+        guided="""
+        from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient
+
+        eg_model = ExponentiatedGradient(
+            LogisticRegression(solver="liblinear", random_state=0),
+            # Replace ... with the bound on the gaps between groups given in the text above.
+            constraints=EqualizedOdds(difference_bound=...),
+        )
+        # Replace ... with the column of the training table that holds each person's
+        # citizenship (the worked example gives gender in the same place).
+        eg_model.fit(features(train), train["reintegrated"], sensitive_features=...)
+
+
+        def decide_eg(frame):
+            \"\"\"Decisions of the mitigated model (1 = good prospects); needs no citizenship.\"\"\"
+            # Replace ... with the fixed number that makes the draw by lot repeatable
+            # (see the text above).
+            return eg_model.predict(features(frame), random_state=...)
+        """,
     ),
     code(
         """
@@ -291,14 +375,14 @@ cells = [
     ),
     md(
         """
-        ## 3. Mitigation after training: `ThresholdOptimizer` (2 points)
+        ## 3. Mitigation after training: a threshold for each group (2 points)
 
-        `ThresholdOptimizer` keeps the current model's scores and chooses a **different
+        `ThresholdOptimizer`, from the fairlearn library, keeps the current model's scores and chooses a **different
         threshold for each citizenship group** (again drawing by lot near the threshold)
         so that the error rates match. It therefore needs each person's citizenship
         **when deciding**: keep that in mind for question 5b.
 
-        Write:
+        Complete:
 
         * `to_model`: `ThresholdOptimizer(estimator=baseline, constraints="equalized_odds",
           prefit=True, predict_method="predict_proba")`, fitted with
@@ -307,6 +391,31 @@ cells = [
           `to_model.predict(features(frame), sensitive_features=frame["citizenship"], random_state=0)`.
 
         The grader applies the same bound (0.10) and floor (0.58) on unseen job seekers.
+        """
+    ),
+    example(
+        """
+        # Worked example: the same method with another fairness rule and another group.
+        # "true_positive_rate_parity" asks only for equal true positive rates, here for the
+        # three age groups. The age group is needed again for every decision.
+        from fairlearn.postprocessing import ThresholdOptimizer
+
+        age_thresholds = ThresholdOptimizer(
+            estimator=baseline,
+            constraints="true_positive_rate_parity",
+            prefit=True,
+            predict_method="predict_proba",
+        )
+        age_thresholds.fit(features(train), train["reintegrated"], sensitive_features=train["age_group"])
+        age_pred = age_thresholds.predict(
+            features(valid), sensitive_features=valid["age_group"], random_state=0
+        )
+        # the true positive rate of each age group, before and after
+        before_after = {}
+        for name, pred in [("current model", pred_baseline), ("threshold per age group", age_pred)]:
+            before_after[name] = MetricFrame(metrics=true_positive_rate, y_true=valid["reintegrated"],
+                                             y_pred=pred, sensitive_features=valid["age_group"]).by_group
+        pd.DataFrame(before_after)
         """
     ),
     solution(
@@ -333,6 +442,27 @@ cells = [
             ### END SOLUTION
         """,
         "threshold_optimizer",
+        guided="""
+        from fairlearn.postprocessing import ThresholdOptimizer
+
+        to_model = ThresholdOptimizer(
+            estimator=baseline,
+            # Replace ... with the fairness rule, in quotes: equal true AND false positive
+            # rates (its name is in the text above; the worked example uses another rule).
+            constraints=...,
+            prefit=True,
+            predict_method="predict_proba",
+        )
+        to_model.fit(features(train), train["reintegrated"], sensitive_features=train["citizenship"])
+
+
+        def decide_to(frame):
+            \"\"\"Decisions with a threshold per citizenship group (1 = good prospects).\"\"\"
+            return to_model.predict(
+                # Replace ... with each person's citizenship: the column of frame that holds it.
+                features(frame), sensitive_features=..., random_state=0
+            )
+        """,
     ),
     test(
         """
