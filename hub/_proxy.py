@@ -17,6 +17,14 @@ real-time collaboration (team workspaces), found with its Yjs sync:
   ``%2F`` in a contents API path would turn into ``/`` the same way.) The
   fix forwards the path as the client sent it.
 
+* It answers a websocket handshake without the subprotocol the server
+  chose: JupyterLab asks for ``v1.kernel.websocket.jupyter.org``, the
+  server accepts it, but the browser gets no ``Sec-WebSocket-Protocol``
+  back, fails the handshake ("Sent non-empty 'Sec-WebSocket-Protocol'
+  header but no response was received") and reconnects with the legacy
+  protocol: an error in the console on every notebook opened. The fix
+  passes the server's choice on (:func:`select_subprotocol`).
+
 It also reads a whole request body before forwarding it, with tornado's
 100 MB limit: a larger upload (a use case's table, up to 200 MB) got a bare
 400, a service's early refusal (413 from the Content-Length) a 503, and an
@@ -48,6 +56,7 @@ __all__ = [
     "forward_client_message",
     "main",
     "patch",
+    "select_subprotocol",
     "target_url",
 ]
 
@@ -66,6 +75,13 @@ def forward_client_message(self, message):
         if prefix:
             self.proxy.update_last_activity(prefix)
         self.ws_client.write_message(message, binary=isinstance(message, bytes))
+
+
+def select_subprotocol(self, subprotocols):
+    """``ProxyHandler.select_subprotocol``: the one the target server accepted, if offered."""
+    client = getattr(self, "ws_client", None)
+    chosen = getattr(client, "selected_subprotocol", None) if client is not None else None
+    return chosen if chosen in subprotocols else None
 
 
 async def target_url(self, path):
@@ -230,6 +246,7 @@ def patch():
 
     handlers.ProxyHandler.on_message = forward_client_message
     handlers.ProxyHandler.get_target_url = target_url
+    handlers.ProxyHandler.select_subprotocol = select_subprotocol
     if not getattr(configproxy.PythonProxy, "_ai4scale_streaming", False):
         configproxy.PythonProxy.__init__ = _add_streaming_rule(configproxy.PythonProxy.__init__)
         configproxy.PythonProxy._ai4scale_streaming = True
