@@ -50,8 +50,9 @@ its limits, including how its errors fall on different groups.
 group, verify the simple arithmetic behind the impossibility result, and write a memo.
 
 Run the cells in order (Shift+Enter). Complete the exercises: each one says what to fill
-in. Write your own answers in the cells marked `YOUR ANSWER HERE`. The checks also use data
-you cannot see. Time: about 75 minutes.
+in. Write your own answers in the cells marked `YOUR ANSWER HERE`. A cell that begins with
+"Check" tests your work: if it shows no red error message, the check passed. When your
+work is graded, the checks also use data you cannot see. Time: about 75 minutes.
 """,
         "intro",
     ),

@@ -6,7 +6,7 @@ Run from the repository root:
 
 from pathlib import Path
 
-from _l1cells import answer, code, md, solution, test, write
+from _l1cells import answer, code, example, md, solution, test, write
 
 OUT = (
     Path(__file__).resolve().parents[1] / "03-conditional-disparity" / "conditional-disparity.ipynb"
@@ -62,8 +62,10 @@ use. If the adjusted gap is near zero, those factors explain the raw gap; if it 
 large, they do not. Which factors count as "legitimate" is not a statistical question, and
 you will have to argue it.
 
-Run the cells in order (Shift+Enter). Fill in the cells marked `YOUR CODE HERE` or
-`YOUR ANSWER HERE`. The checks also use data you cannot see. Time: about 70 minutes.
+Run the cells in order (Shift+Enter). Complete the exercises: each one says what to fill
+in. Write your own answers in the cells marked `YOUR ANSWER HERE`. A cell that begins with
+"Check" tests your work: if it shows no red error message, the check passed. When your
+work is graded, the checks also use data you cannot see. Time: about 70 minutes.
 """,
         "intro",
     ),
@@ -103,13 +105,26 @@ pd.DataFrame(bunch.card["columns"])[["name", "role", "description"]].style.hide(
 **Why.** The first figure any complaint rests on: how much more often is one group denied
 than the other, all applicants together?
 
-**Your task.** Write `raw_gap(df, group, outcome)`: the share of rows with `outcome` equal
-to 1 among rows where `group` is true, **minus** the same share where `group` is false.
-Return a plain number (`float`); 0.05 means 5 percentage points.
+**Your task.** Complete `raw_gap(df, group, outcome)`: the share of rows with `outcome`
+equal to 1 among rows where `group` is true, **minus** the same share where `group` is
+false. It returns a plain number (`float`); 0.05 means 5 percentage points.
 
 *Hint:* `df[df[group]]` keeps the rows where the group column is true, `df[~df[group]]`
 the others; `.mean()` of a 0/1 column is a share. If the group column holds 0/1 numbers
 instead of True/False, `df[group].astype(bool)` turns it into True/False first.
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): how much more often women were approved than others,
+# on 5 made-up applications.
+example_table = pd.DataFrame(
+    {"woman": [True, True, False, False, False], "approved": [1, 0, 1, 1, 1]}
+)
+is_woman = example_table["woman"]
+rate_women = example_table.loc[is_woman, "approved"].mean()  # 1 of 2 approved: 0.5
+rate_others = example_table.loc[~is_woman, "approved"].mean()  # ~ means "not": 3 of 3: 1.0
+float(rate_women - rate_others)  # -0.5: women were approved 50 points less often
 """
     ),
     solution(
@@ -122,6 +137,14 @@ def raw_gap(df, group, outcome):
     ### END SOLUTION
 ''',
         "raw_gap",
+        guided='''
+def raw_gap(df, group, outcome):
+    """Return the outcome rate where `group` is true minus the rate where it is false."""
+    in_group = df[group].astype(bool)
+    # The rate of the rows in the group, minus ...: fill in the same rate for the rows
+    # NOT in the group (see the worked example above).
+    return float(df.loc[in_group, outcome].mean() - ...)
+''',
     ),
     code(
         """
@@ -158,15 +181,31 @@ each of its values: African-American and white applicants with the same consumer
 history (`chist`, 1 = no problems, 6 = serious delinquencies). If the raw gap came only
 from worse credit histories, the gaps within each class would be near zero.
 
-**Your task.** Write `stratified_gap(df, group, outcome, stratum)`: for each value of the
-column `stratum`, the raw gap (rate where `group` is true minus rate where it is false)
-among the rows with that value. Return a `pandas.Series` indexed by the values of
-`stratum`.
+**Your task.** Complete `stratified_gap(df, group, outcome, stratum)`: for each value of
+the column `stratum`, the raw gap (rate where `group` is true minus rate where it is
+false) among the rows with that value. It returns one number per value of `stratum` (a
+pandas `Series`).
 
 *Hint:* `df.groupby([stratum, group])[outcome].mean().unstack()` gives a table with one
 row per stratum and one column per group value (`False`, `True`); subtract the `False`
 column from the `True` column. (Your `raw_gap` applied to each part of `df.groupby(stratum)`
 works too.)
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): approval rates by office (rows) and by whether the
+# applicant is a woman (columns), on 6 made-up applications; then the gap in each office.
+example_table = pd.DataFrame(
+    {
+        "office": ["North", "North", "North", "South", "South", "South"],
+        "woman": [True, False, False, True, True, False],
+        "approved": [1, 1, 0, 0, 1, 1],
+    }
+)
+example_rates = example_table.groupby(["office", "woman"])["approved"].mean().unstack()
+print(example_rates)  # one row per office; one column for False, one for True
+example_rates[True] - example_rates[False]  # women's rate minus the others', per office
 """
     ),
     solution(
@@ -179,6 +218,15 @@ def stratified_gap(df, group, outcome, stratum):
     ### END SOLUTION
 ''',
         "stratified_gap",
+        guided='''
+def stratified_gap(df, group, outcome, stratum):
+    """Return, for each value of `stratum`, the outcome-rate gap between the groups."""
+    # Fill in the column whose values become the rows of the table (the first of the two
+    # columns to split by; see the worked example).
+    rates = df.groupby([..., group])[outcome].mean().unstack()
+    # Fill in the column to subtract: the rate of the rows NOT in the group.
+    return rates[True] - ...
+''',
     ),
     code(
         """
@@ -241,8 +289,8 @@ probability of denial, all factors held fixed. If we include the group among the
 the model can answer the question "what would this applicant's probability of denial be if
 everything in the file stayed the same but the group were different?"
 
-**Your task.** Write `adjusted_gap(df, group, outcome, controls)` (`controls` is a list of
-column names) that:
+**Your task.** Complete `adjusted_gap(df, group, outcome, controls)` (`controls` is a
+list of column names). It uses `LogisticRegression` from the scikit-learn library, and:
 
 1. builds the table `X` of the columns `[group] + controls`, as numbers
    (`df[[group] + controls].astype(float)`);
@@ -254,6 +302,29 @@ column names) that:
 4. returns, as a `float`, the **average** over those rows of the predicted probability of
    denial as recorded **minus** the predicted probability with the group switched
    (`model.predict_proba(rows)[:, 1]` is the probability of denial for each row).
+"""
+    ),
+    example(
+        """
+# A worked example (not graded): the same switch on 8 made-up applications, with one
+# control (debt) and the group column "woman" (1.0 = yes, 0.0 = no).
+example_table = pd.DataFrame(
+    {
+        "woman": [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+        "debt": [0.2, 0.4, 0.3, 0.5, 0.2, 0.4, 0.3, 0.5],
+        "refused": [0, 1, 1, 1, 0, 0, 1, 0],
+    }
+)
+example_X = example_table[["woman", "debt"]]
+example_model = LogisticRegression().fit(example_X, example_table["refused"])
+example_rows = example_X[example_table["woman"] == 1.0]  # the women's files
+example_switched = example_rows.copy()  # the same files...
+example_switched["woman"] = 0.0  # ...with the group switched off
+as_recorded = example_model.predict_proba(example_rows)[:, 1]  # chance of refusal
+if_switched = example_model.predict_proba(example_switched)[:, 1]
+print("as recorded:  ", as_recorded.round(2))
+print("group switched:", if_switched.round(2))
+float((as_recorded - if_switched).mean())  # the average change: the adjusted gap
 """
     ),
     solution(
@@ -271,6 +342,21 @@ def adjusted_gap(df, group, outcome, controls):
     ### END SOLUTION
 ''',
         "adjusted_gap",
+        guided='''
+def adjusted_gap(df, group, outcome, controls):
+    """Return the average change in predicted outcome probability for the group's rows
+    when only the group is switched off, from a logistic regression with controls."""
+    X = df[[group] + controls].astype(float)
+    model = LogisticRegression(C=np.inf, max_iter=5000).fit(X, df[outcome])
+    rows = X[df[group].astype(bool)]
+    switched = rows.copy()
+    # Switch the group off in the copy: fill in the number that means "not in the
+    # group" (step 3 of the task says which).
+    switched[group] = ...
+    # The chance of denial as recorded, minus the chance with the group switched:
+    # fill in which table of files the second prediction is made on.
+    return float((model.predict_proba(rows)[:, 1] - model.predict_proba(...)[:, 1]).mean())
+''',
     ),
     md(
         """
