@@ -221,8 +221,8 @@ def stratified_gap(df, group, outcome, stratum):
         guided='''
 def stratified_gap(df, group, outcome, stratum):
     """Return, for each value of `stratum`, the outcome-rate gap between the groups."""
-    # Fill in the column whose values become the rows of the table (the first of the two
-    # columns to split by; see the worked example).
+    # Fill in the column to split by first, whose values become the rows (in the worked
+    # example: "office"). Here it is one of the names on the function's first line.
     rates = df.groupby([..., group])[outcome].mean().unstack()
     # Fill in the column to subtract: the rate of the rows NOT in the group.
     return rates[True] - ...
