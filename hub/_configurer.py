@@ -88,8 +88,23 @@ def update_state(c, settings):
     c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 
 
+def landing_url(handler):
+    """Where a user lands after login: trainers on the teaching page, learners in JupyterLab.
+
+    ``JupyterHub.default_url`` as a callable; ``""`` keeps JupyterHub's own
+    choice (the user's server, started if needed), where the "My labs" panel
+    and the first-visit welcome wait for learners.
+    """
+    user = handler.current_user
+    groups = {g.name for g in getattr(user, "groups", [])} if user is not None else set()
+    if user is not None and (user.admin or "instructors" in groups):
+        return handler.base_url + "services/course/instructor/"
+    return ""
+
+
 def update_branding(c, settings):
-    """Use our templates, with the programme's name and description."""
+    """Use our templates, with the programme's name and description; trainers land on teaching."""
+    c.JupyterHub.default_url = landing_url
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
     c.JupyterHub.template_vars = {
         "ai4scale_name": settings["branding"]["name"],

@@ -178,11 +178,15 @@ DISABLED_LAB_EXTENSIONS = [
 #: URL of the course service, opened by JupyterLab's "Course" menu.
 COURSE_URL = "/services/course/"
 
+#: Our JupyterLab extension (``hub/labextension``, a federated extension
+#: written without a build step): the "My labs" panel, the launcher card,
+#: the first-visit welcome and the "Course" command.
+LAB_EXTENSION = "@ai4scale/course"
+
 #: JupyterLab settings the learner environment overrides (``overrides.json``):
 #: no "get notified about Jupyter news?" prompt (learners' servers have no
-#: internet), and a "Course" menu that opens the course service's page in a
-#: new browser tab, with JupyterLab's own ``help:open`` command (no extension
-#: to build).
+#: internet), and a "Course" menu whose items are our extension's commands
+#: (the course page opens in a JupyterLab tab, not a new browser tab).
 LAB_SETTINGS_OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
     "@jupyterlab/mainmenu-extension:plugin": {
@@ -192,20 +196,38 @@ LAB_SETTINGS_OVERRIDES = {
                 "label": "Course",
                 "rank": 998,
                 "items": [
-                    {
-                        "command": "help:open",
-                        "args": {
-                            "url": COURSE_URL,
-                            "text": "Open the course page",
-                            "newBrowserTab": True,
-                        },
-                        "rank": 0,
-                    }
+                    {"command": "ai4scale:my-labs", "rank": 0},
+                    {"command": "ai4scale:course", "rank": 1},
                 ],
             }
         ]
     },
 }
+
+
+def install_lab_extension(venv):
+    """Copy our JupyterLab extension into ``<venv>/share/jupyter/labextensions``.
+
+    Returns
+    -------
+    Path
+        The extension's folder there.
+    """
+    source = Path(__file__).resolve().parent / "labextension"
+    target = Path(venv) / "share" / "jupyter" / "labextensions" / LAB_EXTENSION
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            for folder in (dest.parent, *dest.parent.parents):
+                if folder == target.parent.parent:
+                    break
+                folder.chmod(0o755)
+            data = path.read_bytes()
+            if not dest.exists() or dest.read_bytes() != data:
+                dest.write_bytes(data)
+            dest.chmod(0o644)
+    return target
 
 
 def _write_json(path, data):
@@ -252,11 +274,12 @@ def ensure_learner_environment(settings):
         Path(settings["paths"]["venv"]) / "share/jupyter/lab/settings/overrides.json",
         LAB_SETTINGS_OVERRIDES,
     )
+    install_lab_extension(settings["paths"]["venv"])
     # Team workspaces turn collaboration back on from their own config directory.
     write_workspace_config(settings)
     return (
         "learner environment: nbgrader off, collaboration only in team workspaces, "
-        "Course menu, memory warning on"
+        "My labs panel and Course menu, memory warning on"
     )
 
 

@@ -279,10 +279,11 @@ def test_instructor_grades_with_rubric_and_releases_feedback(hub, instructor_pag
     assert cards.count() >= 3 and page.locator(".course-answer-card[open]").count() == 1
     opened = page.locator(".course-answer-card[open]")
     assert opened.get_attribute("data-grade-id") == "discuss_groups"
-    assert "to grade by hand" in opened.locator("summary").inner_text()
+    assert "to grade by hand" in opened.locator(".course-card-summary").inner_text()
     gap = page.locator('.course-answer-card[data-grade-id="gap_meaning"]')
-    assert "graded by hand" in gap.locator("summary").inner_text()
-    assert "gap_meaning" not in gap.locator("summary .h6").inner_text()  # its title instead
+    assert "graded by hand" in gap.locator(".course-card-summary").inner_text()
+    # named by its title, not its id
+    assert "gap_meaning" not in gap.locator(".course-card-summary .h6").inner_text()
     # Keyboard: K / J move between questions, a digit picks a rubric level.
     page.locator("h1").click()
     page.keyboard.press("k")
@@ -297,9 +298,8 @@ def test_instructor_grades_with_rubric_and_releases_feedback(hub, instructor_pag
     )
     for i in range(cards.count()):
         card_i = cards.nth(i)
-        if "graded by hand" in card_i.locator("summary").inner_text() or "to grade" in (
-            card_i.locator("summary").inner_text()
-        ):
+        summary = card_i.locator(".course-card-summary").inner_text()
+        if "graded by hand" in summary or "to grade" in summary:
             assert "Autograded" not in card_i.inner_text()
     # The question is rendered Markdown, not raw ** and ##.
     prompt = page.locator(".course-answer-card[open] .course-prompt")

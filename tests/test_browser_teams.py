@@ -130,24 +130,41 @@ def test_two_members_edit_the_same_notebook(hub, browser, artifacts):
 
 
 def test_course_menu_opens_the_course_page(hub, browser, artifacts):
+    """The welcome on a first visit, the My labs panel, the Course menu: all inside JupyterLab."""
     context, page = sign_in(browser, hub, "theo")
     try:
+        requested = []
+        context.on("request", lambda request: requested.append(request.url))
         page.goto(hub.url + "/hub/spawn/theo?next=%2Fuser%2Ftheo%2Flab")
         page.wait_for_selector(".jp-LabShell", timeout=180_000)
+        # First visit: a welcome tab, and the My labs panel open in the side bar.
+        page.wait_for_selector("#ai4scale-welcome", timeout=60_000)
+        assert "Welcome to the AI4Scale Sandbox" in page.locator("#ai4scale-welcome").inner_text()
+        panel = page.locator("#ai4scale-my-labs")
+        panel.wait_for(state="visible")
+        assert panel.locator("iframe").get_attribute("src") == "/services/course/?embed=1"
+        page.screenshot(path=str(artifacts / "course-welcome.png"))
+        # The launcher has a My labs card.
+        page.locator(".jp-LabShell").click()
+        page.keyboard.press("Control+Shift+L")
+        card = page.locator(".jp-LauncherCard", has_text="My labs")
+        card.first.wait_for(timeout=30_000)
+        # The Course menu opens the course page in a JupyterLab tab, not a new window.
         menu = page.locator(".lm-MenuBar-itemLabel", has_text="Course")
         menu.click()
         page.screenshot(path=str(artifacts / "course-menu.png"))
-        requested = []
-        context.on("request", lambda request: requested.append(request.url))
-        with context.expect_page(timeout=60_000) as opened:
-            page.locator(
-                ".lm-Menu-content .lm-Menu-itemLabel", has_text="Open the course page"
-            ).click()
-        course = opened.value
-        course.wait_for_load_state()
-        # A new tab asked for the course page (whether the course service runs
-        # in this hub, and what it answers, is the course service's tests' business).
-        assert hub.url + "/services/course/" in requested, requested
-        course.screenshot(path=str(artifacts / "course-page.png"))
+        page.locator(".lm-Menu-content .lm-Menu-itemLabel", has_text="Open the course page").click()
+        tab = page.locator("#ai4scale-course-page iframe")
+        tab.wait_for(timeout=30_000)
+        assert tab.get_attribute("src") == "/services/course/"
+        assert len(context.pages) == 1
+        assert any(url.startswith(hub.url + "/services/course/") for url in requested), requested
+        page.screenshot(path=str(artifacts / "course-page.png"))
+        # A second visit: no welcome again.
+        page.reload()
+        page.wait_for_selector(".jp-LabShell", timeout=180_000)
+        page.wait_for_selector("#ai4scale-my-labs", state="attached")
+        page.wait_for_timeout(1000)
+        assert page.locator("#ai4scale-welcome").count() == 0
     finally:
         context.close()

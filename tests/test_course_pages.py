@@ -82,6 +82,7 @@ def _context(**extra):
         "page_id": "x",
         "nav": "learner",
         "page_title": "T",
+        "embed": False,
     }
     ctx.update(extra)
     return ctx
@@ -121,6 +122,17 @@ def test_templates_render_escaped(template, extra, needles):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert '<meta name="xsrf-token" content="token-123">' in html
     assert '<html lang="en">' in html and 'href="#main"' in html
+
+
+def test_embedded_learner_page_is_the_list_only():
+    """Inside JupyterLab's My labs panel: no navigation bar, no long introduction."""
+    full = _pages._ENV.get_template("learner.html").render(_context(instructor=False))
+    embedded = _pages._ENV.get_template("learner.html").render(
+        _context(instructor=False, embed=True)
+    )
+    assert '<nav class="navbar' in full and "Get the lab</strong> copies" in full
+    assert '<nav class="navbar' not in embedded and "Get the lab</strong> copies" not in embedded
+    assert 'data-embed="1"' in embedded and 'id="labs"' in embedded
 
 
 def test_dashboard_template_with_plots():
@@ -172,12 +184,14 @@ def test_routes():
     assert _route("/services/course/instructor/labs/x-1/owners/anna") is _pages.GradeOwnerPage
     assert _route("/services/course/instructor/labs/x-1/dashboard") is _pages.DashboardPage
     assert _route("/services/course/static/course.js") is _pages.StaticHandler
-    assert _route("/services/course/instructor/labs/x/y/z") is None
+    # Any other address gets the course's own 404 page (JSON under api/), not tornado's bare one.
+    assert _route("/services/course/instructor/labs/x/y/z") is _pages.NotFoundPage
+    assert _route("/services/course/nope") is _pages.NotFoundPage
 
 
 def test_every_instructor_page_is_instructor_only():
     for _, handler, *_ in _pages.page_handlers():
-        if handler.__name__ in {"LearnerPage", "StaticHandler", "UseCasesPage"}:
+        if handler.__name__ in {"LearnerPage", "StaticHandler", "UseCasesPage", "NotFoundPage"}:
             continue
         assert handler.instructor_only, handler
 

@@ -33,21 +33,30 @@ def test_repo_notebooks_are_up_to_date(capsys):
 def test_build_twice_is_byte_identical(tmp_path):
     first, second = tmp_path / "one", tmp_path / "two"
     report = build_lab(EXAMPLE, first)
-    assert [p.name for p in report.changed] == ["approval-rates.ipynb"]
+    guided = first / "example-intro" / "approval-rates.ipynb"
+    analyst = first / "_analyst" / "example-intro" / "approval-rates.ipynb"
+    assert sorted(map(str, report.changed)) == sorted([str(guided), str(analyst)])
     build_lab(EXAMPLE, second)
-    data = (first / "example-intro" / "approval-rates.ipynb").read_bytes()
-    assert data == (second / "example-intro" / "approval-rates.ipynb").read_bytes()
+    for path in (guided, analyst):
+        rel = path.relative_to(first)
+        data = path.read_bytes()
+        assert data == (second / rel).read_bytes()
+        # and equals the committed learner version
+        assert data == (REPO / "notebooks" / rel).read_bytes()
+        text = data.decode()
+        assert (
+            "BEGIN SOLUTION" not in text
+            and "HIDDEN" not in text
+            and "other = pd.DataFrame" not in text
+        )
+        assert "YOUR ANSWER HERE" in text
+        nb = nbformat.reads(text, 4)
+        assert all(c.get("outputs", []) == [] for c in nb.cells)
     assert build_lab(EXAMPLE, first).changed == []  # a rebuild writes nothing
-    assert data == (first / "example-intro" / "approval-rates.ipynb").read_bytes()
-    # and equals the committed learner version
-    assert data == (REPO / "notebooks" / "example-intro" / "approval-rates.ipynb").read_bytes()
-    text = data.decode()
-    assert (
-        "BEGIN SOLUTION" not in text and "HIDDEN" not in text and "other = pd.DataFrame" not in text
-    )
-    assert "raise NotImplementedError()" in text and "YOUR ANSWER HERE" in text
-    nb = nbformat.reads(text, 4)
-    assert all(c.get("outputs", []) == [] for c in nb.cells)
+    # The analyst writes the code; the guided learner completes blanks, exercise by exercise.
+    assert "raise NotImplementedError()" in analyst.read_text()
+    assert "raise NotImplementedError()" not in guided.read_text()
+    assert "# Exercise 1: " in guided.read_text() and "# Exercise 1: " in analyst.read_text()
 
 
 def test_check_lists_stale_and_orphaned_files(tmp_path, capsys):
@@ -55,7 +64,7 @@ def test_check_lists_stale_and_orphaned_files(tmp_path, capsys):
     shutil.copytree(EXAMPLE, labs / "example-intro")
     assert lab_cli("build", "--labs", labs, "--notebooks", notebooks) == 0
     target = notebooks / "example-intro" / "approval-rates.ipynb"
-    target.write_bytes(target.read_bytes().replace(b"YOUR CODE HERE", b"my edit", 1))
+    target.write_bytes(target.read_bytes().replace(b"YOUR ANSWER HERE", b"my edit", 1))
     (notebooks / "example-intro" / "leftover.ipynb").write_text("{}")
     (notebooks / "removed-lab").mkdir()
     capsys.readouterr()

@@ -135,6 +135,8 @@ def test_titles_come_from_the_headings():
         new_code_cell("assert x", metadata=meta("test_error_rates", grade=True, points=1)),
         new_code_cell("assert x", metadata=meta("test_error_rates_2", grade=True, points=1)),
         new_markdown_cell("Text without a heading"),
+        new_markdown_cell("### 5a. Discuss (1 point, graded by your trainer)"),
+        new_markdown_cell("ok", metadata=meta("discuss", grade=True, solution=True, points=1)),
         new_markdown_cell("ok", metadata=meta("memo_answer", grade=True, solution=True, points=2)),
     ]
     titles = exercise_titles(new_notebook(cells=cells))
@@ -142,7 +144,8 @@ def test_titles_come_from_the_headings():
         "error_rates": "Error rates per group",
         "test_error_rates": "Error rates per group",
         "test_error_rates_2": "Error rates per group (2)",
-        "memo_answer": "Error rates per group (2)",
+        "discuss": "Discuss",
+        "memo_answer": "Discuss (2)",
     }
     assert exercise_titles(new_notebook(cells=cells[1:2])) == {"error_rates": "Error rates"}
 

@@ -41,8 +41,10 @@ DEFAULT_TRACK = "guided"
 GUIDED_MAX_LINES = 3
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_NUMBERING = re.compile(r"^(?:(?:part|step|exercise|task)\s+)?\(?\d+[.):]?\d*\)?[.:]?\s+", re.I)
-_POINTS = re.compile(r"\s*\((?:\d+(?:\.\d+)?\s+points?|\d+\s*pts?)\)\s*$", re.I)
+_NUMBERING = re.compile(
+    r"^(?:(?:part|step|exercise|task|question)\s+)?\(?\d+[a-z]?(?:\.\d+)?[.):]?\)?[.:]?\s+", re.I
+)
+_POINTS = re.compile(r"\s*\([^()]*\b(?:points?|pts?)\b[^()]*\)\s*$", re.I)
 
 
 def _ours(cell):

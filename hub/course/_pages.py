@@ -117,6 +117,8 @@ class PageHandler(CourseHandler):
             "nav": self.nav,
             "page_title": "",
             "grading_notice": grading_notice(self.course.config) if instructor else "",
+            # Inside JupyterLab's "My labs" panel (?embed=1): the list only, no navigation.
+            "embed": self.get_query_argument("embed", "") == "1",
         }
         ctx.update(extra)
         return ctx
@@ -159,12 +161,35 @@ class PageHandler(CourseHandler):
 
 
 class LearnerPage(PageHandler):
-    """``/services/course/``: my labs."""
+    """``/services/course/``: my labs (a trainer lands on the teaching page instead)."""
 
     page_id = "learner"
 
     async def get(self):  # noqa: D102
+        embed = self.get_query_argument("embed", "") == "1"
+        as_learner = self.get_query_argument("as", "") == "learner"
+        if self.person.instructor and not (embed or as_learner):
+            self.redirect(f"{self.service_prefix}instructor/")
+            return
         self.render_page("learner.html", page_title="My labs")
+
+
+class NotFoundPage(PageHandler):
+    """Every other address: a 404 page in the course's layout (JSON under ``api/``)."""
+
+    async def prepare(self):
+        """Answer unknown API paths in JSON, before asking anyone to log in."""
+        if self.request.path.startswith(f"{self.service_prefix}api/"):
+            self.set_status(404)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish({"error": f"no such API path: {self.request.path}"})
+            return
+        await super().prepare()
+
+    async def get(self, *args):  # noqa: D102
+        raise web.HTTPError(404, "%s", "There is no page at this address. Check it, or go back.")
+
+    post = put = delete = get
 
 
 class InstructorPage(PageHandler):
@@ -295,4 +320,5 @@ def page_handlers():
         (rf"instructor/labs/{_LAB}/dashboard/?", DashboardPage),
         (r"usecases(?:/([^/]+))?/?", UseCasesPage),
         (r"static/(.*)", StaticHandler, {"path": str(STATIC_DIR)}),
+        (r".*", NotFoundPage),
     ]

@@ -178,5 +178,6 @@ window.Course = (function () {
   return {
     ApiError, api, el, time, formatDate, relative, points, pointsWord, localToIso, announce, guarded, busy,
     base: body.dataset.base, hub: body.dataset.hub, user: body.dataset.user,
+    instructor: body.dataset.instructor === "1",
   };
 })();

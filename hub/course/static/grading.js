@@ -22,11 +22,31 @@
     return Array.isArray(value) ? value.join("") : value || "";
   }
 
-  /** A block of HTML the server rendered from Markdown and sanitised (markdown-it + bleach). */
+  // Markdown the server rendered and sanitised (markdown-it + bleach) is parsed in an inert
+  // document (DOMParser runs no script) and rebuilt here from an allow-list of tags and
+  // attributes: the page never writes markup it received.
+  const TAGS = new Set(["a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4",
+    "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "ul"]);
+
+  function rebuild(node) {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+    if (node.nodeType !== Node.ELEMENT_NODE) return null;
+    const tag = node.tagName.toLowerCase();
+    const children = [...node.childNodes].map(rebuild);
+    if (!TAGS.has(tag)) return children; // unknown markup: keep its text only
+    const attrs = {};
+    const href = node.getAttribute("href");
+    if (tag === "a" && href && /^(https?:|mailto:)/i.test(href)) {
+      Object.assign(attrs, { href, target: "_blank", rel: "noopener noreferrer" });
+    }
+    if (tag === "abbr" && node.getAttribute("title")) attrs.title = node.getAttribute("title");
+    return el(tag, attrs, children);
+  }
+
   function rendered(html, cls) {
-    const node = el("div", { class: cls });
-    node.innerHTML = html;
-    return node;
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    return el("div", { class: cls }, [...doc.body.childNodes].map(rebuild));
   }
 
   function answerBlock(answer) {

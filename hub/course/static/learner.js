@@ -19,6 +19,22 @@
     feedback: ["Feedback ready", "text-bg-success", "Your score and your trainer's comments are below."],
   };
 
+  // Inside JupyterLab's "My labs" panel (?embed=1): "Open" opens the notebook in that
+  // JupyterLab (our extension listens), when the lab lives on the server around us.
+  const embedded = document.body.dataset.embed === "1" && window.parent !== window;
+
+  function hostServer() {
+    try {
+      return window.parent.location.pathname.replace(/(\/user\/[^/]+\/).*/, "$1");
+    } catch (e) {
+      return null; // not ours to read
+    }
+  }
+
+  function tellJupyterLab(message) {
+    if (embedded) window.parent.postMessage(message, window.location.origin);
+  }
+
   /** URL of a notebook in the server the lab lives on (mine or my team's workspace). */
   function notebookUrl(lab, notebook) {
     let server = lab.server_url;
@@ -144,12 +160,25 @@
       let message = written.length ? `Copied into your workspace: ${written.join(", ")}.` : "Nothing to copy: you have every file.";
       if (kept.length) message += ` Kept your own version of: ${kept.join(", ")}.`;
       notes.set(lab.id, el("p", { class: "alert alert-success course-fetch-result", role: "status" }, message));
+      tellJupyterLab({ type: "ai4scale:refresh" });
       await refresh();
     }, receiptNode)));
 
-    const openLinks = (lab.notebooks || []).map((nb) => el("a",
-      { class: "btn btn-primary course-open", href: notebookUrl(lab, nb), target: "_blank", rel: "noopener" },
-      (lab.notebooks.length > 1 ? `Open ${nb}` : "Open"), el("span", { class: "visually-hidden" }, " (opens in a new tab)")));
+    const serverPath = lab.server_url ? new URL(lab.server_url, window.location.href).pathname : null;
+    const here = embedded && serverPath && hostServer() === serverPath;
+    const openLinks = (lab.notebooks || []).map((nb) => {
+      const link = el("a",
+        { class: "btn btn-primary course-open", href: notebookUrl(lab, nb), target: "_blank", rel: "noopener" },
+        (lab.notebooks.length > 1 ? `Open ${nb}` : "Open"),
+        here ? null : el("span", { class: "visually-hidden" }, " (opens in a new tab)"));
+      if (here) {
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          tellJupyterLab({ type: "ai4scale:open", path: `${lab.path || lab.id}/${nb}` });
+        });
+      }
+      return link;
+    });
 
     const checkButton = el("button", { type: "button", class: "btn btn-outline-secondary course-check-button" }, "Check my work");
     checkButton.addEventListener("click", () => busy(checkButton, "Checking… (this can take a minute)", () => guarded(async () => {
@@ -217,8 +246,11 @@
       const labs = await api("GET", "labs");
       labsNode.removeAttribute("aria-busy");
       if (!labs.length) {
-        labsNode.replaceChildren(el("p", { class: "alert alert-info" },
-          "Your trainer has not given you any lab yet. When they do, it appears here."));
+        labsNode.replaceChildren(Course.instructor
+          ? el("p", { class: "alert alert-info" }, "You are a trainer in this course: release and grade labs on the ",
+            el("a", { href: `${Course.base}instructor/`, target: embedded ? "_blank" : null }, "Teaching page"), ".")
+          : el("p", { class: "alert alert-info" },
+            "Your trainer has not given you any lab yet. When they do, it appears here."));
         return;
       }
       labsNode.replaceChildren(...labs.map(renderLab));
