@@ -211,6 +211,27 @@ def test_individual_cycle(hub, released):
     )
     row = next(r for r in table["rows"] if r["username"] == "tom")
     assert row[f"{lab}:total"] == 5.0 and row[f"{lab}:gap_meaning"] == 2.0
+    assert row["full_name"]  # from the roster, not an empty column
+    assert table["headers"]["username"] == "Learner" and table["headers"][f"{lab}:total"] == "Total"
+    assert "gap_meaning" in table["headers"][f"{lab}:gap_meaning"]  # the title, then the id
+    assert not table["headers"][f"{lab}:gap_meaning"].startswith("gap_meaning")
+    # Archive a learner (a test account): gone from the views, kept with its grades; restore.
+    assert api(hub, "tom").post("/instructor/archive", json={"learner": "tom"}).status_code == 403
+    archived = conforms(
+        tina.post("/instructor/archive", json={"learner": "tom"}).json(), "Archived"
+    )
+    assert archived["learners"] == ["tom"]
+    shown = tina.get("/instructor/gradebook", params={"lab": lab}).json()["rows"]
+    assert "tom" not in {r["username"] for r in shown}
+    everyone = tina.get("/instructor/gradebook", params={"lab": lab, "archived": "1"}).json()
+    kept = next(r for r in everyone["rows"] if r["username"] == "tom")
+    assert kept[f"{lab}:total"] == 5.0
+    assert "tom," not in tina.get("/instructor/gradebook.csv", params={"lab": lab}).text
+    tina.post("/instructor/archive", json={"learner": "tom", "archived": False})
+    assert tina.get("/instructor/archive").json() == {"labs": [], "learners": []}
+    bad = tina.post("/instructor/archive", json={"learner": "nobody-here"})
+    assert bad.status_code == 404
+    assert tina.post("/instructor/archive", json={}).status_code == 400
     text = tina.get("/instructor/gradebook.csv", params={"lab": lab}).text
     rows = {r["username"]: r for r in csv.DictReader(io.StringIO(text))}
     assert rows["tom"][f"{lab}:total"] == "5"

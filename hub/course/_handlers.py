@@ -338,6 +338,7 @@ def api_handlers(prefix):
         (f"/instructor/labs/{_LAB}/feedback/release", i.FeedbackReleaseHandler),
         ("/instructor/gradebook", i.GradebookHandler),
         ("/instructor/gradebook\\.csv", i.GradebookCSVHandler),
+        ("/instructor/archive", i.ArchiveHandler),
         (f"/instructor/labs/{_LAB}/dashboard", i.DashboardHandler),
     ]
     from ai4scale.hub.usecase._handlers import usecase_handlers

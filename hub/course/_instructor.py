@@ -187,7 +187,11 @@ class GradebookHandler(InstructorHandler):
     @api
     async def get(self):  # noqa: D102
         lab = self.get_argument("lab", None)
-        self.write_json(_reports.gradebook_table(self.course, lab=lab and check_lab_id(lab)))
+        archived = self.get_argument("archived", "") == "1"
+        table = await self.in_thread(
+            _reports.gradebook_table, self.course, lab=lab and check_lab_id(lab), archived=archived
+        )
+        self.write_json(table)
 
 
 class GradebookCSVHandler(InstructorHandler):
@@ -196,10 +200,41 @@ class GradebookCSVHandler(InstructorHandler):
     @api
     async def get(self):  # noqa: D102
         lab = self.get_argument("lab", None)
-        text = _reports.gradebook_csv(self.course, lab=lab and check_lab_id(lab))
+        archived = self.get_argument("archived", "") == "1"
+        text = await self.in_thread(
+            _reports.gradebook_csv, self.course, lab=lab and check_lab_id(lab), archived=archived
+        )
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
         self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
         self.finish(text)
+
+
+class ArchiveHandler(InstructorHandler):
+    """``GET/POST /api/instructor/archive``: archive or restore labs and learners."""
+
+    @api
+    async def get(self):  # noqa: D102
+        self.write_json(self.course.gradebook.archived())
+
+    @api
+    async def post(self):  # noqa: D102
+        body = self.json_body()
+        unknown = sorted(set(body) - {"lab", "learner", "archived"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (allowed: lab, learner, archived)")
+        archived = body.get("archived", True)
+        if not isinstance(archived, bool):
+            raise BadRequest('"archived" is true (archive) or false (restore)')
+        lab = body.get("lab")
+        learner = body.get("learner")
+        if lab is not None:
+            lab = check_lab_id(lab)
+        if learner is not None and (not isinstance(learner, str) or not learner):
+            raise BadRequest('"learner" is a username')
+        state = await self.in_thread(
+            _reports.set_archived, self.course, lab=lab, learner=learner, archived=archived
+        )
+        self.write_json(state)
 
 
 class DashboardHandler(InstructorHandler):

@@ -6,7 +6,7 @@ import io
 
 from ._grading import _gradebook_lab
 
-__all__ = ["dashboard", "gradebook_csv", "gradebook_table", "lab_status"]
+__all__ = ["dashboard", "gradebook_csv", "gradebook_table", "lab_status", "set_archived"]
 
 
 def _iso(when):
@@ -163,18 +163,109 @@ def _labs(course, lab):
     return [lab]
 
 
-def gradebook_table(course, *, lab=None):
-    """Return the gradebook as ``{"columns", "rows"}`` (teams expanded to their members)."""
+def _full_names():
+    """Return ``{username: full name}`` of the roster's accounts (empty without a roster)."""
+    try:
+        from ai4scale.hub._settings import load_settings
+        from ai4scale.hub.accounts import AccountStore
+
+        store = AccountStore.from_settings(load_settings(), create=False)
+    except Exception:  # noqa: BLE001 - names are a help; the grades show without them
+        return {}
+    if store is None:
+        return {}
+    try:
+        return {a.username: a.full_name for a in store.list_accounts()}
+    finally:
+        store.close()
+
+
+def _headers(course, columns):
+    """Return ``{column: heading}``: the words an instructor reads above each column."""
+    from ai4scale.grading.feedback import item_titles
+
+    titles = {}
+    heads = {"username": "Learner", "full_name": "Full name"}
+    one_lab = len({c.partition(":")[0] for c in columns if ":" in c}) == 1
+    for column in columns:
+        if column in heads:
+            continue
+        lab, _, key = column.partition(":")
+        if lab not in titles:
+            try:
+                found = item_titles(course.lab(lab).sources)
+                titles[lab] = {gid: title for (_, gid), title in found.items()}
+            except Exception:  # noqa: BLE001 - a lab no longer in the labs folder
+                titles[lab] = {}
+        if key == "total":
+            heads[column] = "Total" if one_lab else f"{lab}: total"
+        elif key == "flags":
+            heads[column] = "Flags" if one_lab else f"{lab}: flags"
+        else:
+            title = titles[lab].get(key.rpartition("/")[2], key)
+            heads[column] = f"{title} ({key})"
+    return heads
+
+
+def gradebook_table(course, *, lab=None, archived=False):
+    """Return the gradebook as ``{"columns", "headers", "rows", "archived"}``.
+
+    Teams are expanded to their members; full names come from the roster when
+    the gradebook has none; ``headers`` names each column in words (items by
+    their titles). Archived labs and learners are left out unless ``archived``.
+    """
     from ai4scale.grading.gradebook import export_table
 
-    columns, rows = export_table(course.gradebook, labs=_labs(course, lab))
-    return {"columns": columns, "rows": rows}
+    columns, rows = export_table(course.gradebook, labs=_labs(course, lab), archived=archived)
+    names = _full_names()
+    for row in rows:
+        if not row.get("full_name"):
+            row["full_name"] = names.get(row["username"], "")
+    return {
+        "columns": columns,
+        "headers": _headers(course, columns),
+        "rows": rows,
+        "archived": course.gradebook.archived(),
+    }
 
 
-def gradebook_csv(course, *, lab=None):
+def gradebook_csv(course, *, lab=None, archived=False):
     """Return the gradebook as CSV text (the rows of :func:`gradebook_table`)."""
-    from ai4scale.grading.gradebook import export_csv
+    import csv
 
+    table = gradebook_table(course, lab=lab, archived=archived)
     out = io.StringIO(newline="")
-    export_csv(course.gradebook, out, labs=_labs(course, lab))
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table["columns"])
+    for row in table["rows"]:
+        writer.writerow([_csv_cell(row[c]) for c in table["columns"]])
     return out.getvalue()
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(round(value, 6))
+    return str(value)
+
+
+def set_archived(course, *, lab=None, learner=None, archived=True):
+    """Archive or restore a lab or a learner (``POST /api/instructor/archive``).
+
+    Raises
+    ------
+    BadRequest
+        Neither or both named.
+    NotFound
+        Unknown lab or learner.
+    """
+    from ._errors import BadRequest, NotFound
+
+    if (lab is None) == (learner is None):
+        raise BadRequest('name a lab or a learner: {"lab": "<id>"} or {"learner": "<name>"}')
+    try:
+        course.gradebook.set_archived(lab=lab, learner=learner, archived=archived)
+    except KeyError as e:
+        raise NotFound(str(e).strip("\"'")) from None
+    return course.gradebook.archived()
