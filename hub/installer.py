@@ -172,6 +172,12 @@ DISABLED_LAB_EXTENSIONS = [
     "@jupyter/nbgrader",
     "@jupyter/collaboration-extension",
     "@jupyter/docprovider-extension",
+    # The language-server bridge (jupyter_lsp) is off on the server: without these, every
+    # JupyterLab load would ask for lsp/status and log its 404 in the browser console.
+    "@jupyterlab/lsp-extension:plugin",
+    "@jupyterlab/lsp-extension:settings",
+    "@jupyterlab/notebook-extension:language-server",
+    "@jupyterlab/fileeditor-extension:language-server",
 ]
 
 
@@ -185,24 +191,15 @@ LAB_EXTENSION = "@ai4scale/course"
 
 #: JupyterLab settings the learner environment overrides (``overrides.json``):
 #: no "get notified about Jupyter news?" prompt (learners' servers have no
-#: internet), and a "Course" menu whose items are our extension's commands
-#: (the course page opens in a JupyterLab tab, not a new browser tab).
+#: internet).
 LAB_SETTINGS_OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"},
-    "@jupyterlab/mainmenu-extension:plugin": {
-        "menus": [
-            {
-                "id": "jp-mainmenu-ai4scale-course",
-                "label": "Course",
-                "rank": 998,
-                "items": [
-                    {"command": "ai4scale:my-labs", "rank": 0},
-                    {"command": "ai4scale:course", "rank": 1},
-                ],
-            }
-        ]
-    },
 }
+
+#: Overrides an earlier version wrote, removed from an existing file: the Course
+#: menu now comes from our extension's settings schema (``jupyter.lab.menus``);
+#: an override of the main menu listed its entries twice.
+REMOVED_LAB_SETTINGS = ("@jupyterlab/mainmenu-extension:plugin",)
 
 
 def install_lab_extension(venv):
@@ -238,15 +235,19 @@ def _write_json(path, data):
         path.chmod(0o644)
 
 
-def _merge_json(path, data):
-    """Write ``data`` into the JSON file ``path``, keeping its other top-level keys."""
+def _merge_json(path, data, remove=()):
+    """Write ``data`` into the JSON file ``path``, keeping its other top-level keys.
+
+    Keys in ``remove`` are taken out.
+    """
     try:
         current = json.loads(path.read_text())
     except (OSError, ValueError):
         current = {}
     if not isinstance(current, dict):
         current = {}
-    _write_json(path, {**current, **data})
+    merged = {k: v for k, v in {**current, **data}.items() if k not in remove}
+    _write_json(path, merged)
 
 
 def ensure_learner_environment(settings):
@@ -273,6 +274,7 @@ def ensure_learner_environment(settings):
     _merge_json(
         Path(settings["paths"]["venv"]) / "share/jupyter/lab/settings/overrides.json",
         LAB_SETTINGS_OVERRIDES,
+        remove=REMOVED_LAB_SETTINGS,
     )
     install_lab_extension(settings["paths"]["venv"])
     # Team workspaces turn collaboration back on from their own config directory.

@@ -33,6 +33,8 @@ ROSTER = {
     "tnew": ("learner", "", None),  # no password yet: first login with a one-time code
     # Gets every lab and answers none: what a learner can read, with nothing of her own.
     "tread": ("learner", "", "learner-pass-tread"),
+    # A civil servant's first hour (test_browser_first_hour.py): never used the sandbox before.
+    "tfirst": ("learner", "", "learner-pass-tfirst"),
 }
 
 

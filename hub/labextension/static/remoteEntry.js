@@ -11,7 +11,10 @@
  *    opens the notebook here, in JupyterLab;
  *  - a "My labs" card in the launcher, and a "Course" command that opens the
  *    whole course page in a JupyterLab tab;
- *  - on a learner's first visit, the panel opened with a short welcome.
+ *  - on a learner's first visit, the panel opened with a short welcome;
+ *  - when "Run All" stops at a cell (an exercise not answered yet, an error), that
+ *    cell is selected and scrolled into view, instead of leaving the learner at the
+ *    bottom of the notebook.
  */
 (function () {
   "use strict";
@@ -65,7 +68,7 @@
   }
 
   function makePlugin(mods) {
-    const [widgets, launcherMod, ui, coreutils] = mods;
+    const [widgets, launcherMod, ui, coreutils, notebookMod] = mods;
     const { Widget } = widgets;
     const { PageConfig } = coreutils;
     const icon = new ui.LabIcon({ name: "ai4scale:my-labs", svgstr: ICON_SVG });
@@ -125,6 +128,21 @@
           }
         });
 
+        // "Run All" stopped at a cell: show that cell (after JupyterLab's own bookkeeping).
+        notebookMod.NotebookActions.executed.connect((_, args) => {
+          if (!args || args.success || !args.notebook || !args.cell) return;
+          window.setTimeout(() => {
+            const index = args.notebook.widgets.indexOf(args.cell);
+            if (index < 0) return;
+            args.notebook.deselectAll();
+            args.notebook.activeCellIndex = index;
+            const shown = args.notebook.scrollToCell
+              ? args.notebook.scrollToCell(args.cell, "center")
+              : args.cell.node.scrollIntoView({ block: "center" });
+            Promise.resolve(shown).catch(() => undefined);
+          }, 0);
+        });
+
         // A learner's first visit: the panel opens, with a welcome.
         const key = `ai4scale:welcomed:${user}:${server}`;
         app.restored.then(() => {
@@ -170,6 +188,7 @@
         use("@jupyterlab/launcher"),
         use("@jupyterlab/ui-components"),
         use("@jupyterlab/coreutils"),
+        use("@jupyterlab/notebook"),
       ]);
       const plugin = makePlugin(mods);
       return () => ({ __esModule: true, default: [plugin] });
