@@ -276,6 +276,8 @@ def test_team_cycle(hub, team_lab):
 
     listed = {x["id"]: x for x in tara.get("/labs").json()}[lab]
     assert listed["team"] is True and listed["team_name"] == "t1"
+    # A learner in no team is not offered the team lab (she could neither get nor submit it).
+    assert lab not in {x["id"] for x in api(hub, "theo").get("/labs").json()}
     r = tom.post(f"/labs/{lab}/fetch")
     assert r.status_code == 200, r.text
     assert r.json()["server_url"] == "/user/team-t1/" and r.json()["written"]

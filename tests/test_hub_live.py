@@ -391,6 +391,9 @@ def test_instructor_issues_a_one_time_code_from_the_browser(hub):
     assert r.status_code == 302
     home = s.get(hub.url + "/hub/home", timeout=30).text
     assert 'id="ai4scale-codes-link"' in home
+    assert 'href="/hub/token"' in home  # trainers keep the hub's tools in their navigation
+    # A trainer lands on the teaching page after login.
+    assert r.headers["Location"].endswith("/services/course/instructor/"), r.headers
     page = s.get(hub.url + "/hub/codes", timeout=30)
     assert page.status_code == 200
     assert "<td>tnew</td>" in page.text  # learners only:

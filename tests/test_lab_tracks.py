@@ -158,3 +158,31 @@ def test_both_blank_versions_score_zero_and_the_reference_full(tmp_path):
     lab2 = write_lab(tmp_path / "b", guided=given_away)
     problems = validate_lab(lab2)
     assert any("guided track" in p for p in problems), problems
+
+
+def test_every_code_exercise_of_our_labs_is_guided():
+    """The guided track is whole: each code answer of each lab has blanks to complete."""
+    from pathlib import Path
+
+    from ai4scale.grading.labformat import (
+        GUIDED_MAX_LINES,
+        find_labs,
+        guided_source,
+        is_solution,
+        load_lab,
+        read_lab_notebooks,
+    )
+
+    labs = find_labs(Path(__file__).resolve().parents[1] / "labs")
+    assert len(labs) >= 9
+    for lab_dir in labs:
+        lab = load_lab(lab_dir)
+        for name, nb in read_lab_notebooks(lab).items():
+            answers = [c for c in nb.cells if is_solution(c) and c.cell_type == "code"]
+            assert answers, f"{lab.id}/{name} has no code exercise"
+            for cell in answers:
+                gid = cell.metadata["nbgrader"]["grade_id"]
+                guided = guided_source(cell)
+                assert guided, f"{lab.id}/{name}: {gid} has no guided version"
+                assert "..." in guided, f"{lab.id}/{name}: {gid} leaves no blank"
+                assert 1 <= guided_changes(cell) <= GUIDED_MAX_LINES, (lab.id, gid)

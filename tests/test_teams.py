@@ -241,6 +241,10 @@ def test_home_page_links(hub, sessions):
         assert 'id="ai4scale-course-link"' in page
         assert 'href="/services/course/"' in page
         assert ("Open team workspace" in page) == (name == "tom")
+        # A course home, not "Start My Server"; a learner's navigation has no Token or Services.
+        assert "Start My Server" not in page and "My workspace" in page
+        assert 'href="/hub/token"' not in page and ">Services<" not in page
+        assert 'id="ai4scale-nav-course"' in page
 
 
 @pytest.mark.hub
