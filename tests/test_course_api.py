@@ -245,6 +245,28 @@ def test_individual_cycle(hub, released):
     assert dash["submissions_over_time"][0]["submitted"] == 1
 
 
+def test_a_release_names_its_track(hub):
+    """Guided by default; a release to the master's students can give the analyst version."""
+    tina, tom = api(hub, "tina"), api(hub, "tom", server=True)
+    token = person(hub, "tom")
+    default = make_lab(hub, "guided-track")
+    r = tina.post("/instructor/releases", json={"lab": default})
+    assert r.status_code == 201 and r.json()["track"] == "guided"
+    assert tom.post(f"/labs/{default}/fetch").status_code == 200
+    guided = read_file(hub, token, "tom", f"{default}/{NB}")
+    assert b"return df.groupby(...)" in guided and b"raise NotImplementedError()" not in guided
+    assert b"# A worked example" in guided
+    lab = make_lab(hub, "analyst-track")
+    bad = tina.post("/instructor/releases", json={"lab": lab, "track": "expert"})
+    assert bad.status_code == 400 and "unknown track" in bad.json()["error"]
+    r = tina.post("/instructor/releases", json={"lab": lab, "track": "analyst"})
+    assert r.status_code == 201 and conforms(r.json(), "Release")["track"] == "analyst"
+    assert tom.post(f"/labs/{lab}/fetch").status_code == 200
+    fetched = read_file(hub, token, "tom", f"{lab}/{NB}")
+    assert b"raise NotImplementedError()" in fetched and b"return df.groupby(...)" not in fetched
+    assert b"# A worked example" not in fetched  # the guided track's examples stay there
+
+
 def test_service_directory_is_not_shared_with_learners(hub, released):
     """The service keeps its files root-only: learners' servers cannot even list them."""
     folder = course_dir(hub)
