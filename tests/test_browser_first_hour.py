@@ -154,10 +154,17 @@ def test_get_the_lab_and_meet_the_friendly_stop(hub, session, artifacts):
     shown = nb.inner_text()
     for word in ("Traceback", "NotImplementedError", "Ellipsis", "ExerciseNotAnswered"):
         assert word not in shown, word
+    # The learner is taken to that exercise, not left at the bottom of the notebook.
+    active = nb.locator(".jp-Cell.jp-mod-active")
+    expect(active).to_contain_text("# Exercise 1: Approval rate per district")
     # Run All stopped there: the check after the exercise did not run.
     check = nb.locator(".jp-CodeCell", has_text="approval_rates(decisions)")
     assert check.count() >= 1
     page.screenshot(path=str(artifacts / "first-hour-friendly-stop.png"))
+    # Opening a notebook connected its kernel without a websocket error and reconnect.
+    errors = [(t, text) for t, text, _ in log["console"] if t == "error"]
+    assert errors == [], errors
+    assert not [m for m in log["console"] if "WebSocket" in m[1] and "failed" in m[1]]
 
 
 _BLANK = re.compile(r"(?<![.\w])\.\.\.(?![.\w])")
