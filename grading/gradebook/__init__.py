@@ -8,7 +8,7 @@ the schema is created and migrated with the Alembic scripts shipped in
 from ._api import DEFAULT_COURSE, Gradebook
 from ._course import CourseRecords, FetchInfo, ReleaseInfo
 from ._db import MIGRATIONS_DIR, alembic_config, make_engine, normalize_url
-from ._export import export_csv, export_json, export_table
+from ._export import export_csv, export_json, export_table, write_csv
 from ._models import (
     ITEM_KINDS,
     SUBMISSION_STATUSES,
@@ -70,6 +70,7 @@ __all__ = [
     "UseCaseVersion",
     "alembic_config",
     "export_csv",
+    "write_csv",
     "export_json",
     "export_table",
     "make_engine",

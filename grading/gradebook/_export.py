@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from ._models import Lab, Learner, Notebook, Team
 from ._records import item_keys
 
-__all__ = ["export_csv", "export_json", "export_table", "flag_summary"]
+__all__ = ["export_csv", "export_json", "export_table", "flag_summary", "write_csv"]
 
 #: What the grading engine's submission flags say, in the export's words.
 FLAG_WORDS = (
@@ -139,6 +139,19 @@ def export_csv(gradebook, file, *, labs=None, archived=False):
         Include archived labs and learners.
     """
     columns, rows = export_table(gradebook, labs=labs, archived=archived)
+    write_csv(columns, rows, file)
+
+
+def write_csv(columns, rows, file):
+    """Write rows of :func:`export_table` as CSV: empty cell for no score, no trailing zeros.
+
+    Parameters
+    ----------
+    columns : list of str
+    rows : list of dict
+    file : text file
+        Opened with ``newline=""``.
+    """
     writer = csv.writer(file, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:

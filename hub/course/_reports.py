@@ -231,23 +231,12 @@ def gradebook_table(course, *, lab=None, archived=False):
 
 def gradebook_csv(course, *, lab=None, archived=False):
     """Return the gradebook as CSV text (the rows of :func:`gradebook_table`)."""
-    import csv
+    from ai4scale.grading.gradebook import write_csv
 
     table = gradebook_table(course, lab=lab, archived=archived)
     out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table["columns"])
-    for row in table["rows"]:
-        writer.writerow([_csv_cell(row[c]) for c in table["columns"]])
+    write_csv(table["columns"], table["rows"], out)
     return out.getvalue()
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(round(value, 6))
-    return str(value)
 
 
 def set_archived(course, *, lab=None, learner=None, archived=True):
