@@ -59,7 +59,7 @@ submission number {{ fb.version }}
 <td>{{ it.title }}{% if multi %}<br><small>{{ it.notebook }}</small>{% endif %}</td>
 <td class="num">{{ points(it.score) }} / {{ points(it.max_points) }}</td>
 <td class="{{ it.status }}">{{ result(it) }}</td>
-<td>{% if it.message %}<div class="msg">{{ it.message }}</div>{% endif %}
+<td>{% if it.message and not (it.manual and it.kind != "auto") %}<div class="msg">{{ it.message }}</div>{% endif %}
 {%- if it.comments %}<div><strong>Comments:</strong> {{ it.comments }}</div>{% endif %}</td>
 </tr>
 {% endfor %}</tbody>
@@ -92,6 +92,9 @@ def when(value):
 def _result(item):
     """Return the result column: what happened, and who set the score, said once."""
     status = item["status"]
+    by_hand = item.get("kind", "auto") != "auto"
+    if by_hand and item.get("manual"):
+        return "graded by your trainer"
     if status == "manual":
         return "graded by your trainer" if item["score"] is not None else _STATUS["manual"]
     text = _STATUS.get(status, status)
