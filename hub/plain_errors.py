@@ -220,9 +220,12 @@ def _report(shell, etype, value, tb):
     """Display the plain report (HTML, full details folded) and return the short lines."""
     where, line = _where(shell, tb)
     meaning = explain(etype, value)
+    # Otherwise the error's own words (ours are written for learners, e.g. a dataset or a
+    # service that does not answer), without Python's name for it.
+    said = str(value).strip()
     what, advice = meaning or (
-        "The code stopped with an error.",
-        "Read the technical details below; the last line says what went wrong.",
+        said or "The code stopped with an error.",
+        "If the message does not help, open the technical details below, or ask your trainer.",
     )
     parts = [
         '<div class="ai4scale-plain-error" style="border-left:4px solid #c0392b;'

@@ -326,8 +326,24 @@ def test_instructor_grades_with_rubric_and_releases_feedback(hub, instructor_pag
     page.goto(hub.url + COURSE + "instructor/gradebook")
     page.wait_for_selector("#gradebook-table")
     assert LEARNER in page.locator("#gradebook-table").inner_text()
+    # One lab at a time by default (the one released last), its items named by their titles.
+    assert page.locator("#gradebook-lab").input_value() != ""
+    page.select_option("#gradebook-lab", LAB)
+    page.locator("#gradebook-table thead", has_text="What does the gap tell us?").wait_for()
+    headings = page.locator("#gradebook-table thead").inner_text()
+    assert "Full name" in headings and "Total" in headings
+    assert page.locator("#gradebook-table tbody tr td").nth(1).inner_text().strip()  # a full name
     csv_href = page.locator("#gradebook-csv").get_attribute("href")
-    assert csv_href.endswith("api/instructor/gradebook.csv")
+    assert csv_href.endswith(f"api/instructor/gradebook.csv?lab={LAB}")
+    # A test account leaves the views with Archive (its grades are kept) and comes back.
+    row = page.locator(f'#gradebook-table tr[data-learner="{LEARNER}"]')
+    row.locator("button.course-archive-learner").click()
+    row.wait_for(state="detached")
+    page.check("#gradebook-archived")
+    page.locator(f'#gradebook-table tr[data-learner="{LEARNER}"]').wait_for()
+    buttons = page.locator(f'#gradebook-table tr[data-learner="{LEARNER}"] button')
+    buttons.filter(has_text="Restore").click()
+    buttons.filter(has_text="Archive").wait_for()
     page.screenshot(path=str(artifacts / "course-instructor-gradebook.png"), full_page=True)
 
 

@@ -111,6 +111,17 @@ def test_common_beginner_errors_get_a_hint(kernel, code, words):
     assert words in html
 
 
+def test_other_errors_keep_their_own_words(kernel):
+    code = (
+        "class ServiceDown(Exception):\n    pass\n"
+        "raise ServiceDown('the course service does not answer right now')"
+    )
+    status, shown, html, _ = run(kernel, code)
+    assert status == "error"
+    assert "the course service does not answer right now" in shown
+    assert "ServiceDown" not in shown and "Traceback" not in shown
+
+
 def test_grading_and_plain_kernels_keep_pythons_report():
     """Without a hub server around it (the grader's kernels), the extension does nothing."""
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER",)}

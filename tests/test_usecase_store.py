@@ -51,16 +51,33 @@ def store(course):
     return UseCaseStore(course)
 
 
-def test_an_existing_gradebook_migrates_to_use_cases_with_nothing_lost(tmp_path):
+#: A course's rows as an older schema holds them, written in SQL (the models are newer).
+OLD_ROWS = [
+    "INSERT INTO courses (id, code, title) VALUES (1, 'default', '')",
+    "INSERT INTO labs (id, slug, course_id, title) VALUES (1, 'lab-1', 1, 'Lab one')",
+    "INSERT INTO notebooks (id, lab_id, name, position) VALUES (1, 1, 'lab.ipynb', 0)",
+    "INSERT INTO items (id, notebook_id, grade_id, points, kind, task, position)"
+    " VALUES (1, 1, 'q1', 2, 'auto', 0, 0)",
+    "INSERT INTO learners (id, username, full_name) VALUES (1, 'tom', 'Tom Tester')",
+    "INSERT INTO teams (id, name) VALUES (1, 't1')",
+    "INSERT INTO team_members (team_id, learner_id) VALUES (1, 1)",
+    "INSERT INTO releases (id, lab_id, group_name, released_at, released_by)"
+    " VALUES (1, 1, 'learners', '2026-01-05 09:00:00+00:00', 'tina')",
+]
+
+
+@pytest.mark.parametrize("old", ["0002", "0003"])
+def test_an_existing_gradebook_migrates_to_use_cases_with_nothing_lost(tmp_path, old):
     url = f"sqlite:///{tmp_path / 'gb.sqlite'}"
     with Gradebook(url) as gb:
-        gb.upgrade("0002")
-        gb.upsert_lab("lab-1", notebooks={"lab.ipynb": [{"grade_id": "q1", "points": 2}]})
-        gb.upsert_team("t1", members=["tom"])
-        assert "usecases" not in inspect(gb.engine).get_table_names()
+        gb.upgrade(old)
+        with gb.engine.begin() as conn:
+            for statement in OLD_ROWS:
+                conn.execute(text(statement))
+        assert ("usecases" in inspect(gb.engine).get_table_names()) == (old == "0003")
     with Gradebook(url) as gb:
         gb.upgrade()
-        assert gb.current_revision() == "0003"
+        assert gb.current_revision() == "0004"
         tables = set(inspect(gb.engine).get_table_names())
         assert {
             "usecases",
@@ -76,6 +93,17 @@ def test_an_existing_gradebook_migrates_to_use_cases_with_nothing_lost(tmp_path)
             assert conn.execute(text("SELECT grade_id FROM items")).scalars().all() == ["q1"]
             assert conn.execute(text("SELECT name FROM teams")).scalars().all() == ["t1"]
             assert conn.execute(text("SELECT username FROM learners")).scalars().all() == ["tom"]
+        # 0004: the old release is a guided one, nothing is archived.
+        assert [r.track for r in gb.releases("lab-1")] == ["guided"]
+        assert gb.archived() == {"labs": [], "learners": []}
+        # And back: going down to 0003 keeps every row too.
+        from ai4scale.grading.gradebook import alembic_config
+        from alembic import command
+
+        command.downgrade(alembic_config(gb.engine), "0003")
+        with gb.engine.connect() as conn:
+            assert conn.execute(text("SELECT grade_id FROM items")).scalars().all() == ["q1"]
+            assert conn.execute(text("SELECT count(*) FROM releases")).scalar() == 1
 
 
 def test_create_update_versions_and_list(store):

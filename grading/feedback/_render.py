@@ -59,7 +59,8 @@ submission number {{ fb.version }}
 <td>{{ it.title }}{% if multi %}<br><small>{{ it.notebook }}</small>{% endif %}</td>
 <td class="num">{{ points(it.score) }} / {{ points(it.max_points) }}</td>
 <td class="{{ it.status }}">{{ result(it) }}</td>
-<td>{% if it.message and not (it.manual and it.kind != "auto") %}<div class="msg">{{ it.message }}</div>{% endif %}
+<td>{% if it.message and not (it.manual and it.kind != "auto") -%}
+<div class="msg">{{ it.message }}</div>{% endif %}
 {%- if it.comments %}<div><strong>Comments:</strong> {{ it.comments }}</div>{% endif %}</td>
 </tr>
 {% endfor %}</tbody>

@@ -39,10 +39,16 @@ WRONG = {
 
 
 def learner_nb():
-    """The released learner notebook."""
+    """The released learner notebook, analyst track (nbgrader's placeholders).
+
+    The attacks and the sanitiser's tests count cells by position; the
+    guided track adds worked examples, and is covered by the honest corpus
+    (``tests/honest``) and the labs' own tests.
+    """
     from ai4scale.grading.labformat import learner_version, read_source_notebook
 
-    return learner_version(read_source_notebook(LAB / NOTEBOOK), name=NOTEBOOK)
+    source = read_source_notebook(LAB / NOTEBOOK)
+    return learner_version(source, name=NOTEBOOK, track="analyst")
 
 
 def answered(answers, *, first=None, nb=None):

@@ -33,11 +33,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True))
 
 
+def _drop_column(table, column):
+    # SQLite's batch mode copies the table and drops the old one, and dropping "labs" or
+    # "learners" deletes their children through ON DELETE CASCADE: use SQLite's own
+    # DROP COLUMN (3.35+), which touches nothing else.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(sa.text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
+    else:
+        op.drop_column(table, column)
+
+
 def downgrade() -> None:
-    """Downgrade schema."""
-    with op.batch_alter_table("learners", schema=None) as batch_op:
-        batch_op.drop_column("archived_at")
-    with op.batch_alter_table("labs", schema=None) as batch_op:
-        batch_op.drop_column("archived_at")
-    with op.batch_alter_table("releases", schema=None) as batch_op:
-        batch_op.drop_column("track")
+    """Downgrade schema (every row kept)."""
+    _drop_column("learners", "archived_at")
+    _drop_column("labs", "archived_at")
+    _drop_column("releases", "track")
