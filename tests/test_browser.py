@@ -23,11 +23,12 @@ def test_learner_logs_in_and_gets_jupyterlab(hub, artifacts):
             page.fill("#password_input", ROSTER["theo"][2])
             page.click("#login_submit")
             page.wait_for_selector(".jp-LabShell", timeout=120_000)
-            # A first visit: the welcome in front, the launcher (with a My labs card) behind it.
+            # A first visit: the welcome in front; a new launcher has a My labs card.
             page.wait_for_selector("#ai4scale-welcome", timeout=60_000)
-            page.wait_for_selector(".jp-Launcher", state="attached", timeout=60_000)
+            page.locator(".jp-LabShell").click()
+            page.keyboard.press("Control+Shift+L")
             card = page.locator(".jp-Launcher .jp-LauncherCard", has_text="My labs")
-            card.first.wait_for(state="attached", timeout=60_000)
+            card.first.wait_for(timeout=60_000)
             page.screenshot(path=str(artifacts / "jupyterlab.png"))
             assert "/user/theo/lab" in page.url
         finally:
