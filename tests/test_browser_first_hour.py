@@ -156,7 +156,7 @@ def test_get_the_lab_and_meet_the_friendly_stop(hub, session, artifacts):
         assert word not in shown, word
     # The learner is taken to that exercise, not left at the bottom of the notebook.
     active = nb.locator(".jp-Cell.jp-mod-active")
-    expect(active).to_contain_text("# Exercise 1: Approval rate per district")
+    expect(active).to_contain_text("# Exercise 1: Approval rate per district", timeout=15_000)
     # Run All stopped there: the check after the exercise did not run.
     check = nb.locator(".jp-CodeCell", has_text="approval_rates(decisions)")
     assert check.count() >= 1

@@ -128,19 +128,41 @@
           }
         });
 
-        // "Run All" stopped at a cell: show that cell (after JupyterLab's own bookkeeping).
+        // "Run All" stopped at a cell: show that cell. The cells queued after it are reported
+        // as failed too (aborted), so the first failure of a run wins, shown once they are all in.
+        const firstFailure = new Map();
         notebookMod.NotebookActions.executed.connect((_, args) => {
           if (!args || args.success || !args.notebook || !args.cell) return;
-          window.setTimeout(() => {
-            const index = args.notebook.widgets.indexOf(args.cell);
-            if (index < 0) return;
-            args.notebook.deselectAll();
-            args.notebook.activeCellIndex = index;
-            const shown = args.notebook.scrollToCell
-              ? args.notebook.scrollToCell(args.cell, "center")
-              : args.cell.node.scrollIntoView({ block: "center" });
+          const notebook = args.notebook;
+          const index = notebook.widgets.indexOf(args.cell);
+          if (index < 0) return;
+          const pending = firstFailure.get(notebook);
+          if (pending) {
+            pending.index = Math.min(pending.index, index);
+            return;
+          }
+          const chosen = { index };
+          firstFailure.set(notebook, chosen);
+          const show = () => {
+            if (notebook.isDisposed || chosen.index >= notebook.widgets.length) return;
+            notebook.deselectAll();
+            notebook.activeCellIndex = chosen.index;
+            const cell = notebook.widgets[chosen.index];
+            const shown = notebook.scrollToCell
+              ? notebook.scrollToCell(cell, "center")
+              : cell.node.scrollIntoView({ block: "center" });
             Promise.resolve(shown).catch(() => undefined);
-          }, 0);
+          };
+          window.setTimeout(() => {
+            firstFailure.delete(notebook);
+            show();
+            // "Run All" moves to the last cell when it finishes its own bookkeeping; on a busy
+            // machine that can come later: show the cell again unless the learner moved on.
+            const last = notebook.widgets.length - 1;
+            window.setTimeout(() => {
+              if (notebook.activeCellIndex === last && chosen.index !== last) show();
+            }, 1500);
+          }, 300);
         });
 
         // A learner's first visit: the panel opens, with a welcome.
