@@ -165,6 +165,9 @@ def load_settings(path=None, *, overrides=None):
                 user = tomllib.load(f)
         except tomllib.TOMLDecodeError as e:
             raise SettingsError(f"{file}: not valid TOML: {e}") from e
+        except PermissionError as e:
+            # Root-only (it holds secrets): `ai4scale up` makes it so.
+            raise SettingsError(f"{file}: cannot read it (only root may): {e.strerror}") from e
     settings = _merge(_merge(default_settings(), user), overrides or {})
     validator = jsonschema.Draft202012Validator(settings_schema())
     errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.path))
