@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from pathlib import Path
 
 from ._state import admin_token_file, read_or_create_secret, state_dir
@@ -53,8 +54,31 @@ def demo_passwords_file(settings):
     return state_dir(settings) / "demo-passwords.txt"
 
 
+#: Mode of the settings file: it may hold the OIDC client secret and database
+#: passwords, so only root reads it (nothing a learner runs needs it).
+SETTINGS_MODE = 0o600
+
+
+def _tighten(path):
+    """Make ``path`` root's own with mode 0600; return what changed, or ``""``."""
+    st = path.stat()
+    changes = []
+    if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+        os.chown(path, 0, 0)
+        changes.append(f"owner {st.st_uid}:{st.st_gid} -> root")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode != SETTINGS_MODE:
+        path.chmod(SETTINGS_MODE)
+        changes.append(f"mode {mode:04o} -> {SETTINGS_MODE:04o}")
+    return ", ".join(changes)
+
+
 def ensure_settings_file(path):
-    """Write a commented settings file at ``path`` if there is none.
+    """Write a commented settings file at ``path`` if there is none; keep it root-only.
+
+    The file is created with mode 0600 (owner root). An existing file with a
+    looser mode or another owner is tightened, and the step says so: it is
+    where the OIDC ``client_secret`` and database URLs with passwords go.
 
     Parameters
     ----------
@@ -68,11 +92,16 @@ def ensure_settings_file(path):
     """
     path = Path(path)
     if path.exists():
-        return f"settings: {path} (kept)"
+        changed = _tighten(path)
+        if changed:
+            return f"settings: {path} (kept; made root-only: {changed})"
+        return f"settings: {path} (kept, root-only)"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_SETTINGS_TEMPLATE)
-    path.chmod(0o644)
-    return f"settings: wrote {path}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SETTINGS_MODE)
+    with os.fdopen(fd, "w") as f:
+        f.write(_SETTINGS_TEMPLATE)
+    _tighten(path)
+    return f"settings: wrote {path} (root-only)"
 
 
 def ensure_directories(settings):
@@ -87,8 +116,9 @@ def ensure_directories(settings):
 
 
 def ensure_secrets(settings):
-    """Create the admin service token used by ``ai4scale roster import``."""
+    """Create the admin service token used by ``ai4scale roster import`` (root only)."""
     read_or_create_secret(admin_token_file(settings))
+    admin_token_file(settings).chmod(0o600)  # an older or copied file may be looser
     return "secrets: admin service token ready"
 
 
