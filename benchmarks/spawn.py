@@ -25,6 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import hubtest  # noqa: E402
+from _hubprocs import proxy_pid  # noqa: E402
 
 PREFIX = "ai4b-"
 CGROUP_PARENT = "ai4scale-bench"
@@ -49,13 +50,6 @@ def rss_mb(pid, *, children=False):
     if children:
         total += sum(c.memory_info().rss for c in proc.children(recursive=True))
     return total / 2**20
-
-
-def proxy_pid(hub):
-    for child in psutil.Process(hub.proc.pid).children(recursive=True):
-        if any("configurable-http-proxy" in a for a in child.cmdline()):
-            return child.pid
-    return None
 
 
 def main():
@@ -98,7 +92,7 @@ def main():
 
         hub_rss = rss_mb(hub.proc.pid)
         ppid = proxy_pid(hub)
-        proxy_rss = rss_mb(ppid) if ppid else float("nan")
+        proxy_rss = rss_mb(ppid) if ppid else None  # not found: reported as n/a
         server_rss = [rss_mb(hubtest.server_pid(n)) for n in names]
         server_cpu = [sum(psutil.Process(hubtest.server_pid(n)).cpu_times()[:2]) for n in names]
 
@@ -113,7 +107,7 @@ def main():
         total = psutil.virtual_memory().total / 2**20
         reserve = 2048  # OS, page cache headroom
         per_learner = statistics.median(server_rss) + kernel_rss
-        fit = int((total - reserve - hub_rss - proxy_rss) // per_learner)
+        fit = int((total - reserve - hub_rss - (proxy_rss or 0)) // per_learner)
 
         print(
             f"spawn latency, 1 learner at a time ({len(single)} runs): "
@@ -124,7 +118,8 @@ def main():
             f"p50 {pct(concurrent_times, 50):.2f} s, p95 {pct(concurrent_times, 95):.2f} s, "
             f"max {max(concurrent_times):.2f} s"
         )
-        print(f"RSS hub {hub_rss:.0f} MiB, proxy {proxy_rss:.0f} MiB")
+        proxy_text = f"{proxy_rss:.0f} MiB" if proxy_rss is not None else "n/a (not found)"
+        print(f"RSS hub {hub_rss:.0f} MiB, proxy {proxy_text}")
         print(
             f"RSS single-user server: median {statistics.median(server_rss):.0f} MiB "
             f"(min {min(server_rss):.0f}, max {max(server_rss):.0f})"
@@ -137,7 +132,7 @@ def main():
         print(f"per active learner (server + one kernel): {per_learner:.0f} MiB")
         print(
             f"projected concurrent learners in {total / 1024:.1f} GiB "
-            f"(minus {reserve} MiB reserve, hub, proxy): {fit}"
+            f"(minus {reserve} MiB reserve, hub{', proxy' if proxy_rss is not None else ''}): {fit}"
         )
     finally:
         hubtest.stop_hub(hub)
