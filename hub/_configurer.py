@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._security import update_security
 from ._settings import load_settings
 from ._state import admin_token_file, read_or_create_secret, state_dir
 from .teams import (
@@ -449,6 +450,7 @@ def update_steps():
         update_network,
         update_state,
         update_branding,
+        update_security,
         update_auth,
         update_groups_and_roles,
         update_services,

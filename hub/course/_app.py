@@ -85,6 +85,9 @@ def make_app(course, hub, *, prefix="/services/course/", cookie_secret=None):
         hub=hub,
         jobs={},
         service_prefix=prefix,
+        # The hub logs the pages' Content-Security-Policy violations.
+        csp_report_uri=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/")
+        + "/hub/security/csp-report",
         cookie_secret=cookie_secret or os.urandom(32),
         xsrf_cookies=False,  # HubOAuth checks XSRF for cookie-authenticated requests
     )

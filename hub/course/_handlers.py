@@ -52,6 +52,21 @@ class CourseHandler(HubOAuthenticated, web.RequestHandler):
 
     person = None
 
+    def set_default_headers(self):
+        """Send the security headers on every answer, pages, API and errors alike.
+
+        The pages may be framed by the same origin only: JupyterLab's "My labs"
+        panel embeds them (``?embed=1``). See :mod:`ai4scale.hub._security`.
+        """
+        from ai4scale.hub._security import security_headers
+
+        headers = security_headers(
+            frame_ancestors="'self'", report_uri=self.settings.get("csp_report_uri")
+        )
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.set_header("X-Frame-Options", "SAMEORIGIN")
+
     @property
     def course(self):
         """The :class:`Course` (application setting ``course``)."""
@@ -287,7 +302,10 @@ class FeedbackPageHandler(APIHandler):
         glab, _ = _labs.visible_lab(self.course, self.lab_arg(lab), self.person)
         page = _grading.feedback_page(self.course, lab, owner_of(glab, self.person))
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.set_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+        )
         self.set_header("Cache-Control", "no-store")
         self.finish(page.read_bytes())
 

@@ -474,7 +474,8 @@ class DossierHandler(TableHandler):
             if what == "report.html":
                 self.set_header(
                     "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                    "frame-ancestors 'self'",
                 )
                 self.set_header("Content-Type", "text/html; charset=UTF-8")
                 self.set_header("Cache-Control", "no-store")

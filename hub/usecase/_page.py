@@ -118,5 +118,4 @@ class UseCasesPage(PageHandler):
         """Render from our templates (falling back to the course's), like the course pages."""
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Frame-Options", "SAMEORIGIN")
         self.finish(_ENV.get_template(template).render(self.context(**extra)))
