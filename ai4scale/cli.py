@@ -15,6 +15,7 @@ from ai4scale import __version__
 #: Modules that contribute subcommands, in help order.
 GROUPS = [
     "ai4scale.hub.cli_up",
+    "ai4scale.hub.cli_service",
     "ai4scale.hub.cli_roster",
     "ai4scale.hub.cli_users",
     "ai4scale.hub.cli_course",

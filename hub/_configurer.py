@@ -15,6 +15,7 @@ from pathlib import Path
 from ._security import update_security
 from ._settings import load_settings
 from ._state import admin_token_file, read_or_create_secret, state_dir
+from .daemons.parent_death import wrap
 from .teams import (
     WORKSPACES_GROUP,
     hub_groups,
@@ -60,33 +61,38 @@ def _venv_bin(settings, name):
 def update_network(c, settings):
     """Set where the proxy, the hub API and the proxy API listen.
 
-    Under the Zero to JupyterHub chart the chart sets these; leave them.
+    The proxy runs as a process of its own (:mod:`ai4scale.hub.daemons.proxy`,
+    started by ``ai4scale up`` or its systemd unit): the hub neither starts
+    nor stops it, so a hub restart keeps the public port and every open
+    connection. The hub reads the proxy API's token from the state directory.
+    Under the Zero to JupyterHub chart the chart sets all this; leave it.
     """
     if settings["profile"] == "kubernetes":
         return
+    from .daemons import proxy_token
+
     hub = settings["hub"]
     c.JupyterHub.bind_url = f"http://{hub['ip']}:{hub['port']}"
     c.JupyterHub.hub_port = hub["api_port"]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub['proxy_api_port']}"
-    # configurable-http-proxy with binary websocket frames kept binary (see _proxy.py).
-    # It buffers whole responses, with tornado's 20 s default timeout: a spawn
-    # slower than that cut the spawn-pending page's progress stream (503) and
-    # left the learner waiting on it. Allow 10 minutes.
-    c.ConfigurableHTTPProxy.command = [
-        _venv_bin(settings, "python"),
-        "-m",
-        "ai4scale.hub._proxy",
-        "--proxy-timeout=600000",
-    ]
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.auth_token = proxy_token(settings)
 
 
 def update_state(c, settings):
-    """Keep the hub database and cookie secret in the state directory."""
+    """Keep the hub database and cookie secret in the state directory; keep servers on restart.
+
+    ``cleanup_servers`` is off: stopping or restarting the hub (an upgrade,
+    new settings, a service manager's restart) leaves learners' servers and
+    kernels running; the restarted hub finds them from its database (the
+    spawner's saved state: pid and cgroup). ``ai4scale down`` stops them.
+    """
     state = state_dir(settings)
     c.JupyterHub.db_url = settings["hub"]["db_url"].replace("{state_dir}", str(state))
     c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
-    c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+    c.JupyterHub.cleanup_servers = False
+    c.JupyterHub.cleanup_proxy = False
 
 
 def landing_url(handler):
@@ -173,7 +179,11 @@ def update_groups_and_roles(c, settings):
 
 
 def update_services(c, settings):
-    """Set the managed idle culler and the admin service token."""
+    """Set the managed idle culler and the admin service token.
+
+    Managed services run through :mod:`ai4scale.hub.daemons.parent_death`:
+    they end with the hub that started them, also when it is killed.
+    """
     services = [
         {
             "name": ADMIN_SERVICE,
@@ -185,13 +195,15 @@ def update_services(c, settings):
         services.append(
             {
                 "name": "idle-culler",
-                "command": [
-                    sys.executable,
-                    "-m",
-                    "jupyterhub_idle_culler",
-                    f"--timeout={culler['timeout']}",
-                    f"--cull-every={culler['every']}",
-                ],
+                "command": wrap(
+                    [
+                        sys.executable,
+                        "-m",
+                        "jupyterhub_idle_culler",
+                        f"--timeout={culler['timeout']}",
+                        f"--cull-every={culler['every']}",
+                    ]
+                ),
             }
         )
     c.JupyterHub.services = services + course_services(settings)
@@ -224,7 +236,7 @@ def course_services(settings):
         {
             "name": COURSE_SERVICE,
             "url": f"http://127.0.0.1:{course['port']}",
-            "command": [sys.executable, "-m", "ai4scale.hub.course", "--settings", file],
+            "command": wrap([sys.executable, "-m", "ai4scale.hub.course", "--settings", file]),
             "environment": {"AI4SCALE_CONFIG": file},
             "oauth_no_confirm": True,
             "display": True,

@@ -4,35 +4,41 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 from rich.console import Console
 
+from . import daemons
 from ._settings import load_settings, settings_path
-from ._state import state_dir
+from .daemons import hub_command
 from .installer import demo_passwords_file, ensure_settings_file, install_steps
 
-__all__ = ["hub_command", "register", "share_team_workspaces", "wait_for_hub"]
-
-CONFIG_FILE = Path(__file__).with_name("jupyterhub_config.py")
+__all__ = ["down", "hub_command", "launch", "register", "share_team_workspaces", "wait_for_hub"]
 
 
 def register(subparsers):
     """Add the ``up`` subcommand."""
     p = subparsers.add_parser(
         "up",
-        help="set up this machine and run the hub (Ctrl-C stops it)",
-        description="Prepare directories, secrets and the demo course, then run JupyterHub.",
+        help="set up this machine and run the sandbox (Ctrl-C stops it)",
+        description=(
+            "Prepare directories, secrets and the demo course, then run the proxy and "
+            "JupyterHub. In the foreground (the default) Ctrl-C stops everything; with "
+            "--service they run as system services (systemd units where systemd runs "
+            "the machine) and `ai4scale restart` restarts the hub while learners keep working."
+        ),
     )
     p.add_argument("--ip", help="address to listen on (default: hub.ip of the settings)")
     p.add_argument("--port", type=int, help="port to listen on (default: hub.port)")
     p.add_argument("--no-demo", action="store_true", help="do not create the demo course")
     p.add_argument("--no-datasets", action="store_true", help="do not prepare the datasets")
     p.add_argument("--no-start", action="store_true", help="prepare only; do not run the hub")
+    p.add_argument(
+        "--service",
+        action="store_true",
+        help="run as system services (systemd units, else detached) and return",
+    )
     p.set_defaults(func=run_up)
 
 
@@ -41,24 +47,6 @@ def hub_url(settings):
     ip = settings["hub"]["ip"]
     host = "127.0.0.1" if ip in ("", "0.0.0.0") else ip
     return f"http://{host}:{settings['hub']['port']}/"
-
-
-def hub_command(settings, settings_file):
-    """Return the command line and environment that run JupyterHub with ``settings``."""
-    hub = settings["hub"]
-    venv_bin = Path(settings["paths"]["venv"]) / "bin"
-    jupyterhub = venv_bin / "jupyterhub"
-    if not jupyterhub.exists():
-        jupyterhub = Path(sys.executable).with_name("jupyterhub")
-    cmd = [
-        str(jupyterhub),
-        "-f",
-        str(CONFIG_FILE),
-        f"--JupyterHub.bind_url=http://{hub['ip']}:{hub['port']}",
-    ]
-    env = dict(os.environ, AI4SCALE_CONFIG=str(settings_file))
-    env["PATH"] = f"{venv_bin}:{env.get('PATH', '/usr/bin:/bin')}"
-    return cmd, env
 
 
 def hub_is_up(url, timeout=2.0):
@@ -82,12 +70,8 @@ def wait_for_hub(url, proc=None, timeout=90):
     return False
 
 
-def run_up(args):
-    """Prepare the machine, then run the hub until interrupted."""
-    console = Console()
-    if os.geteuid() != 0:
-        console.print("[red]ai4scale up must run as root[/]: it creates system users and cgroups.")
-        return 1
+def prepare(args, console):
+    """Run the install steps; return ``(settings file, settings)``."""
     file = settings_path(args.config)
     overrides = {"hub": {}}
     if args.ip:
@@ -100,6 +84,47 @@ def run_up(args):
         for step in install_steps(demo=not args.no_demo, datasets=not args.no_datasets):
             status.update(f"Preparing the sandbox: {step.__name__.removeprefix('ensure_')}")
             console.print("  " + step(settings))
+    return file, settings
+
+
+def launch(settings, file, console):
+    """Reap a killed hub's services, start the proxy, then the hub; return the hub or None.
+
+    Returns
+    -------
+    subprocess.Popen or None
+        The new hub process, or None when a hub already answers.
+
+    Raises
+    ------
+    DaemonError
+        The proxy or the hub did not start (the message quotes the log).
+    """
+    for line in daemons.reap_orphans(settings):
+        console.print(f"  stopped a service a killed hub left running: {line}")
+    console.print("  " + daemons.ensure_proxy(settings, file))
+    if daemons.hub_answers(settings):
+        return None
+    log = daemons.hub_log(settings)
+    console.print(f"  starting JupyterHub (log: {log})")
+    proc = daemons.start_hub(settings, file)
+    with console.status("Waiting for the hub to answer"):
+        ready = wait_for_hub(hub_url(settings), proc)
+    if not ready:
+        proc.terminate()
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise daemons.DaemonError(f"the hub did not start; last lines of {log}:\n{tail}")
+    console.print("  " + share_team_workspaces(settings))
+    return proc
+
+
+def run_up(args):
+    """Prepare the machine, then run the sandbox (foreground, or as services)."""
+    console = Console()
+    if os.geteuid() != 0:
+        console.print("[red]ai4scale up must run as root[/]: it creates system users and cgroups.")
+        return 1
+    file, settings = prepare(args, console)
     url = hub_url(settings)
     passwords = demo_passwords_file(settings)
     banner = f"[bold green]AI4Scale Sandbox[/] at [bold]{url}[/]"
@@ -108,26 +133,74 @@ def run_up(args):
     if args.no_start:
         console.print("Prepared; not starting the hub (--no-start).")
         return 0
-    if hub_is_up(url):
+    if args.service:
+        return run_service(settings, file, console, banner)
+    proc = launch(settings, file, console)
+    if proc is None:
         console.print(banner.replace("at", "already running at", 1))
         return 0
-    cmd, env = hub_command(settings, file)
-    log = state_dir(settings) / "jupyterhub.log"
-    console.print(f"  starting JupyterHub (log: {log})")
-    with open(log, "ab") as logf:
-        proc = subprocess.Popen(cmd, env=env, cwd=state_dir(settings), stdout=logf, stderr=logf)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda s, f: proc.send_signal(signal.SIGTERM))
-    with console.status("Waiting for the hub to answer"):
-        ready = wait_for_hub(url, proc)
-    if not ready:
-        proc.terminate()
-        console.print(f"[red]The hub did not start[/]; last lines of {log}:")
-        console.print("\n".join(log.read_text(errors="replace").splitlines()[-20:]))
-        return 1
-    console.print("  " + share_team_workspaces(settings))
-    console.print(banner + "\n  Ctrl-C stops the hub.")
-    return proc.wait()
+    stopping = []
+
+    def on_signal(sig, frame):
+        stopping.append(sig)
+        proc.send_signal(signal.SIGTERM)
+
+    # Ctrl-C ends the demo: everything stops. SIGTERM (a service manager)
+    # stops the hub only: learners keep working until it is started again.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    console.print(
+        banner + "\n  Ctrl-C stops the sandbox, learners' servers included."
+        "\n  `ai4scale restart` restarts the hub while learners keep working."
+    )
+    status = proc.wait()
+    if stopping and stopping[0] == signal.SIGINT:
+        console.print("Stopping the sandbox: " + ", ".join(down(settings, hub_proc=proc)))
+    return status
+
+
+def run_service(settings, file, console, banner):
+    """``ai4scale up --service``: systemd units, or detached processes without systemd."""
+    if daemons.systemd_is_init():
+        for line in daemons.install_units(settings, file):
+            console.print("  " + line)
+        with console.status("Waiting for the hub to answer"):
+            ready = wait_for_hub(hub_url(settings), timeout=120)
+        if not ready:
+            console.print(
+                f"[red]The hub did not answer[/]: see `journalctl -u {daemons.HUB_UNIT}`."
+            )
+            return 1
+        console.print("  " + share_team_workspaces(settings))
+        console.print(banner + f"\n  systemd runs it: {daemons.PROXY_UNIT}, {daemons.HUB_UNIT}.")
+        return 0
+    proc = launch(settings, file, console)
+    console.print(banner.replace("at", "already running at", 1) if proc is None else banner)
+    console.print(
+        "  systemd does not run this machine: the proxy and the hub run detached.\n"
+        "  After a reboot or a crash run `ai4scale up --service` again;"
+        " `ai4scale restart`, `ai4scale status` and `ai4scale down` manage them."
+    )
+    return 0
+
+
+def down(settings, *, hub_proc=None, servers=True):
+    """Stop learners' servers (unless ``servers`` is False), the hub and the proxy.
+
+    Returns
+    -------
+    list of str
+        What was done.
+    """
+    done = []
+    if servers and daemons.hub_answers(settings):
+        done.append(f"{daemons.stop_servers(settings)} server(s) stopped")
+    if hub_proc is not None and hub_proc.poll() is None:
+        hub_proc.terminate()
+        hub_proc.wait(90)
+    done.append(daemons.stop_hub(settings))
+    done.append(daemons.stop_proxy(settings))
+    return done
 
 
 def share_team_workspaces(settings):

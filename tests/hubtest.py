@@ -24,9 +24,9 @@ from pathlib import Path
 import psutil
 import requests
 import websocket
-from ai4scale.hub import load_settings
+from ai4scale.hub import daemons, load_settings
 from ai4scale.hub._state import admin_token_file
-from ai4scale.hub.cli_up import hub_command, share_team_workspaces, wait_for_hub
+from ai4scale.hub.cli_up import share_team_workspaces, wait_for_hub
 
 
 def free_port():
@@ -153,18 +153,17 @@ class RunningHub:
 
 
 def start_hub(settings, settings_file, *, config_file=None, timeout=90):
-    """Start JupyterHub as the ``ai4scale up`` command does; wait until it answers."""
-    cmd, env = hub_command(settings, settings_file)
-    if config_file is not None:
-        cmd[cmd.index("-f") + 1] = str(config_file)
+    """Start the proxy and JupyterHub as ``ai4scale up`` does; wait until the hub answers."""
     state = Path(settings["paths"]["state_dir"])
     state.mkdir(parents=True, exist_ok=True)
+    daemons.reap_orphans(settings)
+    daemons.ensure_proxy(settings, settings_file)
     log = state / "jupyterhub.log"
-    with open(log, "ab") as f:
-        proc = subprocess.Popen(cmd, env=env, cwd=state, stdout=f, stderr=f)
+    proc = daemons.start_hub(settings, settings_file, config_file=config_file, log=log)
     hub = RunningHub(settings, Path(settings_file), proc, log)
     if not wait_for_hub(hub.url, proc, timeout=timeout):
         proc.kill()
+        daemons.stop_proxy(settings)
         raise RuntimeError("hub did not start:\n" + hub.log_text()[-4000:])
     hub.token = admin_token_file(settings).read_text().strip()
     # As ``ai4scale up`` does once the hub answers: share the team workspaces.
@@ -172,8 +171,8 @@ def start_hub(settings, settings_file, *, config_file=None, timeout=90):
     return hub
 
 
-def stop_hub(hub, timeout=60):
-    """Stop every server, the hub and its managed services.
+def stop_hub(hub, timeout=60, *, proxy=True):
+    """Stop every server, the hub and its managed services, then the proxy.
 
     Everything is stopped even when a step fails; then
     :class:`ServerDidNotStop` is raised naming what did not stop in time.
@@ -200,6 +199,8 @@ def stop_hub(hub, timeout=60):
         problems.append(f"the hub did not exit within {timeout} s of SIGTERM: killed")
         hub.proc.kill()
         hub.proc.wait(10)
+    if proxy:
+        daemons.stop_proxy(hub.settings)
     if problems:
         raise ServerDidNotStop("\n\n".join(problems))
 

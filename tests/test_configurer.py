@@ -8,6 +8,7 @@ resolved by JupyterHub itself, as at hub start.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,7 +58,9 @@ def test_defaults_give_the_local_profile(tmp_path):
 
     services = {s["name"]: s for s in c.JupyterHub.services}
     culler = services["idle-culler"]["command"]
-    assert culler[1:3] == ["-m", "jupyterhub_idle_culler"]
+    # Managed services end with the hub that started them (this process here).
+    assert culler[1:4] == ["-m", "ai4scale.hub.daemons.parent_death", str(os.getpid())]
+    assert culler[5:7] == ["-m", "jupyterhub_idle_culler"]
     assert "--timeout=3600" in culler and "--cull-every=300" in culler
     token = (state / "admin-service-token").read_text().strip()
     assert services["ai4scale-admin"]["api_token"] == token
@@ -80,6 +83,19 @@ def test_defaults_give_the_local_profile(tmp_path):
     assert c.RosterAuthenticator.accounts_url == f"sqlite:///{state}/accounts.sqlite"
 
 
+def test_restarts_keep_servers_and_the_proxy(tmp_path):
+    settings, c = configure(tmp_path)
+    assert c.JupyterHub.cleanup_servers is False
+    assert c.JupyterHub.cleanup_proxy is False
+    # The proxy is its own process; the hub reads its token from a root-only file.
+    assert c.ConfigurableHTTPProxy.should_start is False
+    token_file = tmp_path / "state" / "proxy-auth-token"
+    assert c.ConfigurableHTTPProxy.auth_token == token_file.read_text().strip()
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    hub = loaded(c)
+    assert hub.cleanup_servers is False
+
+
 def test_culler_off_when_timeout_is_zero(tmp_path):
     _, c = configure(tmp_path, "[culler]\ntimeout = 0")
     assert [s["name"] for s in c.JupyterHub.services] == ["ai4scale-admin", "course"]
@@ -89,7 +105,8 @@ def test_course_service_its_token_and_who_may_use_it(tmp_path):
     _, c = configure(tmp_path, "[course]\nport = 8099")
     course = {s["name"]: s for s in c.JupyterHub.services}["course"]
     assert course["url"] == "http://127.0.0.1:8099"
-    assert course["command"][1:] == [
+    assert course["command"][2:4] == ["ai4scale.hub.daemons.parent_death", str(os.getpid())]
+    assert course["command"][5:] == [
         "-m",
         "ai4scale.hub.course",
         "--settings",

@@ -1,0 +1,209 @@
+"""Restarts that keep learners working: the proxy on its own, servers kept, no orphans.
+
+A hub of its own (own user prefix, cgroup parent and ports): three learners
+hold a variable in a kernel and a file in their home. The hub is stopped
+with SIGTERM (a service manager's restart) and started again, then killed
+with SIGKILL and started again. Each time: the proxy kept running, every
+kernel still holds its variable over the websocket it already had, the
+files are there, and the hub's managed services (course service, idle
+culler) run exactly once; a killed course service is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import hubtest
+import psutil
+import pytest
+import requests
+from ai4scale.hub import daemons
+from conftest import ARTIFACTS, TEST_CGROUP_PARENT, TEST_USER_PREFIX
+
+LEARNERS = {f"tr{i}": ("learner", "", f"learner-pass-tr{i}x") for i in range(3)}
+ROSTER = {"trinst": ("instructor", "", "instructor-pass-tri"), **LEARNERS}
+
+
+@pytest.fixture(scope="module")
+def restart_hub():
+    """A hub with the course service and the idle culler, started as ``ai4scale up`` does."""
+    from ai4scale.hub.accounts import AccountStore
+    from ai4scale.hub.course import source_labs_dir
+    from ai4scale.hub.installer import install_steps
+    from ai4scale.hub.roster import read_roster
+
+    prefix, cgroups = f"{TEST_USER_PREFIX}r-", f"{TEST_CGROUP_PARENT}-restart"
+    state = Path(tempfile.mkdtemp(prefix="ai4scale-restart-"))
+    labs = state / "labs"
+    settings_file, settings = hubtest.write_settings(
+        state,
+        user_prefix=prefix,
+        cgroup_parent=cgroups,
+        culler_timeout=3600,
+        course_extra=f'labs_dir = "{labs}"',
+    )
+    for step in install_steps(demo=False, datasets=False):
+        step(settings)
+    shutil.copytree(source_labs_dir(), labs, ignore=shutil.ignore_patterns("_*", ".*"))
+    store = AccountStore.from_settings(settings)
+    store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", ROSTER)))
+    for name, (_, _, password) in ROSTER.items():
+        store.set_password(name, password)
+    store.close()
+    running = hubtest.start_hub(settings, settings_file)
+    try:
+        yield running
+    finally:
+        try:
+            hubtest.stop_hub(running)
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / "jupyterhub-restart.log").write_text(running.log_text())
+            hubtest.remove_accounts(prefix, cgroups)
+            shutil.rmtree(state, ignore_errors=True)
+            shutil.rmtree(settings["paths"]["datasets_dir"], ignore_errors=True)
+
+
+def services_of(hub):
+    """Return {service name: [pids]} of the managed services talking to this hub."""
+    api = f":{hub.settings['hub']['api_port']}/"
+    found = {}
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except (psutil.Error, OSError):
+            continue
+        name = env.get("JUPYTERHUB_SERVICE_NAME")
+        if name in daemons.MANAGED_SERVICES and api in env.get("JUPYTERHUB_API_URL", ""):
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                found.setdefault(name, []).append(proc.pid)
+    return found
+
+
+def course_answers(hub):
+    try:
+        r = requests.get(hub.url + "/services/course/", allow_redirects=False, timeout=5)
+    except requests.RequestException:
+        return False
+    return r.status_code in (200, 302)
+
+
+RUNNING = "JupyterHub is now running"
+
+
+def start_again(hub):
+    """Start the hub again as ``ai4scale up`` does (reap, proxy, hub); return seconds.
+
+    Returns once the hub has started all it manages: the proxy kept the
+    routes, so its API answers through the proxy a little earlier.
+    """
+    before = hub.log_text().count(RUNNING)
+    t0 = time.monotonic()
+    new = hubtest.start_hub(hub.settings, hub.settings_file)
+    hub.proc = new.proc
+    answered = time.monotonic() - t0
+    assert hubtest.wait_until(lambda: hub.log_text().count(RUNNING) > before, timeout=60)
+    return answered
+
+
+def check_learners_kept(hub, learners, kernels, proxy_pid):
+    assert daemons.proxy_pid(hub.settings) == proxy_pid, "the proxy was restarted"
+    for i, name in enumerate(learners):
+        model = hub.admin("GET", f"/users/{name}").json()
+        assert model["servers"][""]["ready"], f"the hub lost the server of {name}"
+        # The websocket opened before the restart is still the one in use.
+        out = kernels[name].execute("print(answer, open('notes.txt').read())")
+        assert out["status"] == "ok", out
+        assert out["stdout"].split() == [str(40 + i), f"kept-{name}"], out
+        # And a new page load through the proxy reaches the server.
+        r = requests.get(
+            f"{hub.url}/user/{name}/api/contents/notes.txt",
+            headers=kernels[name].headers,
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_learners_keep_kernels_and_files_through_hub_restarts(restart_hub):
+    hub = restart_hub
+    kernels = {}
+    for i, name in enumerate(LEARNERS):
+        s, r = hubtest.login(hub, name, LEARNERS[name][2])
+        assert r.status_code == 302, r.text
+        token = hubtest.user_token(s, hub, name)
+        hubtest.spawn(hub, name, token=token)
+        kernels[name] = hubtest.Kernel(hub, name, token)
+        code = f"answer = {40 + i}\nopen('notes.txt', 'w').write('kept-{name}')"
+        assert kernels[name].execute(code)["status"] == "ok"
+    servers = {name: hubtest.server_pid(name) for name in LEARNERS}
+    proxy_pid = daemons.proxy_pid(hub.settings)
+    assert proxy_pid, "the proxy does not run as its own process"
+    assert proxy_pid not in {p.pid for p in psutil.Process(hub.proc.pid).children(True)}
+    assert {k: len(v) for k, v in services_of(hub).items()} == {"course": 1, "idle-culler": 1}
+
+    # 1. A graceful stop, as a service manager sends, and a start.
+    assert daemons.stop_hub(hub.settings) == "hub: stopped"
+    assert not daemons.hub_answers(hub.settings)
+    assert services_of(hub) == {}, "the hub left its managed services running"
+    assert {name: hubtest.server_pid(name) for name in LEARNERS} == servers
+    out = kernels["tr0"].execute("print(answer + 1)")  # the hub is down; the kernel is not
+    assert out["stdout"].strip() == "41", out
+    seconds = start_again(hub)
+    print(f"graceful restart: hub answered again {seconds:.1f} s after the start")
+    check_learners_kept(hub, LEARNERS, kernels, proxy_pid)
+    assert {k: len(v) for k, v in services_of(hub).items()} == {"course": 1, "idle-culler": 1}
+    assert hubtest.wait_until(lambda: course_answers(hub), timeout=30)
+
+    # 2. The hub killed outright: its services end with it, nothing is doubled.
+    old_services = services_of(hub)
+    os.kill(hub.proc.pid, signal.SIGKILL)
+    hub.proc.wait(10)
+    assert hubtest.wait_until(lambda: services_of(hub) == {}, timeout=15), (
+        f"orphaned services after SIGKILL: {services_of(hub)}"
+    )
+    seconds = start_again(hub)
+    print(f"after SIGKILL: hub answered again {seconds:.1f} s after the start")
+    check_learners_kept(hub, LEARNERS, kernels, proxy_pid)
+    now = services_of(hub)
+    assert {k: len(v) for k, v in now.items()} == {"course": 1, "idle-culler": 1}
+    assert not set(sum(now.values(), [])) & set(sum(old_services.values(), []))
+    assert hubtest.wait_until(lambda: course_answers(hub), timeout=30)
+    assert {name: hubtest.server_pid(name) for name in LEARNERS} == servers
+
+    # 3. The course service killed: the hub starts a new one, once.
+    [course_pid] = services_of(hub)["course"]
+    os.kill(course_pid, signal.SIGKILL)
+
+    def replaced():
+        pids = services_of(hub).get("course", [])
+        return len(pids) == 1 and pids[0] != course_pid and course_answers(hub)
+
+    assert hubtest.wait_until(replaced, timeout=60), services_of(hub)
+    for kernel in kernels.values():
+        kernel.shutdown()
+
+
+def test_orphans_of_a_killed_hub_are_reaped(restart_hub):
+    """A service started without the launcher (an older version) is stopped at the next start."""
+    hub = restart_hub
+    api_port = hub.settings["hub"]["api_port"]
+    env = dict(
+        os.environ,
+        JUPYTERHUB_SERVICE_NAME="idle-culler",
+        JUPYTERHUB_API_URL=f"http://127.0.0.1:{api_port}/hub/api",
+    )
+    orphan = psutil.Popen(["sleep", "300"], env=env, start_new_session=True)
+    try:
+        done = daemons.reap_orphans(hub.settings)
+        assert any(f"pid {orphan.pid}" in line for line in done), done
+        assert not orphan.is_running()
+        # The hub's own services have a live hub as parent: left alone.
+        assert {k: len(v) for k, v in services_of(hub).items()} == {"course": 1, "idle-culler": 1}
+    finally:
+        if orphan.is_running():
+            orphan.kill()
