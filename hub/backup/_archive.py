@@ -98,7 +98,7 @@ class ArchiveWriter:
         self._body_path = self.path.with_name(f".{self.path.name}.body")
         self._raw = open(self._body_path, "wb")
         os.chmod(self._body_path, 0o600)
-        cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+        cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
         self._zw = cctx.stream_writer(self._raw, closefd=False)
         self._tar = tarfile.open(fileobj=self._zw, mode="w|", format=tarfile.PAX_FORMAT)
         self._done = False
@@ -193,7 +193,7 @@ class ArchiveWriter:
         tmp = self.path.with_name(f".{self.path.name}.part")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out, open(self._body_path, "rb") as body:
-            out.write(zstandard.ZstdCompressor(level=10).compress(block))
+            out.write(zstandard.ZstdCompressor(level=10, write_checksum=True).compress(block))
             shutil.copyfileobj(body, out, _CHUNK)
             out.flush()
             os.fsync(out.fileno())
@@ -327,7 +327,7 @@ def iter_members(path, *, verify=True):
             if not member.isfile():
                 yield manifest, member, None
                 continue
-            f = _CheckedReader(tar.extractfile(member), member.size, path)
+            f = _CheckedReader(tar.extractfile(member), member.name, path)
             yield manifest, member, f
             f.drain()
             if verify:
@@ -349,8 +349,9 @@ def iter_members(path, *, verify=True):
 class _CheckedReader(io.RawIOBase):
     """A member's data, hashed as it is read (errors become ArchiveError)."""
 
-    def __init__(self, f, size, path):
+    def __init__(self, f, name, path):
         self._f = f
+        self._name = name
         self._path = path
         self.digest = hashlib.sha256()
 
@@ -361,7 +362,7 @@ class _CheckedReader(io.RawIOBase):
         try:
             data = self._f.read(n)
         except (tarfile.TarError, zstandard.ZstdError, OSError, EOFError) as e:
-            raise ArchiveError(f"{self._path} is corrupt: {e}") from None
+            raise ArchiveError(f"{self._path} is corrupt in {self._name}: {e}") from None
         self.digest.update(data)
         return data
 

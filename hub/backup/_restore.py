@@ -207,6 +207,7 @@ def restore_backup(archive, *, settings_file, state_dir=None, force=False, progr
                 counts[top] = counts.get(top, 0) + 1
             if progress and f is not None:
                 progress(advance=member.size)
+        os.chmod(state, 0o700)  # root only, whatever the source's mode was
         for top, n in sorted(counts.items()):
             actions.append(f"wrote {n} files and folders of {top}/ into {targets[top]}")
         if settings is None:
