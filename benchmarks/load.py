@@ -55,6 +55,7 @@ import requests
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under python -P
 import hubtest  # noqa: E402
 from _hubprocs import ProcessMonitor, course_pid, proxy_pid  # noqa: E402
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under python -P
 import hubtest  # noqa: E402
 from _hubprocs import proxy_pid  # noqa: E402
 
