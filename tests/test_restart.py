@@ -207,3 +207,72 @@ def test_orphans_of_a_killed_hub_are_reaped(restart_hub):
     finally:
         if orphan.is_running():
             orphan.kill()
+
+
+def graded_at(settings, lab):
+    """Return {submission id: graded_at} of the lab's collected submissions, from the gradebook."""
+    from ai4scale.hub.course import Course
+
+    course = Course.from_settings(settings)
+    try:
+        book = course.gradebook
+        return {
+            info.id: book.submission_state(info.id)[3] for info in book.collected_submissions(lab)
+        }
+    finally:
+        course.close()
+
+
+NB = "approval-rates.ipynb"
+
+
+def test_a_killed_course_service_takes_up_its_autograding_job(restart_hub):
+    """Killed in the middle of a batch: the new service goes on; nothing graded twice or lost."""
+    from coursetest import CourseAPI, answered, put_file, read_file, wait_job
+
+    hub = restart_hub
+    lab = "example-intro"
+    tokens = {}
+    for name, (_, _, password) in ROSTER.items():
+        s, r = hubtest.login(hub, name, password)
+        assert r.status_code == 302, r.text
+        tokens[name] = hubtest.user_token(s, hub, name)
+    inst = CourseAPI(hub, tokens["trinst"])
+    r = inst.post("/instructor/releases", json={"lab": lab, "due": "2099-01-01T17:00:00+01:00"})
+    assert r.status_code == 201, r.text
+    for name in LEARNERS:
+        hubtest.spawn(hub, name, token=tokens[name])
+        learner = CourseAPI(hub, tokens[name])
+        assert learner.post(f"/labs/{lab}/fetch").status_code == 200
+        path = f"{lab}/{NB}"
+        put_file(hub, tokens[name], name, path, answered(read_file(hub, tokens[name], name, path)))
+        assert learner.post(f"/labs/{lab}/submit").status_code == 201
+    assert inst.post(f"/instructor/labs/{lab}/collect").status_code == 200
+    job = inst.post(f"/instructor/labs/{lab}/autograde").json()
+
+    def one_graded():
+        state = inst.get(f"/instructor/jobs/{job['job']}").json()
+        return state if state["done"] >= 1 else None
+
+    progress = hubtest.wait_until(one_graded, timeout=300, interval=0.2)
+    assert progress and progress["state"] == "running", progress
+    [course_pid] = services_of(hub)["course"]
+    os.kill(course_pid, signal.SIGKILL)
+    before = {sid: at for sid, at in graded_at(hub.settings, lab).items() if at is not None}
+    assert 1 <= len(before) < len(LEARNERS), before
+
+    def answering():
+        try:
+            return inst.get(f"/instructor/jobs/{job['job']}", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    assert hubtest.wait_until(answering, timeout=90), "no course service after the kill"
+    final = wait_job(inst, job["job"], timeout=600)
+    assert final["state"] == "done", final
+    assert final["done"] == final["total"] == len(LEARNERS), final
+    assert any("restarted" in note for note in final["notes"]), final
+    after = graded_at(hub.settings, lab)
+    assert len(after) == len(LEARNERS) and all(after.values()), after
+    for sid, at in before.items():  # graded before the kill: not graded again
+        assert after[sid] == at, (sid, at, after[sid])

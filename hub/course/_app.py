@@ -73,6 +73,7 @@ def make_app(course, hub, *, prefix="/services/course/", cookie_secret=None):
     from jupyterhub.services.auth import HubOAuthCallbackHandler
 
     from ._handlers import api_handlers
+    from ._jobs import JobStore
 
     if not prefix.endswith("/"):
         prefix += "/"
@@ -83,7 +84,7 @@ def make_app(course, hub, *, prefix="/services/course/", cookie_secret=None):
         handlers,
         course=course,
         hub=hub,
-        jobs={},
+        jobs=JobStore(course.path("jobs")),
         service_prefix=prefix,
         # The hub logs the pages' Content-Security-Policy violations.
         csp_report_uri=os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/")
@@ -131,6 +132,9 @@ def main(argv=None):
         host = os.environ.get("AI4SCALE_COURSE_BIND") or url.hostname or "127.0.0.1"
         server.listen(url.port or settings["course"]["port"], host)
         app_log.info("course service at %s (labs: %s)", prefix, course.config.labs_dir)
+        from ._jobs import resume_jobs
+
+        resume_jobs(course, app.settings["jobs"])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

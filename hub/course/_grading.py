@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 import tempfile
 import threading
@@ -203,7 +204,11 @@ def check_reference(course, glab, executor):
 
 @dataclass
 class Job:
-    """An autograding run, followed by the instructor's page (``GET /instructor/jobs/{id}``)."""
+    """An autograding run, followed by the instructor's page (``GET /instructor/jobs/{id}``).
+
+    With a :class:`~._jobs.JobStore` (``store``), every change is saved, and
+    a run the service did not finish is taken up again when it restarts.
+    """
 
     lab: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
@@ -211,20 +216,31 @@ class Job:
     done: int = 0
     total: int = 0
     errors: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # what the instructor should know (restarts)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
     executor: str = ""  # what ran the notebooks: "sandbox" or "local"
     selfcheck: dict | None = None  # the reference solution's check (SelfCheck.to_dict())
+    resumes: int = 0  # times the service restarted during this run
+    store: object = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def on_graded(self, graded, *, total):
-        """Progress callback of ``grade_batch``."""
+    def save(self):
+        """Write the job to its store, if it has one."""
+        if self.store is not None:
+            self.store.save(self)
+
+    def on_graded(self, graded, *, total, already=0):
+        """Progress callback of ``grade_batch``; ``already``: graded before a restart."""
         with self._lock:
-            self.total = total
-            if graded is not None:
+            if graded is None:  # the start: ``total`` submissions to grade in this run
+                self.total = already + total
+                self.done = already
+            else:
                 self.done += 1
                 if graded.status == "error":
                     self.errors.append(f"{graded.learner}: {graded.message}")
+        self.save()
 
     def as_dict(self):
         """Return the job as the ``Job`` schema."""
@@ -236,11 +252,31 @@ class Job:
                 "done": self.done,
                 "total": self.total,
                 "errors": list(self.errors),
+                "notes": list(self.notes),
                 "started_at": self.started_at.isoformat(),
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None,
                 "executor": self.executor,
                 "selfcheck": self.selfcheck,
             }
+
+    @classmethod
+    def from_dict(cls, data):
+        """Return the job saved as ``data`` (:meth:`as_dict` plus ``resumes``)."""
+        finished = data.get("finished_at")
+        return cls(
+            lab=data["lab"],
+            id=data["job"],
+            state=data["state"],
+            done=int(data["done"]),
+            total=int(data["total"]),
+            errors=list(data.get("errors", [])),
+            notes=list(data.get("notes", [])),
+            started_at=dt.datetime.fromisoformat(data["started_at"]),
+            finished_at=dt.datetime.fromisoformat(finished) if finished else None,
+            executor=data.get("executor", ""),
+            selfcheck=data.get("selfcheck"),
+            resumes=int(data.get("resumes", 0)),
+        )
 
 
 def autograde(course, lab, *, job=None):
@@ -267,6 +303,7 @@ def autograde(course, lab, *, job=None):
 
     job = job or Job(lab)
     job.state = "running"
+    job.save()
     try:
         glab = _gradebook_lab(course, lab)
         collected = course.gradebook.collected_submissions(lab)
@@ -281,6 +318,9 @@ def autograde(course, lab, *, job=None):
             job.state = "failed"
             return job
         if ids and folder.is_dir():
+            # After a restart, what the gradebook already holds is skipped (resume):
+            # counted as done, never graded twice.
+            already = len(ids) - len(_not_graded(course, lab, ids)) if job.resumes else 0
             grade_batch(
                 glab,
                 folder,
@@ -289,7 +329,7 @@ def autograde(course, lab, *, job=None):
                 workers=course.config.grading_workers,
                 resume=True,
                 submission_ids=ids,
-                on_graded=job.on_graded,
+                on_graded=functools.partial(job.on_graded, already=already),
             )
         job.state = "failed" if job.errors else "done"
     except Conflict as e:  # refused (not released, no sandbox): said in the job
@@ -301,7 +341,16 @@ def autograde(course, lab, *, job=None):
         raise
     finally:
         job.finished_at = dt.datetime.now(dt.UTC)
+        job.save()
     return job
+
+
+def _not_graded(course, lab, ids):
+    """Return the collected submission ids of ``ids`` the gradebook has no result for."""
+    from ai4scale.grading.autograde._pipeline import _done
+
+    done = _done(course.gradebook, lab)
+    return [sid for sid in ids.values() if sid not in done]
 
 
 def collected_of(course, lab, owner):

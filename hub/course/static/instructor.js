@@ -152,6 +152,19 @@
     }, target);
   }
 
+  /** The job's next state; while the service restarts (a minute at most), keep asking. */
+  async function followJob(job, label) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await api("GET", `instructor/jobs/${job.job}`);
+      } catch (err) {
+        if (attempt >= 60 || (err.status && err.status < 500)) throw err;
+        label.textContent = `The course service is restarting; grading goes on after it (${job.done} of ${job.total} done so far)…`;
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+      }
+    }
+  }
+
   async function pollJob(lab, job) {
     const box = document.getElementById("autograde-progress");
     const bar = document.getElementById("autograde-bar");
@@ -172,6 +185,7 @@
       if (job.executor) about.push(job.executor === "sandbox" ? "Graded in the sandbox." : `Graded without the sandbox (${job.executor} executor).`);
       if (check && check.passed) about.push(`Reference solution: full marks (${check.cached ? "checked earlier" : `checked in ${check.seconds.toFixed(1)} s`}).`);
       const info = about.length ? [el("p", { class: "small text-body-secondary mb-1", id: "autograde-executor" }, about.join(" "))] : [];
+      for (const note of job.notes || []) info.push(el("p", { class: "small text-body-secondary mb-1 autograde-note" }, note));
       errors.replaceChildren(...info, ...(job.errors || []).map((e) => e.includes("\n")
         ? el("div", { class: "alert alert-danger small mb-1", role: "alert" }, el("pre", { class: "course-traceback mb-0" }, e))
         : el("p", { class: "alert alert-warning small mb-1" }, e)));
@@ -180,7 +194,7 @@
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      job = await api("GET", `instructor/jobs/${job.job}`);
+      job = await followJob(job, label);
     }
     box.dataset.state = job.state;
     await Promise.all([loadStatus(lab), loadItems(lab)]);
