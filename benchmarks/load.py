@@ -392,6 +392,23 @@ def simulate(hub, args, roster):
     return figures(run, len(learners), monitor, graded_count(course))
 
 
+def all_ok(data):
+    """True when every step of every learner succeeded and every submission was graded."""
+    steps = data["steps"].values()
+    return all(not s["errors"] and s["ok"] == s["expected"] for s in steps) and (
+        data["graded"] == data["users"]
+    )
+
+
+def keep_logs(state, folder=None):
+    """Copy the run's logs (``<state>/*.log``) to ``folder`` (default: a new temporary one)."""
+    folder = Path(folder or tempfile.mkdtemp(prefix="ai4scale-load-logs-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for log in Path(state).glob("*.log"):
+        shutil.copyfile(log, folder / log.name)
+    print(f"logs kept in {folder}", flush=True)
+
+
 def remove_cgroup_parent():
     """Remove the (empty) parent cgroups of the run's learners."""
     for controller in ("memory", "cpu", "pids"):
@@ -414,6 +431,9 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=1800, help="the whole run's limit in s")
     ap.add_argument("--seed", type=int, default=13, help="seed of the learners' start times")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--logs", type=Path, help="keep the hub's and proxy's logs here (kept anyway on errors)"
+    )
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         ap.error("run as root: the hub creates system users and cgroups")
@@ -426,7 +446,7 @@ def main(argv=None):
     }
     roster[INSTRUCTOR] = ("instructor", "", "load-teach-pass-1")
     state = Path(tempfile.mkdtemp(prefix="ai4scale-load-"))
-    hub = settings = None
+    hub = settings = data = None
     try:
         settings_file, settings = set_up(state, roster)
         hub = hubtest.start_hub(settings, settings_file)
@@ -439,14 +459,15 @@ def main(argv=None):
         finally:
             hubtest.remove_accounts(PREFIX, CGROUP_PARENT)
             remove_cgroup_parent()
+            if args.logs or data is None or not all_ok(data):
+                keep_logs(state, args.logs)
             shutil.rmtree(state, ignore_errors=True)
             if settings is not None:
                 shutil.rmtree(settings["paths"]["datasets_dir"], ignore_errors=True)
     report(data)
     if args.json:
         args.json.write_text(json.dumps(data, indent=2) + "\n")
-    failed = any(s["errors"] or s["ok"] < s["expected"] for s in data["steps"].values())
-    return 1 if failed or data["graded"] < data["users"] else 0
+    return 0 if all_ok(data) else 1
 
 
 if __name__ == "__main__":
