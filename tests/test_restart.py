@@ -175,6 +175,18 @@ def test_learners_keep_kernels_and_files_through_hub_restarts(restart_hub):
     assert hubtest.wait_until(lambda: course_answers(hub), timeout=30)
     assert {name: hubtest.server_pid(name) for name in LEARNERS} == servers
 
+    # The servers stayed in their cgroups, and the restarted hub still owns
+    # them: stopping a server removes its group.
+    parent = hub.settings["local"]["cgroup_parent"]
+    prefix = hub.settings["local"]["user_prefix"]
+    for name, pid in servers.items():
+        procs = Path(f"/sys/fs/cgroup/memory/{parent}/{prefix}{name}/cgroup.procs")
+        assert str(pid) in procs.read_text().split(), f"{name}'s server left its cgroup"
+    kernels.pop("tr2").shutdown()
+    hubtest.stop(hub, "tr2")
+    assert not Path(f"/sys/fs/cgroup/memory/{parent}/{prefix}tr2").exists()
+    hubtest.spawn(hub, "tr2")
+
     # 3. The course service killed: the hub starts a new one, once.
     [course_pid] = services_of(hub)["course"]
     os.kill(course_pid, signal.SIGKILL)
