@@ -44,7 +44,7 @@ import psutil
 import pytest
 import requests
 from conftest import TEST_CGROUP_PARENT, TEST_USER_PREFIX, in_ci
-from test_learner_reach import WALKER, _pack
+from test_learner_reach import WALKER, _pack, _run_as
 
 #: This module's own hub: its system accounts and cgroups, apart from the session hub's.
 PREFIX = f"{TEST_USER_PREFIX}s-"
@@ -322,20 +322,22 @@ def test_a_learners_kernel_cannot_open_the_settings_or_any_secret_file(setup):
     assert got == dict.fromkeys(files, "PermissionError")
 
 
-#: Run in the learner's kernel: whose command lines (world-readable) hold a secret.
-CMDLINES = """
-def cmdlines(patterns):
+#: Run in the learner's kernel: the ``/proc`` files that hold a secret. Command
+#: lines are world-readable; environments only the owner's (her server's and
+#: kernels': what the hub passed to them).
+PROC_FILES = """
+def proc_files(patterns):
     found = {}
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
+        for name in ("cmdline", "environ") if pid.isdigit() else ():
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                with open(f"/proc/{pid}/{name}", "rb") as f:
                     text = f.read().replace(b"\\0", b" ").decode("utf-8", "replace")
             except OSError:
                 continue
             hits = [p for p in patterns if p in text]
             if hits:
-                found[pid] = hits
+                found[f"/proc/{pid}/{name}"] = hits
     return found
 """
 
@@ -346,16 +348,17 @@ def _named(found, secrets):
 
 
 def test_nothing_a_learner_can_read_holds_a_secret_value(setup):
-    """The walker of test_learner_reach over all of ``/``, and every process's command line."""
+    """The walker of test_learner_reach over all of ``/``; the ``/proc`` files she may read."""
     secrets = setup["secrets"]
     planted, value = setup["planted"]
+    own = setup["token"]  # her server's token: in her processes' environment, not a leak
     patterns = [*secrets.values(), value]
     code = (
         WALKER
-        + CMDLINES
+        + PROC_FILES
         + "import base64, zlib\n"
         + f"_p = json.loads(zlib.decompress(base64.b64decode({_pack(patterns)!r})))\n"
-        + "print('HITS', json.dumps({'files': walk(_p), 'cmdlines': cmdlines(_p)}))\n"
+        + f"print('HITS', json.dumps({{'files': walk(_p), 'proc': proc_files(_p + [{own!r}])}}))\n"
     )
     kernel = _kernel(setup)
     try:
@@ -370,8 +373,12 @@ def test_nothing_a_learner_can_read_holds_a_secret_value(setup):
     assert not hits["files"], "a learner can read secret values:\n" + json.dumps(
         _named(hits["files"], secrets), indent=2
     )
-    assert not hits["cmdlines"], "command lines hold secret values:\n" + json.dumps(
-        _named(hits["cmdlines"], secrets), indent=2
+    # Her own processes' environments were read: her own token is found there.
+    assert any(k.endswith("/environ") and own in v for k, v in hits["proc"].items()), hits["proc"]
+    hits["proc"] = {k: [p for p in v if p != own] for k, v in hits["proc"].items()}
+    hits["proc"] = {k: v for k, v in hits["proc"].items() if v}
+    assert not hits["proc"], "command lines or environments hold secret values:\n" + json.dumps(
+        _named(hits["proc"], secrets), indent=2
     )
 
 
@@ -385,3 +392,29 @@ def test_no_process_command_line_holds_a_secret(setup):
         if hits:
             found[f"{proc.pid} {proc.info['name']}"] = hits
     assert not found, f"command lines hold secrets: {found}"
+
+
+def test_the_grading_account_reads_no_secret_value(setup):
+    """Learners' submitted code runs as the grading account: it reads no secret either."""
+    from ai4scale.grading.sandbox import GRADER_ACCOUNT, ensure_grader_account
+
+    ensure_grader_account(GRADER_ACCOUNT)
+    planted, value = setup["planted"]
+    patterns = [*setup["secrets"].values(), value]
+    code = (
+        WALKER
+        + "import pathlib\n"
+        + "try:\n"
+        + f"    pathlib.Path({str(setup['settings_file'])!r}).read_bytes(); opened = 'read'\n"
+        + "except OSError as e:\n"
+        + "    opened = type(e).__name__\n"
+        + "print(json.dumps({'settings': opened, 'files': walk(json.load(sys.stdin))}))\n"
+    )
+    proc = _run_as(GRADER_ACCOUNT, code, stdin=json.dumps(patterns).encode())
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    got = json.loads(proc.stdout)
+    assert got["settings"] == "PermissionError"
+    assert got["files"].pop(planted, None) == [value], "the search did not find the planted value"
+    assert not got["files"], "the grading account can read secret values:\n" + json.dumps(
+        _named(got["files"], setup["secrets"]), indent=2
+    )
