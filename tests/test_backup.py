@@ -398,7 +398,7 @@ def pg_urls():
 
 
 @pytest.mark.postgres
-def test_postgresql_gradebook(pg_urls, tmp_path, monkeypatch):
+def test_postgresql_gradebook(pg_urls, tmp_path, monkeypatch, capsys):
     """A PostgreSQL gradebook is dumped with pg_dump and loaded into another database."""
     old_url, new_url = pg_urls
     monkeypatch.setenv("AI4SCALE_GRADEBOOK_URL", old_url)
@@ -417,7 +417,7 @@ def test_postgresql_gradebook(pg_urls, tmp_path, monkeypatch):
         course.close()
     out = tmp_path / "pg.tar.zst"
     assert main(["--config", str(config), "backup", str(out)]) == 0
-    # The password is not on pg_dump's command line (learners can read `ps`).
+    assert "4 submissions (4 files, sha256 checked), 12 results" in capsys.readouterr().out
     monkeypatch.setenv("AI4SCALE_GRADEBOOK_URL", new_url)
     new_config = tmp_path / "new" / "ai4scale.toml"
     new_state = tmp_path / "new" / "state"
@@ -445,3 +445,54 @@ def _results(gb):
 
     with gb.session() as s:
         return list(s.scalars(select(Result)))
+
+
+def test_homes_keep_owners_and_modes(tmp_path, capsys):
+    """``--homes``: a learner's home comes back, account re-created, owners and modes kept."""
+    import pwd
+
+    from ai4scale.hub.system_users import ensure_system_user, remove_system_user
+    from conftest import TEST_USER_PREFIX
+
+    prefix = f"{TEST_USER_PREFIX}bk-"
+    account = f"{prefix}lea"
+    config = write_config(tmp_path / "old", extra=f'[local]\nuser_prefix = "{prefix}"\n')
+    pw = ensure_system_user(account, comment="lea")
+    try:
+        home = Path(pw.pw_dir)
+        (home / "work").mkdir()
+        (home / "work" / "notes.ipynb").write_text('{"cells": []}')
+        (home / "work" / "shared.txt").write_text("for the team")
+        (home / "link").symlink_to("work/notes.ipynb")
+        for path, mode in [
+            (home / "work", 0o750),
+            (home / "work" / "shared.txt", 0o640),
+            (home / "work" / "notes.ipynb", 0o600),
+        ]:
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chmod(path, mode)
+        before = tree_hashes(home)
+        out = tmp_path / "homes.tar.zst"
+        assert main(["--config", str(config), "backup", str(out), "--homes"]) == 0
+        assert f"homes: {account}" in capsys.readouterr().out
+
+        # A fresh machine: the account and its home are gone.
+        remove_system_user(account)
+        assert not home.exists()
+        new_config = tmp_path / "new" / "ai4scale.toml"
+        argv = ["--config", str(new_config), "restore", str(out)]
+        assert main([*argv, "--state-dir", str(tmp_path / "new" / "state")]) == 0
+        assert f"created account {account}" in capsys.readouterr().out
+        pw = pwd.getpwnam(account)
+        assert tree_hashes(home) == before
+        assert (home / "link").is_symlink() and os.readlink(home / "link") == "work/notes.ipynb"
+        for path, mode in [
+            (home, 0o700),
+            (home / "work", 0o750),
+            (home / "work" / "shared.txt", 0o640),
+            (home / "work" / "notes.ipynb", 0o600),
+        ]:
+            st = path.stat()
+            assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (pw.pw_uid, pw.pw_gid, mode)
+    finally:
+        remove_system_user(account)

@@ -154,13 +154,13 @@ def snapshot_postgres(url, dest, *, sql=None):
     ----------
     url : str
     dest : str or Path
-    sql : str, optional
-        A query answered from the dumped state (e.g. the submissions).
+    sql : list of str, optional
+        Queries answered from the dumped state (e.g. the submissions).
 
     Returns
     -------
-    list or None
-        The rows of ``sql``.
+    list
+        The rows of each query of ``sql``.
     """
     import psycopg
 
@@ -181,10 +181,10 @@ def snapshot_postgres(url, dest, *, sql=None):
     try:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        rows = None
-        if sql is not None:
+        rows = []
+        for query in sql or ():
             try:
-                rows = conn.execute(sql).fetchall()
+                rows.append(conn.execute(query).fetchall())
             except psycopg.errors.UndefinedTable:
                 conn.rollback()
                 raise UserError(f"{safe_url(url)} holds no gradebook") from None

@@ -124,7 +124,10 @@ def _gradebook(settings, snap, tmp):
     path = sqlite_path(url)
     if path is None:
         dump = Path(tmp, "gradebook.pgdump")
-        rows = snapshot_postgres(url, dump, sql=SUBMISSIONS_SQL)
+        rows, results = snapshot_postgres(
+            url, dump, sql=[SUBMISSIONS_SQL, "SELECT count(*) FROM results"]
+        )
+        snap.results = results[0][0]
         snap.items.append(Item("databases/gradebook.pgdump", dump, "file", dump.stat().st_size))
         snap.databases.append(
             {"role": "gradebook", "kind": "postgresql", "member": "databases/gradebook.pgdump"}
