@@ -121,3 +121,11 @@ def test_service_mode_restart_and_down(admin):
     assert daemons.hub_pid(settings) is None and daemons.proxy_pid(settings) is None
     rc, out = ai4scale(settings_file, "status")
     assert rc == 3, out
+
+
+def test_the_command_is_on_roots_path():
+    """``sudo ai4scale restart`` as the README says: ./sandbox links the command."""
+    found = shutil.which("ai4scale", path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin")
+    assert found, "ai4scale is not on root's PATH"
+    result = subprocess.run([found, "status", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "hub" in result.stdout, result.stdout + result.stderr
