@@ -93,15 +93,21 @@ def ensure_settings_file(path):
     path = Path(path)
     if path.exists():
         changed = _tighten(path)
-        if changed:
-            return f"settings: {path} (kept; made root-only: {changed})"
-        return f"settings: {path} (kept, root-only)"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SETTINGS_MODE)
-    with os.fdopen(fd, "w") as f:
-        f.write(_SETTINGS_TEMPLATE)
-    _tighten(path)
-    return f"settings: wrote {path} (root-only)"
+        done = f"kept; made root-only: {changed}" if changed else "kept, root-only"
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SETTINGS_MODE)
+        with os.fdopen(fd, "w") as f:
+            f.write(_SETTINGS_TEMPLATE)
+        _tighten(path)
+        done = "wrote it, root-only"
+    message = f"settings: {path} ({done})"
+    # Not changed here (it may be /tmp), but said: whoever may write in the
+    # folder may replace the file, and the hub runs as root with what it says.
+    folder = path.parent.stat()
+    if folder.st_mode & 0o022 and not folder.st_mode & stat.S_ISVTX:
+        message += f"\n  [yellow]warning:[/] others may write in {path.parent}: make it 0755"
+    return message
 
 
 def ensure_directories(settings):

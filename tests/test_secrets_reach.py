@@ -82,6 +82,20 @@ def test_an_existing_looser_settings_file_is_tightened_and_the_step_says_so(tmp_
     assert ensure_settings_file(path).endswith("(kept, root-only)")
 
 
+def test_a_settings_folder_others_may_write_in_is_named(tmp_path):
+    """Whoever writes in the folder may replace the file: said, not changed (it may be /tmp)."""
+    from ai4scale.hub.installer import ensure_settings_file
+
+    path = tmp_path / "ai4scale.toml"
+    tmp_path.chmod(0o777)
+    assert f"warning:[/] others may write in {tmp_path}" in ensure_settings_file(path)
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o777
+    tmp_path.chmod(0o1777)  # sticky, as /tmp: nobody else may replace root's file
+    assert "warning" not in ensure_settings_file(path)
+    tmp_path.chmod(0o755)
+    assert "warning" not in ensure_settings_file(path)
+
+
 # -- PostgreSQL roles with passwords of their own ---------------------------------
 
 
