@@ -32,7 +32,11 @@ def register(subparsers):
     )
     p.add_argument("--keep-servers", action="store_true", help="leave learners' servers running")
     p.set_defaults(func=run_down)
-    p = subparsers.add_parser("status", help="show whether the proxy and the hub run")
+    p = subparsers.add_parser(
+        "status",
+        help="show whether the proxy and the hub run",
+        description="Say whether the proxy and the hub run: exit 0 when the hub answers, else 3.",
+    )
     p.set_defaults(func=run_status)
 
 
