@@ -74,6 +74,12 @@ def register(subparsers):
         action="store_true",
         help="write into a non-empty state directory and replace the settings file",
     )
+    r.add_argument(
+        "--no-homes",
+        dest="homes",
+        action="store_false",
+        help="leave learners' home folders as they are, even if the archive holds them",
+    )
     r.set_defaults(func=run_restore)
 
 
@@ -186,6 +192,7 @@ def run_restore(args):
             settings_file=settings_path(args.config),
             state_dir=args.state_dir,
             force=args.force,
+            homes=args.homes,
             progress=progress,
         )
     for line in actions:

@@ -496,3 +496,102 @@ def test_homes_keep_owners_and_modes(tmp_path, capsys):
             assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (pw.pw_uid, pw.pw_gid, mode)
     finally:
         remove_system_user(account)
+
+
+@pytest.mark.hub
+def test_backup_of_a_running_hub_while_learners_submit(hub, tmp_path):
+    """``ai4scale backup --homes`` of the live hub while two learners submit through the API."""
+    import pwd
+
+    from conftest import TEST_USER_PREFIX
+    from coursetest import api, make_lab, person, put_file, read_file
+
+    lab = make_lab(hub, "bk-live")
+    r = api(hub, "tina").post("/instructor/releases", json={"lab": lab})
+    assert r.status_code == 201, r.text
+    learners = ["tom", "theo"]
+    for name in learners:
+        course = api(hub, name, server=True)
+        assert course.post(f"/labs/{lab}/fetch").status_code == 200
+        token = person(hub, name)
+        put_file(
+            hub, token, name, f"{lab}/{NB}", answered(read_file(hub, token, name, f"{lab}/{NB}"))
+        )
+    receipts = []  # (monotonic time of the answer, receipt)
+    errors = []
+    stop = threading.Event()
+
+    def submitter(name):
+        course = api(hub, name)
+        while not stop.is_set():
+            r = course.post(f"/labs/{lab}/submit")
+            if r.status_code != 201:
+                errors.append(r.text)
+                return
+            receipts.append((time.monotonic(), r.json()))
+
+    threads = [threading.Thread(target=submitter, args=(n,)) for n in learners]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2)
+        started = time.monotonic()
+        out = tmp_path / "hub.tar.zst"
+        proc = subprocess.run(
+            [*AI4SCALE, "--config", str(hub.settings_file), "backup", str(out), "--homes"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        ended = time.monotonic()
+        time.sleep(1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not errors, errors
+    print(proc.stdout, f"backup of the running hub: {ended - started:.1f} s")
+    before = [rc for at, rc in receipts if at < started]
+    assert before and [rc for at, rc in receipts if at > ended]
+
+    verify = subprocess.run([*AI4SCALE, "backup", "--verify", str(out)], capture_output=True)
+    assert verify.returncode == 0, verify.stderr
+    with open_zst(out) as f, tarfile.open(fileobj=f, mode="r|") as tar:
+        manifest = json.loads(tar.extractfile(tar.next()).read())
+    members = {m["name"]: m for m in manifest["members"]}
+    tom = pwd.getpwnam(f"{TEST_USER_PREFIX}tom")
+    mine = members[f"homes/{TEST_USER_PREFIX}tom/{lab}/{NB}"]
+    assert mine["uid"] == tom.pw_uid and mine["owner"] == tom.pw_name
+
+    new_state = tmp_path / "fresh" / "state"
+    new_config = tmp_path / "fresh" / "ai4scale.toml"
+    proc = subprocess.run(
+        [*AI4SCALE, "--config", str(new_config), "restore", str(out), "--no-homes"]
+        + ["--state-dir", str(new_state)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "homes left as they are" in proc.stdout
+    for db in ("gradebook.sqlite", "jupyterhub.sqlite", "accounts.sqlite"):
+        assert rows(new_state / db, "PRAGMA integrity_check") == [("ok",)], db
+    assert {"tom", "theo"} <= {
+        u for (u,) in rows(new_state / "jupyterhub.sqlite", "SELECT name FROM users")
+    }
+    listed = {
+        sid: (name, digest) for sid, name, digest in rows(new_state / "gradebook.sqlite", SUBMITTED)
+    }
+    for receipt in before:
+        ((name, digest),) = [(f["path"], f["sha256"]) for f in receipt["files"]]
+        assert listed[receipt["id"]] == (name, digest)
+    for sid, (name, digest) in listed.items():
+        (folder,) = (new_state / "course" / "submissions").glob(f"*/{sid}")
+        assert sha256(folder / name) == digest
+    # Nothing newer than the gradebook copy: every folder is one the gradebook lists.
+    restored = {p.name for p in (new_state / "course" / "submissions" / lab).iterdir()}
+    assert restored <= {str(sid) for sid in listed}
+    assert sha256(new_state / "jupyterhub_cookie_secret") == sha256(
+        Path(hub.settings["paths"]["state_dir"]) / "jupyterhub_cookie_secret"
+    )

@@ -139,7 +139,9 @@ def _database_url(role, settings, state):
     return settings["hub"]["db_url"].replace("{state_dir}", str(state))
 
 
-def restore_backup(archive, *, settings_file, state_dir=None, force=False, progress=None):
+def restore_backup(
+    archive, *, settings_file, state_dir=None, force=False, homes=True, progress=None
+):
     """Restore the archive ``archive`` (written by :func:`create_backup`).
 
     The archive is verified first (every sha256). Then the settings file is
@@ -159,6 +161,8 @@ def restore_backup(archive, *, settings_file, state_dir=None, force=False, progr
         New state directory; default: the archived one.
     force : bool
         Write into a non-empty state directory and over an existing settings file.
+    homes : bool
+        Restore the learners' homes the archive holds (False: leave them as they are).
     progress : callable, optional
         ``progress(total=...)`` then ``progress(advance=n)`` (called twice over:
         verification, then writing).
@@ -184,6 +188,9 @@ def restore_backup(archive, *, settings_file, state_dir=None, force=False, progr
         if settings_file.exists():
             raise UserError(f"{settings_file} exists: add --force to replace it")
     actions = [f"verified {len(manifest['members'])} members of {archive}"]
+    if not homes and manifest.get("homes"):
+        manifest = dict(manifest, homes=[])
+        actions.append("learners' homes left as they are (--no-homes)")
     tmp = Path(tempfile.mkdtemp(prefix=".ai4scale-restore-"))
     try:
         os.chmod(tmp, 0o700)
