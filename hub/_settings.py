@@ -41,6 +41,8 @@ _CONSTRAINTS = {
     ("auth", "type"): {"enum": ["roster", "oidc", "lti13"]},
     ("auth", "lockout_attempts"): {"minimum": 1},
     ("auth", "lockout_seconds"): {"minimum": 0},
+    ("auth", "ip_failed_logins"): {"minimum": 1},
+    ("auth", "ip_window_seconds"): {"minimum": 1},
     ("auth", "code_ttl_hours"): {"minimum": 1},
     ("auth", "min_password_length"): {"minimum": 8},
     ("culler", "timeout"): {"minimum": 0},

@@ -2,7 +2,9 @@
 
 :class:`RosterAuthenticator` checks logins against the account store
 (:mod:`ai4scale.hub.accounts`): only roster members may log in, repeated
-failures lock the account for a while, and a member sets (or resets) a
+failures lock the account for a while, many failures from one network
+address refuse every sign-in from it for a while (:mod:`._ratelimit`), and a
+member sets (or resets) a
 password at ``/hub/set-password`` with a one-time code from an instructor
 (``ai4scale users code USERNAME``).
 """
@@ -10,6 +12,7 @@ password at ``/hub/set-password`` with a one-time code from an instructor
 from __future__ import annotations
 
 import asyncio
+import math
 
 from jupyterhub.auth import Authenticator
 from jupyterhub.handlers import BaseHandler
@@ -19,6 +22,7 @@ from tornado import web
 from tornado.httputil import url_concat
 from traitlets import Integer, Unicode, default
 
+from ._ratelimit import FailureWindow, client_address, network_key
 from .accounts import AccountStore, CodeError, LoginResult, PasswordError
 
 __all__ = ["RosterAuthenticator", "RosterLoginHandler", "SetPasswordHandler"]
@@ -74,6 +78,28 @@ class RosterAuthenticator(Authenticator):
         """,
     ).tag(config=True)
 
+    ip_failed_logins = Integer(
+        50,
+        help="""
+        Failed logins from one network address (IPv4 address or IPv6 /64)
+        within :attr:`ip_window_seconds`, whatever usernames they tried,
+        after which every login from that address is refused (HTTP 429),
+        the right password included, until the oldest failure leaves the
+        window.
+
+        Generous on purpose: a whole office may reach the sandbox through
+        one address. The address is the one the hub's proxy saw (the last
+        ``X-Forwarded-For`` entry that is not in
+        ``JupyterHub.trusted_downstream_ips``). Counted in the hub's memory:
+        a hub restart forgets it.
+        """,
+    ).tag(config=True)
+
+    ip_window_seconds = Integer(
+        600,
+        help="How long (seconds) a failed login counts towards :attr:`ip_failed_logins`.",
+    ).tag(config=True)
+
     min_password_length = Integer(
         10,
         help="Shortest password a member may set (characters).",
@@ -100,6 +126,18 @@ class RosterAuthenticator(Authenticator):
         return True
 
     _store = None
+    _ip_window = None
+
+    @property
+    def ip_failures(self):
+        """The :class:`~ai4scale.hub._ratelimit.FailureWindow` of failed logins per address."""
+        window = self._ip_window
+        if window is None or (window.limit, window.window) != (
+            self.ip_failed_logins,
+            self.ip_window_seconds,
+        ):
+            window = self._ip_window = FailureWindow(self.ip_failed_logins, self.ip_window_seconds)
+        return window
 
     @property
     def store(self):
@@ -119,7 +157,7 @@ class RosterAuthenticator(Authenticator):
         Parameters
         ----------
         handler : tornado.web.RequestHandler or None
-            The login handler (unused; None is fine).
+            The login handler, for the client's address (None: no address limit).
         data : dict
             The login form: ``username`` and ``password``.
 
@@ -131,8 +169,31 @@ class RosterAuthenticator(Authenticator):
         ------
         tornado.web.HTTPError
             403 with a message for the login page when the account is locked
-            or has no password yet.
+            or has no password yet; 429 when too many logins failed from the
+            request's network address (:attr:`ip_failed_logins`).
         """
+        address = client_address(handler.request) if handler is not None else None
+        key = network_key(address) if address else None
+        if key is not None:
+            wait = self.ip_failures.blocked_for(key)
+            if wait:
+                self.log.warning("Login refused from %s: too many failed logins", address)
+                raise web.HTTPError(
+                    429,
+                    "Too many failed sign-ins from your network. "
+                    f"Try again in {_minutes(math.ceil(wait / 60) * 60)}.",
+                )
+        try:
+            username = await self._authenticate(data)
+        except web.HTTPError:
+            if key is not None:
+                self.ip_failures.record(key)
+            raise
+        if username is None and key is not None:
+            self.ip_failures.record(key)
+        return username
+
+    async def _authenticate(self, data):
         username = self.normalize_username((data.get("username") or "").strip())
         password = data.get("password") or ""
         if not username or not password:

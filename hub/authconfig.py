@@ -90,6 +90,8 @@ def _update_roster(c, settings):
     c.RosterAuthenticator.accounts_url = accounts_url(settings)
     c.RosterAuthenticator.lockout_attempts = auth["lockout_attempts"]
     c.RosterAuthenticator.lockout_seconds = auth["lockout_seconds"]
+    c.RosterAuthenticator.ip_failed_logins = auth["ip_failed_logins"]
+    c.RosterAuthenticator.ip_window_seconds = auth["ip_window_seconds"]
     c.RosterAuthenticator.min_password_length = auth["min_password_length"]
     c.RosterAuthenticator.code_ttl_hours = auth["code_ttl_hours"]
 
