@@ -66,6 +66,13 @@ STREAM_ABOVE_BYTES = 1 << 20
 #: Largest streamed body the proxy lets through; the target enforces its own limit.
 MAX_STREAMED_BYTES = 64 << 30
 
+#: Requests the proxy forwards at once. Tornado's client allows 10 and fails a
+#: request that waits longer than 20 s for a slot: the proxy holds a slot for a
+#: whole response, so 10 learners following a spawn's progress stream made every
+#: other request wait, and 30 learners starting together got bare 503s
+#: (benchmarks/load.py).
+MAX_CLIENTS = 1000
+
 
 def forward_client_message(self, message):
     """``ProxyHandler.on_message`` that keeps a binary frame binary."""
@@ -240,10 +247,12 @@ def _add_streaming_rule(init):
 def patch():
     """Replace the proxy handler's path building and client-to-server forwarding.
 
-    Large request bodies get the :class:`StreamingProxyHandler`.
+    Large request bodies get the :class:`StreamingProxyHandler`; up to
+    :data:`MAX_CLIENTS` requests are forwarded at once.
     """
     from configurable_http_proxy import configproxy
 
+    AsyncHTTPClient.configure(None, max_clients=MAX_CLIENTS)
     handlers.ProxyHandler.on_message = forward_client_message
     handlers.ProxyHandler.get_target_url = target_url
     handlers.ProxyHandler.select_subprotocol = select_subprotocol
