@@ -25,6 +25,7 @@ import re
 import shutil
 from pathlib import Path
 
+import psutil
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Integer, Unicode, default
 
@@ -35,6 +36,36 @@ from .system_users import ensure_system_user, system_username
 __all__ = ["SandboxSpawner"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+#: Starts of a server whose randomly chosen port another process took first.
+PORT_ATTEMPTS = 3
+
+
+async def _port_open(ip, port):
+    """Return True when something accepts TCP connections at ``ip:port``."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ip or "127.0.0.1", port), 5)
+    except OSError:  # refused, or TimeoutError (an OSError)
+        return False
+    writer.close()
+    return True
+
+
+def _listens(pid, port):
+    """Return True when process ``pid`` or one of its children listens on TCP ``port``."""
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return False
+    for p in procs:
+        try:
+            conns = p.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns):
+            return True
+    return False
 
 
 class SandboxSpawner(LocalProcessSpawner):
@@ -290,32 +321,52 @@ class SandboxSpawner(LocalProcessSpawner):
                 ) from None
         self._link_datasets(pw)
         self._cgroup = await asyncio.to_thread(self._make_cgroup)
+        random_port = not self.port
         try:
-            ip, port = await super().start()
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                ip, port = await super().start()
+                state = await self._wait_for_server(ip, port)
+                if not (state == "exited" and random_port and await _port_open(ip, port)):
+                    return ip, port
+                # Another process (often a kernel's ZMQ socket: both take ports
+                # from the same ephemeral range) bound the port between its
+                # choice and the server's start; the server exited. Try another.
+                self.log.warning(
+                    "port %s was taken before the server of %s bound it (attempt %d of %d)",
+                    port,
+                    self.user.name,
+                    attempt,
+                    PORT_ATTEMPTS,
+                )
+                self.port = 0  # LocalProcessSpawner picks a new random port
+            return ip, port
         except BaseException:
             await self._remove_cgroup()
             raise
-        await self._wait_for_port(ip, port)
-        return ip, port
 
-    async def _wait_for_port(self, ip, port, interval=0.1):
-        """Return once the server accepts connections, or has exited, or time is up.
+    async def _wait_for_server(self, ip, port, interval=0.1):
+        """Wait until the server listens on its port; return why the wait ended.
 
         The hub checks a new server with an exponential backoff that reaches
         seconds between tries; a server that took 3 s to start was often seen
         only at 7 s. Returning when the port opens lets its first check succeed.
+        The port must be opened by the server itself: another process that
+        took it first would answer the hub's checks until they time out.
+
+        Returns
+        -------
+        str
+            ``"listening"``, ``"exited"`` (before it listened) or ``"timeout"``.
         """
-        deadline = asyncio.get_running_loop().time() + self.start_timeout
-        while asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        while loop.time() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                return  # exited: the hub's own checks report it
-            try:
-                _, writer = await asyncio.open_connection(ip or "127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(interval)
-                continue
-            writer.close()
-            return
+                return "exited"  # the hub's own checks report it
+            if await _port_open(ip, port) and await asyncio.to_thread(_listens, self.pid, port):
+                return "listening"
+            await asyncio.sleep(interval)
+        return "timeout"
 
     async def poll(self):
         """As LocalProcessSpawner; when the server has died, remove its cgroup."""

@@ -15,6 +15,7 @@ import logging
 import os
 import pwd
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 from ai4scale.hub.cgroups import CONTROLLERS, CGroup
 from ai4scale.hub.memory_notice import (
@@ -301,6 +303,55 @@ async def test_make_preexec_fn_ignores_the_hub_name(make_spawner):
         check=True,
     )
     assert out.stdout.strip() == pw.pw_name
+
+
+#: A stand-in server that binds its port as jupyter-server does (no retries):
+#: it exits when another process holds the port.
+LISTENER = textwrap.dedent(
+    """
+    import os, socket, sys, time, urllib.parse
+    url = urllib.parse.urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
+    time.sleep(0.3)  # start-up before it binds: the window another process took the port in
+    s = socket.socket()
+    try:
+        s.bind((url.hostname, url.port))
+    except OSError:
+        sys.exit(f"the port {url.port} is not available")
+    s.listen()
+    time.sleep(300)
+    """
+)
+
+
+@needs_root_cgroups
+async def test_server_whose_random_port_was_taken_starts_on_another(make_spawner, monkeypatch):
+    # Seen with 30 learners (benchmarks/load.py): a kernel's ZMQ socket took the
+    # port chosen for a server still starting; the server exited and the hub
+    # waited 90 s on the kernel's port. Here the first "random" port is taken.
+    import jupyterhub.spawner
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    busy = taken.getsockname()[1]
+    real_random_port = jupyterhub.spawner.random_port
+    chosen = iter([busy])
+    monkeypatch.setattr(jupyterhub.spawner, "random_port", lambda: next(chosen, real_random_port()))
+    spawner = make_spawner(cmd=[sys.executable, "-c", LISTENER], start_timeout=20)
+    try:
+        ip, port = await spawner.start()
+        assert port != busy and spawner.port == port
+        assert await spawner.poll() is None
+        # The server itself listens there, in its cgroup.
+        listening = {
+            c.laddr.port
+            for c in psutil.Process(spawner.pid).net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN
+        }
+        assert port in listening
+        assert spawner.pid in spawner.cgroup.pids()
+    finally:
+        taken.close()
 
 
 # -- memory notice -----------------------------------------------------------
