@@ -182,12 +182,22 @@ def _server_token(name):
 
 
 @pytest.fixture(scope="module")
-def setup(databases):
+def workdir():
+    """The folder of the settings file (``etc/``) and of the state directory (``state/``)."""
+    root = Path(tempfile.mkdtemp(prefix="ai4scale-secrets-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def setup(databases, workdir):
     """A running hub with OIDC and PostgreSQL; ``(hub, secrets, files, learner token)``."""
     if os.geteuid() != 0:
         pytest.fail("the hub tests start JupyterHub as root: run them as root (./sandbox test)")
     urls, passwords = databases
-    root = Path(tempfile.mkdtemp(prefix="ai4scale-secrets-"))
+    root = workdir
     root.chmod(0o755)  # like / and /etc: learners may look around
     etc = root / "etc"
     etc.mkdir(mode=0o755)
@@ -233,8 +243,9 @@ def setup(databases):
     settings = load_settings(settings_file)
     assert settings["auth"]["type"] == "oidc" and settings["hub"]["db_url"] == urls["hub"]
     state = Path(settings["paths"]["state_dir"])
-    hub = hubtest.start_hub(settings, settings_file)
+    hub = None
     try:
+        hub = hubtest.start_hub(settings, settings_file)
         for name in LEARNERS:
             r = hub.admin("POST", f"/users/{name}")
             assert r.status_code == 201, r.text
@@ -276,10 +287,10 @@ def setup(databases):
         }
     finally:
         try:
-            hubtest.stop_hub(hub)
+            if hub is not None:
+                hubtest.stop_hub(hub)
         finally:
             hubtest.remove_accounts(PREFIX, CGROUPS)
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_up_made_the_settings_file_root_only_and_said_so(setup):
