@@ -293,6 +293,8 @@ def setup(databases, workdir):
             hubtest.remove_accounts(PREFIX, CGROUPS)
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_up_made_the_settings_file_root_only_and_said_so(setup):
     st = setup["settings_file"].stat()
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, oct(st.st_mode)
@@ -301,6 +303,8 @@ def test_up_made_the_settings_file_root_only_and_said_so(setup):
     ), setup["up"]
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_the_course_service_still_reads_its_settings(setup):
     """The services that need the settings run as root: the course service answers."""
     hub = setup["hub"]
@@ -333,6 +337,8 @@ def _kernel(setup):
     return hubtest.Kernel(setup["hub"], "sela", setup["token"])
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_a_learners_kernel_cannot_open_the_settings_or_any_secret_file(setup):
     files = {what: str(path) for what, path in setup["files"].items()}
     kernel = _kernel(setup)
@@ -372,6 +378,8 @@ def _named(found, secrets):
     return {where: [names.get(p, p) for p in hits] for where, hits in found.items()}
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_nothing_a_learner_can_read_holds_a_secret_value(setup):
     """The walker of test_learner_reach over all of ``/``; the ``/proc`` files she may read."""
     secrets = setup["secrets"]
@@ -407,6 +415,8 @@ def test_nothing_a_learner_can_read_holds_a_secret_value(setup):
     )
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_no_process_command_line_holds_a_secret(setup):
     """As root, every process (the hub, proxy, course service, culler, servers, kernels)."""
     secrets = setup["secrets"]
@@ -419,6 +429,8 @@ def test_no_process_command_line_holds_a_secret(setup):
     assert not found, f"command lines hold secrets: {found}"
 
 
+@pytest.mark.hub
+@pytest.mark.postgres
 def test_the_grading_account_reads_no_secret_value(setup):
     """Learners' submitted code runs as the grading account: it reads no secret either."""
     from ai4scale.grading.sandbox import GRADER_ACCOUNT, ensure_grader_account
