@@ -18,7 +18,14 @@ them, as her system account:
   course service's and the idle culler's hub tokens, and the other
   learner's server token;
 - no process's command line (``/proc/<pid>/cmdline`` is world-readable)
-  holds any of them, seen from the kernel and from root.
+  holds any of them, seen from the kernel and from root, nor the
+  environment of her own processes (what the hub passed to her server);
+- the grading account, which runs learners' submitted code, reads none of
+  them either.
+
+A value planted in a world-readable file must be found, or the search
+proves nothing. With the old 0644 settings file, the learner's kernel and
+the grading account read the client secret and both database passwords.
 
 Each secret value is read from where the running processes keep it (files
 in the state directory, ``/proc/<pid>/environ`` as root), so the test
