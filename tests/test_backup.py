@@ -595,3 +595,33 @@ def test_backup_of_a_running_hub_while_learners_submit(hub, tmp_path):
     assert sha256(new_state / "jupyterhub_cookie_secret") == sha256(
         Path(hub.settings["paths"]["state_dir"]) / "jupyterhub_cookie_secret"
     )
+
+
+def test_a_submission_being_renamed_in_is_waited_for(course_dir, tmp_path):
+    """The gradebook row is written before the folder is renamed into place: the backup waits."""
+    from ai4scale.hub import load_settings
+    from ai4scale.hub._errors import UserError
+    from ai4scale.hub.backup import create_backup, verify_archive
+
+    config, state, _ = course_dir
+    settings = load_settings(config)
+    folder = state / "course" / "submissions" / LAB / "3"
+    away = state / "course" / "submissions" / ".incoming" / "in-flight"
+    away.parent.mkdir(parents=True, exist_ok=True)
+    folder.rename(away)
+    timer = threading.Timer(1.0, away.rename, args=(folder,))
+    timer.start()
+    out = tmp_path / "late.tar.zst"
+    try:
+        manifest = create_backup(settings, config, out)
+    finally:
+        timer.join()
+    names = {m["name"] for m in verify_archive(out)["members"]}
+    assert f"state/course/submissions/{LAB}/3/{NB}" in names
+    assert f"state/course/submissions/{LAB}/3" in names
+    assert manifest["gradebook"]["submissions"] == 6
+    # A folder that never comes: the backup fails, naming it, and leaves no archive.
+    shutil.rmtree(folder)
+    with pytest.raises(UserError, match=f"missing state/course/submissions/{LAB}/3/"):
+        create_backup(settings, config, tmp_path / "never.tar.zst")
+    assert sorted(p.name for p in tmp_path.iterdir() if "never" in p.name) == []

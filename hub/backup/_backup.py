@@ -42,9 +42,9 @@ def _add_late_submissions(writer, snap, state, expected, progress):
             if not path.is_file():
                 still.append(name)
                 continue
-            for parent in reversed(Path(name).parents[:-1]):
+            for parent in reversed(Path(name).parents[:-2]):  # below state/
                 if str(parent) not in have:
-                    writer.add_dir(str(parent), Path(state, str(parent).removeprefix("state/")))
+                    writer.add_dir(str(parent), Path(state, *parent.parts[1:]), owners=True)
                     have.add(str(parent))
             writer.add_file(name, path, owners=True)
             have.add(name)
