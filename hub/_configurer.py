@@ -64,7 +64,8 @@ def update_network(c, settings):
     The proxy runs as a process of its own (:mod:`ai4scale.hub.daemons.proxy`,
     started by ``ai4scale up`` or its systemd unit): the hub neither starts
     nor stops it, so a hub restart keeps the public port and every open
-    connection. The hub reads the proxy API's token from the state directory.
+    connection. The hub reads the proxy API's token from the state directory,
+    and puts the routes back when the proxy restarts on its own (``KeptProxy``).
     Under the Zero to JupyterHub chart the chart sets all this; leave it.
     """
     if settings["profile"] == "kubernetes":
@@ -75,6 +76,7 @@ def update_network(c, settings):
     c.JupyterHub.bind_url = f"http://{hub['ip']}:{hub['port']}"
     c.JupyterHub.hub_port = hub["api_port"]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub['proxy_api_port']}"
+    c.JupyterHub.proxy_class = "ai4scale.hub.daemons.hubproxy.KeptProxy"
     c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.auth_token = proxy_token(settings)
 

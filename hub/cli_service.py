@@ -72,8 +72,11 @@ def restart(settings, file, *, proxy=False, console=None):
 
 def run_restart(args):
     """Restart the hub; print how long it did not answer."""
+    from .installer import ensure_settings_file
+
     console = Console()
     file = settings_path(args.config)
+    console.print("  " + ensure_settings_file(file))  # an editor may have loosened its mode
     settings = load_settings(file)
     seconds = restart(settings, file, proxy=args.proxy, console=console)
     console.print(f"[green]Restarted[/] in {seconds:.1f} s; learners' servers kept running.")

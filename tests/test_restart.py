@@ -288,3 +288,77 @@ def test_a_killed_course_service_takes_up_its_autograding_job(restart_hub):
     assert len(after) == len(LEARNERS) and all(after.values()), after
     for sid, at in before.items():  # graded before the kill: not graded again
         assert after[sid] == at, (sid, at, after[sid])
+
+
+def _notebook(*sources):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    return nbformat.writes(nb).encode()
+
+
+@pytest.mark.browser
+def test_jupyterlab_keeps_working_through_hub_and_proxy_restarts(restart_hub, artifacts):
+    """In a real browser: a notebook keeps its kernel through a hub restart and a proxy restart."""
+    from browsertest import launch, watch
+    from coursetest import put_file
+    from playwright.sync_api import sync_playwright
+
+    hub, name = restart_hub, "tr1"
+    s, r = hubtest.login(hub, name, LEARNERS[name][2])
+    token = hubtest.user_token(s, hub, name)
+    hubtest.spawn(hub, name, token=token)
+    cells = (
+        "x = 6 * 7",
+        "print('after the hub restart', x)",
+        "print('after the proxy restart', x)",
+    )
+    put_file(hub, token, name, "restart.ipynb", _notebook(*cells))
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = watch(browser.new_page(viewport={"width": 1280, "height": 800}))
+            page.goto(hub.url + "/hub/login")
+            page.fill("#username_input", name)
+            page.fill("#password_input", LEARNERS[name][2])
+            page.click("#login_submit")
+            page.wait_for_selector(".jp-LabShell", timeout=120_000)
+            # A first visit shows the welcome once; then the notebook opens alone.
+            page.wait_for_selector("#ai4scale-welcome", timeout=60_000)
+            page.goto(f"{hub.url}/user/{name}/lab/tree/restart.ipynb")
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+            )
+            # The kernel is connected once the status bar says so.
+            page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=90_000)
+            nb = page.locator(".jp-NotebookPanel:visible")
+            code = nb.locator(".jp-CodeCell")
+
+            def run(i, expected):
+                code.nth(i).locator(".cm-content").click()
+                page.keyboard.press("Shift+Enter")
+                if expected:
+                    output = code.nth(i).locator(".jp-OutputArea-output", has_text=expected)
+                    output.wait_for(timeout=120_000)
+
+            run(0, None)
+            code.nth(0).locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=60_000)
+
+            daemons.stop_hub(hub.settings)
+            start_again(hub)
+            run(1, "after the hub restart 42")
+
+            daemons.stop_proxy(hub.settings)
+            daemons.ensure_proxy(hub.settings, hub.settings_file)
+            # The hub puts the routes back; JupyterLab reconnects to the same kernel.
+            run(2, "after the proxy restart 42")
+        finally:
+            page.screenshot(path=str(artifacts / "restart-notebook.png"))
+            browser.close()
