@@ -217,6 +217,18 @@ DISABLED_LAB_EXTENSIONS = [
 ]
 
 
+#: Configuration of the learners' servers (``etc/jupyter/jupyter_server_config.d``).
+LEARNER_SERVER_CONFIG = {
+    "ServerApp": {"jpserver_extensions": dict.fromkeys(DISABLED_SERVER_EXTENSIONS, False)},
+    "ResourceUseDisplay": {"mem_warning_threshold": 0.1, "track_cpu_percent": True},
+    # A kernel whose TCP port another process took meanwhile (kernels and servers
+    # pick free ports, then bind them seconds later) dies at start. jupyter_client
+    # restarts it "with new random ports", but with its port cache on it reuses
+    # the same ports and gives up after five tries: one learner in 30 starting
+    # together lost the kernel (benchmarks/load.py). Without the cache, new ports.
+    "KernelManager": {"cache_ports": False},
+}
+
 #: URL of the course service, opened by JupyterLab's "Course" menu.
 COURSE_URL = "/services/course/"
 
@@ -296,13 +308,7 @@ def ensure_learner_environment(settings):
     a server nears its memory limit.
     """
     etc = Path(settings["paths"]["venv"]) / "etc" / "jupyter"
-    _write_json(
-        etc / "jupyter_server_config.d" / "zz-ai4scale.json",
-        {
-            "ServerApp": {"jpserver_extensions": dict.fromkeys(DISABLED_SERVER_EXTENSIONS, False)},
-            "ResourceUseDisplay": {"mem_warning_threshold": 0.1, "track_cpu_percent": True},
-        },
-    )
+    _write_json(etc / "jupyter_server_config.d" / "zz-ai4scale.json", LEARNER_SERVER_CONFIG)
     _write_json(
         etc / "labconfig" / "page_config.json",
         {"disabledExtensions": dict.fromkeys(DISABLED_LAB_EXTENSIONS, True)},
