@@ -94,6 +94,8 @@ def test_restarts_keep_servers_and_the_proxy(tmp_path):
     assert token_file.stat().st_mode & 0o777 == 0o600
     hub = loaded(c)
     assert hub.cleanup_servers is False
+    # ... and puts the routes back when the proxy restarts on its own.
+    assert hub.proxy_class.__name__ == "KeptProxy"
 
 
 def test_culler_off_when_timeout_is_zero(tmp_path):
