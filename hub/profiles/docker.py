@@ -16,7 +16,8 @@ network, with
   (``no-new-privileges``); the image's ``tini`` reaps orphaned kernels;
 - the container removed when the server stops (the volume stays).
 
-The proxy, started by the hub in the hub's container, reaches the servers at
+The proxy, started beside the hub in the hub's container (``ai4scale up``
+runs both; a hub restart keeps it and the learners' containers), reaches the servers at
 their addresses on the network (``use_internal_ip``); the servers reach the
 hub API at ``http://ai4scale-hub:<hub.api_port>``. ``hub.ip`` / ``hub.port``
 are where the proxy listens inside the hub container: set ``hub.ip =
