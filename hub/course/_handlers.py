@@ -27,6 +27,10 @@ __all__ = ["APIHandler", "CourseHandler", "api_handlers"]
 #: Largest request body the JSON API reads (notebooks never travel in requests).
 MAX_BODY_BYTES = 1 << 20
 
+#: A chunked body (no length known in advance) above the limit is read to its end and
+#: dropped, then refused with 413 (see :meth:`APIHandler.data_received`); up to this size.
+MAX_DISCARDED_BYTES = 64 << 30
+
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 
@@ -35,6 +39,9 @@ def api(method):
 
     @functools.wraps(method)
     async def wrapper(self, *args, **kwargs):
+        refusal = getattr(self, "_refusal", None)
+        if refusal:  # a chunked body grew past the limit: read, dropped, refused now
+            raise web.HTTPError(413, "%s", refusal)
         try:
             return await method(self, *args, **kwargs)
         except CourseError as e:
@@ -113,19 +120,28 @@ class APIHandler(CourseHandler):
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
             await self._refuse_body(length)
             return
+        if "Content-Length" not in self.request.headers:
+            # Chunked: tornado would drop a body above its own limit without an answer.
+            self.request.connection.set_max_body_size(MAX_DISCARDED_BYTES)
         await super().prepare()
         if self.request.method != "OPTIONS" and self.person is None:
             if self.request.path.rstrip("/").endswith("/openapi.yaml"):
                 return
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
 
-    async def _refuse_body(self, length):
-        # Answer 413 at once and hang up, rather than read (or let tornado
-        # answer 400 to) a body the API never takes.
-        message = (
+    @staticmethod
+    def _too_large(length):
+        return (
             f"request body too large ({length} bytes): the API takes JSON up to "
             f"{MAX_BODY_BYTES} bytes; notebooks are read from your server, not uploaded"
         )
+
+    async def _refuse_body(self, length):
+        # A declared length above the limit: answer 413 at once and hang up,
+        # rather than read (or let tornado answer 400 to) a body the API never
+        # takes. The hub's proxy sends Expect: 100-continue, so no byte of the
+        # body was sent yet and the answer reaches the client.
+        message = self._too_large(length)
         self.set_status(413)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Connection", "close")
@@ -133,13 +149,23 @@ class APIHandler(CourseHandler):
         self.request.connection.close()
 
     def data_received(self, chunk):
-        """Collect the body, refusing more than :data:`MAX_BODY_BYTES`."""
-        if self._finished or getattr(self, "_refused", False):
+        """Collect the body; past :data:`MAX_BODY_BYTES` (chunked), drop it and refuse at its end.
+
+        Answering mid-body and hanging up loses the answer: the client (or the
+        hub's proxy) is still sending, and a connection closed with unread data
+        is reset, which throws away the 413 before it is read. So the rest is
+        read and dropped, and the method answers 413 (the :func:`api` wrapper).
+        """
+        if self._finished:
+            return
+        if getattr(self, "_refusal", None):
+            self._dropped += len(chunk)
             return
         self._body += chunk
         if len(self._body) > MAX_BODY_BYTES:
-            self._refused = True
-            asyncio.ensure_future(self._refuse_body(len(self._body)))
+            self._dropped = len(self._body)
+            self._body = bytearray()
+            self._refusal = self._too_large(f"more than {MAX_BODY_BYTES}")
 
     def json_body(self):
         """Return the request body as a JSON object (BadRequest otherwise)."""

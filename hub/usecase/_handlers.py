@@ -11,7 +11,6 @@ nothing behind.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -24,6 +23,9 @@ from tornado import web
 from . import _store
 
 __all__ = ["usecase_handlers"]
+
+#: The connection's own body limit for uploads: above any upload limit, never reached.
+_NO_TORNADO_LIMIT = 1 << 50
 
 #: Largest JSON body of the results a kernel saves (figures travel as PNG base64).
 MAX_RESULTS_BYTES = 64 << 20
@@ -82,19 +84,25 @@ class _LargeJSONHandler(UseCaseHandler):
         if not length.isdigit() or int(length) > self.max_body:
             await _refuse(self, length, self.max_body)
             return
-        self.request.connection.set_max_body_size(self.max_body)
+        self.request.connection.set_max_body_size(max(self.max_body, _NO_TORNADO_LIMIT))
         await super(APIHandler, self).prepare()
         if self.person is None:
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
         await self.authorize_path()
 
     def data_received(self, chunk):  # noqa: D102
+        # Past the limit (chunked: no length declared) read to the end, dropped and
+        # refused then (the api wrapper), as the course API does.
         if self._finished or getattr(self, "_refused", False):
             return
         self._body += chunk
         if len(self._body) > self.max_body:
             self._refused = True
-            asyncio.ensure_future(_refuse(self, len(self._body), self.max_body))
+            self._body = bytearray()
+            self._refusal = (
+                f"the file is too large (more than {self.max_body} bytes): "
+                f"files up to {self.max_body / 1e6:.0f} MB are accepted"
+            )
 
 
 async def _refuse(handler, length, limit):
@@ -133,7 +141,9 @@ class UploadHandler(UseCaseHandler):
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             await _refuse(self, length, self.limit)
             return
-        self.request.connection.set_max_body_size(self.limit)
+        # data_received refuses past the limit with the 413 and its message; tornado's own
+        # limit would drop a chunked body (no length known before) without an answer.
+        self.request.connection.set_max_body_size(max(self.limit, _NO_TORNADO_LIMIT))
         await super(APIHandler, self).prepare()
         if self.person is None:
             raise web.HTTPError(403, "not logged in to the hub (or no access to the course)")
@@ -151,9 +161,14 @@ class UploadHandler(UseCaseHandler):
             return
         self._received += len(chunk)
         if self._received > self.limit:  # no Content-Length (chunked): count
+            # Read to the end and dropped, refused then (the api wrapper): a 413
+            # sent mid-body is lost when the connection is reset under the sender.
             self._refused = True
             self._discard()
-            asyncio.ensure_future(_refuse(self, self._received, self.limit))
+            self._refusal = (
+                f"the file is too large (more than {self.limit} bytes): "
+                f"files up to {self.limit / 1e6:.0f} MB are accepted"
+            )
             return
         self._file.write(chunk)
         self._hash.update(chunk)
