@@ -139,24 +139,22 @@ def run_up(args):
     if proc is None:
         console.print(banner.replace("at", "already running at", 1))
         return 0
-    stopping = []
-
-    def on_signal(sig, frame):
-        stopping.append(sig)
-        proc.send_signal(signal.SIGTERM)
-
-    # Ctrl-C ends the demo: everything stops. SIGTERM (a service manager)
-    # stops the hub only: learners keep working until it is started again.
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C ends the demo: everything stops, learners' servers first (the
+    # hub stops them). SIGTERM (a service manager) stops the hub only:
+    # learners keep working until it is started again.
+    signal.signal(signal.SIGTERM, lambda sig, frame: proc.send_signal(signal.SIGTERM))
     console.print(
         banner + "\n  Ctrl-C stops the sandbox, learners' servers included."
         "\n  `ai4scale restart` restarts the hub while learners keep working."
     )
-    status = proc.wait()
-    if stopping and stopping[0] == signal.SIGINT:
-        console.print("Stopping the sandbox: " + ", ".join(down(settings, hub_proc=proc)))
-    return status
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
+        with console.status("Stopping the sandbox"):
+            done = down(settings, hub_proc=proc)
+        console.print("Stopped: " + ", ".join(done))
+        return 0
 
 
 def run_service(settings, file, console, banner):
@@ -198,7 +196,9 @@ def down(settings, *, hub_proc=None, servers=True):
     if hub_proc is not None and hub_proc.poll() is None:
         hub_proc.terminate()
         hub_proc.wait(90)
-    done.append(daemons.stop_hub(settings))
+        done.append("hub: stopped")
+    else:
+        done.append(daemons.stop_hub(settings))
     done.append(daemons.stop_proxy(settings))
     return done
 

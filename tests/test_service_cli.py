@@ -129,3 +129,45 @@ def test_the_command_is_on_roots_path():
     assert found, "ai4scale is not on root's PATH"
     result = subprocess.run([found, "status", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "hub" in result.stdout, result.stdout + result.stderr
+
+
+def _up_foreground(settings_file, settings):
+    """Start ``ai4scale up`` in the foreground, as a person at a terminal; wait for the hub."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ai4scale", "--config", str(settings_file), "up"]
+        + ["--no-demo", "--no-datasets"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd="/",
+    )
+    assert hubtest.wait_until(lambda: daemons.hub_answers(settings), timeout=120), proc.poll()
+    return proc
+
+
+def test_foreground_sigterm_keeps_learners_and_ctrl_c_stops_all(admin):
+    import signal
+
+    settings_file, settings = admin
+    up = _up_foreground(settings_file, settings)
+    hub = hubtest.RunningHub(settings, settings_file, None, daemons.hub_log(settings))
+    hub.token = (Path(settings["paths"]["state_dir"]) / "admin-service-token").read_text().strip()
+    hubtest.spawn(hub, LEARNER)
+    server = hubtest.server_pid(LEARNER)
+    # A service manager's stop: the hub stops, the learner's server and the proxy stay.
+    up.send_signal(signal.SIGTERM)
+    up.wait(120)
+    assert not daemons.hub_answers(settings) and daemons.hub_pid(settings) is None
+    assert hubtest.server_pid(LEARNER) == server and daemons.proxy_pid(settings)
+    # Started again, the hub has the server; Ctrl-C stops everything.
+    up = _up_foreground(settings_file, settings)
+    model = hub.admin("GET", f"/users/{LEARNER}").json()
+    assert model["servers"][""]["ready"], model
+    up.send_signal(signal.SIGINT)
+    out, _ = up.communicate(timeout=180)
+    assert up.returncode == 0, out
+    assert "Stopped: 1 server(s) stopped, hub: stopped, proxy: stopped" in " ".join(out.split()), (
+        out
+    )
+    assert hubtest.server_pid(LEARNER) is None
+    assert daemons.hub_pid(settings) is None and daemons.proxy_pid(settings) is None
