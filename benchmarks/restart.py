@@ -83,23 +83,12 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root: the hub creates system users and cgroups")
 
-    from ai4scale.hub.accounts import AccountStore
-    from ai4scale.hub.installer import install_steps
-    from ai4scale.hub.roster import read_roster
-
     names = [f"rb{i:02d}" for i in range(args.learners)]
     roster = {n: ("learner", "", f"bench-pass-{n}") for n in names}
     state = Path(tempfile.mkdtemp(prefix="ai4scale-bench-restart-"))
-    settings_file, settings = hubtest.write_settings(
-        state, user_prefix=PREFIX, cgroup_parent=CGROUP_PARENT, culler_timeout=3600
+    settings_file, settings = hubtest.prepare_state(
+        state, roster, user_prefix=PREFIX, cgroup_parent=CGROUP_PARENT
     )
-    for step in install_steps(demo=False, datasets=False):
-        step(settings)
-    store = AccountStore.from_settings(settings)
-    store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", roster)))
-    for n in names:
-        store.set_password(n, roster[n][2])
-    store.close()
     hub = hubtest.start_hub(settings, settings_file)
     probes = []
     results = {"graceful": [], "killed": []}

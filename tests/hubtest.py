@@ -6,6 +6,7 @@ Index:
 - :func:`spawn` / :func:`stop` -- start and stop a user's server through the REST API.
 - :class:`Kernel` -- run code in a kernel of a user's server over the websocket.
 - :func:`write_settings`, :func:`write_roster`, :func:`remove_accounts` -- test hub set-up.
+- :func:`prepare_state` -- all of a hub's set-up at once: settings, install steps, labs, roster.
 """
 
 from __future__ import annotations
@@ -103,6 +104,49 @@ def write_roster(path, roster):
     lines += [f"{u},Test {u.title()},{role},{team}" for u, (role, team, _) in roster.items()]
     Path(path).write_text("\n".join(lines) + "\n")
     return path
+
+
+def prepare_state(state, roster, *, user_prefix, cgroup_parent, labs=False, **settings_kw):
+    """Make a hub's state directory as ``ai4scale up`` would: settings, install steps, roster.
+
+    ``roster`` maps username -> (role, team, password); each password is set.
+    With ``labs``, the service's labs folder is a copy of this checkout's labs
+    (``True``: all; a list: those ids) in the root-only state directory.
+    ``settings_kw`` go to :func:`write_settings`. Returns ``(settings file, settings)``.
+    """
+    import shutil
+
+    from ai4scale.hub.accounts import AccountStore
+    from ai4scale.hub.course import source_labs_dir
+    from ai4scale.hub.installer import install_steps
+    from ai4scale.hub.roster import read_roster
+
+    state = Path(state)
+    if labs:
+        folder = state / "labs"
+        extra = settings_kw.pop("course_extra", "")
+        settings_kw["course_extra"] = f'labs_dir = "{folder}"\n{extra}'
+    settings_file, settings = write_settings(
+        state, user_prefix=user_prefix, cgroup_parent=cgroup_parent, **settings_kw
+    )
+    for step in install_steps(demo=False, datasets=False):
+        step(settings)
+    if labs:
+        ignore = shutil.ignore_patterns("_*", ".*")
+        if labs is True:
+            shutil.copytree(source_labs_dir(), folder, ignore=ignore)
+        else:
+            for lab in labs:
+                shutil.copytree(source_labs_dir() / lab, folder / lab, ignore=ignore)
+    store = AccountStore.from_settings(settings)
+    try:
+        store.import_roster(read_roster(write_roster(state / "roster.csv", roster)))
+        for name, (_, _, password) in roster.items():
+            if password:
+                store.set_password(name, password)
+    finally:
+        store.close()
+    return settings_file, settings
 
 
 def remove_accounts(user_prefix, cgroup_parent):

@@ -32,29 +32,11 @@ ROSTER = {"trinst": ("instructor", "", "instructor-pass-tri"), **LEARNERS}
 @pytest.fixture(scope="module")
 def restart_hub():
     """A hub with the course service and the idle culler, started as ``ai4scale up`` does."""
-    from ai4scale.hub.accounts import AccountStore
-    from ai4scale.hub.course import source_labs_dir
-    from ai4scale.hub.installer import install_steps
-    from ai4scale.hub.roster import read_roster
-
     prefix, cgroups = f"{TEST_USER_PREFIX}r-", f"{TEST_CGROUP_PARENT}-restart"
     state = Path(tempfile.mkdtemp(prefix="ai4scale-restart-"))
-    labs = state / "labs"
-    settings_file, settings = hubtest.write_settings(
-        state,
-        user_prefix=prefix,
-        cgroup_parent=cgroups,
-        culler_timeout=3600,
-        course_extra=f'labs_dir = "{labs}"',
+    settings_file, settings = hubtest.prepare_state(
+        state, ROSTER, user_prefix=prefix, cgroup_parent=cgroups, labs=True
     )
-    for step in install_steps(demo=False, datasets=False):
-        step(settings)
-    shutil.copytree(source_labs_dir(), labs, ignore=shutil.ignore_patterns("_*", ".*"))
-    store = AccountStore.from_settings(settings)
-    store.import_roster(read_roster(hubtest.write_roster(state / "roster.csv", ROSTER)))
-    for name, (_, _, password) in ROSTER.items():
-        store.set_password(name, password)
-    store.close()
     running = hubtest.start_hub(settings, settings_file)
     try:
         yield running
