@@ -51,6 +51,7 @@ from tornado.routing import PathMatches, Rule
 
 __all__ = [
     "STREAM_ABOVE_BYTES",
+    "proxy_request",
     "LargeBodyMatches",
     "StreamingProxyHandler",
     "forward_client_message",
@@ -82,6 +83,22 @@ def forward_client_message(self, message):
         if prefix:
             self.proxy.update_last_activity(prefix)
         self.ws_client.write_message(message, binary=isinstance(message, bytes))
+
+
+_ORIGINAL_PROXY_REQUEST = handlers.ProxyHandler._get_proxy_request
+
+
+def proxy_request(self, url):
+    """``ProxyHandler._get_proxy_request`` that names the client in ``X-Real-Ip`` itself.
+
+    The port passes a client's own ``X-Real-Ip`` header through, and the hub
+    (tornado with ``xheaders``) takes it as the client's address: anyone could
+    write any address into the hub's logs. The proxy's own view of the client
+    replaces it (``X-Forwarded-For`` is already appended by the proxy).
+    """
+    request = _ORIGINAL_PROXY_REQUEST(self, url)
+    request.headers["X-Real-Ip"] = self.request.remote_ip
+    return request
 
 
 def select_subprotocol(self, subprotocols):
@@ -256,6 +273,7 @@ def patch():
     handlers.ProxyHandler.on_message = forward_client_message
     handlers.ProxyHandler.get_target_url = target_url
     handlers.ProxyHandler.select_subprotocol = select_subprotocol
+    handlers.ProxyHandler._get_proxy_request = proxy_request
     if not getattr(configproxy.PythonProxy, "_ai4scale_streaming", False):
         configproxy.PythonProxy.__init__ = _add_streaming_rule(configproxy.PythonProxy.__init__)
         configproxy.PythonProxy._ai4scale_streaming = True

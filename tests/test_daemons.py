@@ -160,3 +160,43 @@ def test_reap_leaves_unrelated_processes_alone(proxy_settings):
         assert other.is_running()
     finally:
         other.kill()
+
+
+def test_the_proxy_names_the_client_itself(proxy_settings):
+    """A client's own X-Real-Ip (the hub would log and rate-limit by it) is replaced."""
+    import http.server
+    import json
+    import threading
+
+    settings_file, settings = proxy_settings
+    daemons.ensure_proxy(settings, settings_file)
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = json.dumps(dict(self.headers.items())).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{settings['hub']['proxy_api_port']}/api/routes/echo"
+        auth = {"Authorization": f"token {daemons.proxy_token(settings)}"}
+        target = f"http://127.0.0.1:{server.server_address[1]}"
+        assert requests.post(api, json={"target": target}, headers=auth, timeout=10).ok
+        r = requests.get(
+            f"http://127.0.0.1:{settings['hub']['port']}/echo/",
+            headers={"X-Real-Ip": "203.0.113.9", "X-Forwarded-For": "203.0.113.8"},
+            timeout=10,
+        )
+        seen = {k.lower(): v for k, v in r.json().items()}
+        assert seen["x-real-ip"] == "127.0.0.1", seen
+        assert seen["x-forwarded-for"].split(",")[-1].strip() == "127.0.0.1", seen
+    finally:
+        server.shutdown()
