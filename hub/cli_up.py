@@ -1,4 +1,4 @@
-"""``ai4scale up``: prepare this machine and run the hub in the foreground."""
+"""``ai4scale up``: prepare this machine, then run the proxy and the hub (foreground or service)."""
 
 from __future__ import annotations
 
