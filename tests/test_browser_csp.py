@@ -11,7 +11,10 @@ token, the instructor's Teaching page lists the labs.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import threading
 from urllib.parse import quote
 
 import hubtest
@@ -110,11 +113,20 @@ def test_learner_pages_work_without_inline_scripts(browser, hub, released, artif
     login(page, hub, LEARNER, "/hub/home")
 
     # Spawn pending: its script (spawn-pending.js) follows the progress into JupyterLab.
-    r = hub.admin("POST", f"/users/{LEARNER}/server")
-    assert r.status_code in (201, 202), r.text
-    page.goto(f"{hub.url}/hub/spawn-pending/{LEARNER}")
-    assert "/spawn-pending/" in page.url, page.url  # a start takes seconds here
-    page.wait_for_selector("#progress-bar", state="attached")
+    # A start that ends within 10 s is never seen pending (the API waits for it),
+    # so the new server is held (SIGSTOP) until the page follows its progress.
+    starting = threading.Thread(target=hub.admin, args=("POST", f"/users/{LEARNER}/server"))
+    starting.start()
+    pid = hubtest.wait_until(lambda: hubtest.server_pid(LEARNER), timeout=60, interval=0.02)
+    assert pid, "the learner's server did not start"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        page.goto(f"{hub.url}/hub/spawn-pending/{LEARNER}")
+        assert "/spawn-pending/" in page.url, page.url
+        page.wait_for_selector("#progress-bar", state="attached")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    starting.join(120)
     page.wait_for_url(re.compile(rf"/user/{LEARNER}/lab"), timeout=180_000)
     page.wait_for_selector(".jp-LabShell", timeout=120_000)
 
