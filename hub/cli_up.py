@@ -87,8 +87,11 @@ def prepare(args, console):
     return file, settings
 
 
-def launch(settings, file, console):
+def launch(settings, file, console, *, started=None):
     """Reap a killed hub's services, start the proxy, then the hub; return the hub or None.
+
+    ``started`` is called with the hub's process as soon as it is started,
+    before it answers (so that a Ctrl-C while it starts can stop it).
 
     Returns
     -------
@@ -108,6 +111,8 @@ def launch(settings, file, console):
     log = daemons.hub_log(settings)
     console.print(f"  starting JupyterHub (log: {log})")
     proc = daemons.start_hub(settings, file)
+    if started is not None:
+        started(proc)
     with console.status("Waiting for the hub to answer"):
         ready = wait_for_hub(hub_url(settings), proc)
     if not ready:
@@ -135,24 +140,32 @@ def run_up(args):
         return 0
     if args.service:
         return run_service(settings, file, console, banner)
-    proc = launch(settings, file, console)
-    if proc is None:
-        console.print(banner.replace("at", "already running at", 1))
-        return 0
     # Ctrl-C ends the demo: everything stops, learners' servers first (the
-    # hub stops them). SIGTERM (a service manager) stops the hub only:
-    # learners keep working until it is started again.
-    signal.signal(signal.SIGTERM, lambda sig, frame: proc.send_signal(signal.SIGTERM))
-    console.print(
-        banner + "\n  Ctrl-C stops the sandbox, learners' servers included."
-        "\n  `ai4scale restart` restarts the hub while learners keep working."
-    )
+    # hub stops them), also while the hub is still starting. SIGTERM (a
+    # service manager) stops the hub only: learners keep working until it is
+    # started again.
+    started = []
+
+    def on_sigterm(sig, frame):
+        if not started:
+            raise SystemExit(128 + sig)
+        started[0].send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
+        proc = launch(settings, file, console, started=started.append)
+        if proc is None:
+            console.print(banner.replace("at", "already running at", 1))
+            return 0
+        console.print(
+            banner + "\n  Ctrl-C stops the sandbox, learners' servers included."
+            "\n  `ai4scale restart` restarts the hub while learners keep working."
+        )
         return proc.wait()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop
         with console.status("Stopping the sandbox"):
-            done = down(settings, hub_proc=proc)
+            done = down(settings, hub_proc=started[0] if started else None)
         console.print("Stopped: " + ", ".join(done))
         return 0
 
