@@ -14,9 +14,7 @@ The layout the local profile runs (and the systemd units of
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -31,9 +29,6 @@ from ._processes import running_pid, start_detached, terminate, wait_for
 __all__ = [
     "HUB_CONFIG",
     "DaemonError",
-    "hub_downtime_probe",
-    "signal_hub",
-    "wait_until_stopped",
     "MANAGED_SERVICES",
     "ensure_proxy",
     "hub_answers",
@@ -240,32 +235,3 @@ def reap_orphans(settings, *, timeout=10):
         result = terminate(proc.pid, timeout=timeout)
         done.append(f"{name} (pid {proc.pid}): {result}")
     return done
-
-
-def wait_until_stopped(pid, timeout=30):
-    """Wait until ``pid`` is gone; return True if it is."""
-
-    def gone():
-        try:
-            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
-    return wait_for(gone, timeout=timeout)
-
-
-def signal_hub(settings, sig=signal.SIGTERM):
-    """Send ``sig`` to the running hub; return its pid or None."""
-    pid = hub_pid(settings)
-    if pid is not None:
-        os.kill(pid, sig)
-    return pid
-
-
-def hub_downtime_probe(settings, *, timeout=120, interval=0.05):
-    """Measure how long the hub does not answer from now on (seconds), for timelines."""
-    start = time.monotonic()
-    wait_for(lambda: not hub_answers(settings, timeout=0.5), timeout=timeout, interval=interval)
-    down = time.monotonic()
-    wait_for(lambda: hub_answers(settings, timeout=0.5), timeout=timeout, interval=interval)
-    return time.monotonic() - down, down - start
