@@ -4,16 +4,20 @@ The settings are a plain dict: the documented defaults in ``defaults.toml``
 merged with the administrator's TOML file. :func:`load_settings` refuses
 unknown keys and values of the wrong type or range before anything is
 applied, so a typo never silently falls back to a default.
+
+The schema is checked by :func:`_schema_errors`, a few lines for the
+keywords the schema uses, with jsonschema's messages: importing jsonschema
+costs over half a second (its format checkers build an RFC 3987 parser at
+import time), which every ``ai4scale`` command would pay.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from pathlib import Path
-
-import jsonschema
 
 from ._errors import UserError
 
@@ -109,6 +113,63 @@ def settings_schema():
     return _schema_for(default_settings(), ())
 
 
+#: Python types of the schema's "type" names; bool is not a number (as in JSON).
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+}
+_NUMBER = _TYPES["number"]
+
+
+def _schema_errors(schema, value, path=()):
+    """Yield ``(path, message)`` for each way ``value`` breaks ``schema``.
+
+    Covers the keywords :func:`settings_schema` uses, with the semantics and
+    messages of jsonschema's Draft 2020-12 validator (the tests compare the
+    two); any other keyword is a programming error, not a silent pass.
+    """
+    unknown = set(schema) - {
+        "type", "properties", "additionalProperties", "items", "enum",
+        "minimum", "maximum", "exclusiveMinimum", "pattern",
+    }  # fmt: skip
+    if unknown:
+        raise ValueError(f"settings schema at {path}: unsupported keywords {sorted(unknown)}")
+    if "type" in schema and not _TYPES[schema["type"]](value):
+        yield path, f"{value!r} is not of type {schema['type']!r}"
+    if "enum" in schema and not any(type(e) is type(value) and e == value for e in schema["enum"]):
+        yield path, f"{value!r} is not one of {schema['enum']!r}"
+    if _NUMBER(value):
+        if "minimum" in schema and value < schema["minimum"]:
+            yield path, f"{value!r} is less than the minimum of {schema['minimum']!r}"
+        if "maximum" in schema and value > schema["maximum"]:
+            yield path, f"{value!r} is greater than the maximum of {schema['maximum']!r}"
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            bound = schema["exclusiveMinimum"]
+            yield path, f"{value!r} is less than or equal to the minimum of {bound!r}"
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        yield path, f"{value!r} does not match {schema['pattern']!r}"
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            yield from _schema_errors(schema["items"], item, path + (i,))
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                yield from _schema_errors(properties[key], item, path + (key,))
+        extras = sorted((k for k in value if k not in properties), key=str)
+        if schema.get("additionalProperties") is False and extras:
+            verb = "was" if len(extras) == 1 else "were"
+            names = ", ".join(repr(k) for k in extras)
+            yield path, f"Additional properties are not allowed ({names} {verb} unexpected)"
+
+
 def _merge(base, override):
     merged = copy.deepcopy(base)
     for key, value in override.items():
@@ -171,12 +232,11 @@ def load_settings(path=None, *, overrides=None):
             # Root-only (it holds secrets): `ai4scale up` makes it so.
             raise SettingsError(f"{file}: cannot read it (only root may): {e.strerror}") from e
     settings = _merge(_merge(default_settings(), user), overrides or {})
-    validator = jsonschema.Draft202012Validator(settings_schema())
-    errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.path))
+    errors = sorted(_schema_errors(settings_schema(), settings), key=lambda e: list(e[0]))
     if errors:
         lines = []
-        for err in errors:
-            key = ".".join(str(p) for p in err.path) or "(top level)"
-            lines.append(f"  {key}: {err.message}")
+        for where, message in errors:
+            key = ".".join(str(p) for p in where) or "(top level)"
+            lines.append(f"  {key}: {message}")
         raise SettingsError(f"{file}: invalid settings:\n" + "\n".join(lines))
     return settings
