@@ -11,16 +11,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-
 from ._errors import UserError
 
 __all__ = ["register", "run_backup", "run_restore"]
@@ -86,6 +76,15 @@ def register(subparsers):
 @contextmanager
 def _progress(console, label):
     """Yield a ``progress(total=..., advance=...)`` callable backed by a rich bar."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -135,6 +134,8 @@ def run_verify(args, console):
 
 def run_backup(args):
     """Write a backup archive, or check one with ``--verify``."""
+    from rich.console import Console
+
     from ._settings import load_settings, settings_path
     from .backup import create_backup
 
@@ -182,6 +183,8 @@ def run_backup(args):
 
 def run_restore(args):
     """Restore a backup archive."""
+    from rich.console import Console
+
     from ._settings import settings_path
     from .backup import restore_backup
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.table import Table
-
 from ._settings import load_settings
-from .accounts import AccountStore
-from .hubapi import HubSyncError, sync_hub
-from .roster import read_roster
 
 __all__ = ["register", "run_import", "run_show"]
 
@@ -50,6 +44,12 @@ def _names(names, limit=12):
 
 def run_import(args):
     """Import the roster file; update a running hub."""
+    from rich.console import Console
+
+    from .accounts import AccountStore
+    from .hubapi import HubSyncError, sync_hub
+    from .roster import read_roster
+
     console = Console()
     settings = load_settings(args.config)
     entries = read_roster(args.file)
@@ -85,6 +85,11 @@ def run_import(args):
 
 def run_show(args):
     """Print the roster as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .accounts import AccountStore
+
     console = Console()
     settings = load_settings(args.config)
     store = AccountStore.from_settings(settings, create=False)

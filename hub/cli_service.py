@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Console
-
 from . import daemons
 from ._settings import load_settings, settings_path
 
@@ -51,6 +49,8 @@ def restart(settings, file, *, proxy=False, console=None):
     Under systemd this is ``systemctl restart``; otherwise the hub started
     from this state directory is stopped with SIGTERM and started detached.
     """
+    from rich.console import Console
+
     from .cli_up import hub_url, launch, share_team_workspaces, wait_for_hub
 
     console = console or Console()
@@ -72,6 +72,8 @@ def restart(settings, file, *, proxy=False, console=None):
 
 def run_restart(args):
     """Restart the hub; print how long it did not answer."""
+    from rich.console import Console
+
     from .installer import ensure_settings_file
 
     console = Console()
@@ -85,6 +87,8 @@ def run_restart(args):
 
 def run_down(args):
     """Stop the sandbox."""
+    from rich.console import Console
+
     from .cli_up import down
 
     console = Console()
@@ -103,6 +107,8 @@ def run_down(args):
 
 def run_status(args):
     """Print what runs; exit 0 when the hub answers, 3 otherwise (as systemctl status)."""
+    from rich.console import Console
+
     console = Console()
     settings = load_settings(settings_path(args.config))
     proxy_pid = daemons.proxy_pid(settings)

@@ -5,16 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.request
-
-from rich.console import Console
 
 from . import daemons
 from ._settings import load_settings, settings_path
-from .daemons import hub_command
-from .installer import demo_passwords_file, ensure_settings_file, install_steps
 
-__all__ = ["down", "hub_command", "launch", "register", "share_team_workspaces", "wait_for_hub"]
+__all__ = ["down", "launch", "register", "share_team_workspaces", "wait_for_hub"]
 
 
 def register(subparsers):
@@ -51,6 +46,8 @@ def hub_url(settings):
 
 def hub_is_up(url, timeout=2.0):
     """Return True if a JupyterHub answers at ``url``."""
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/hub/api/", timeout=timeout) as r:
             return r.status == 200
@@ -72,6 +69,8 @@ def wait_for_hub(url, proc=None, timeout=90):
 
 def prepare(args, console):
     """Run the install steps; return ``(settings file, settings)``."""
+    from .installer import ensure_settings_file, install_steps
+
     file = settings_path(args.config)
     overrides = {"hub": {}}
     if args.ip:
@@ -125,6 +124,10 @@ def launch(settings, file, console, *, started=None):
 
 def run_up(args):
     """Prepare the machine, then run the sandbox (foreground, or as services)."""
+    from rich.console import Console
+
+    from .installer import demo_passwords_file
+
     console = Console()
     if os.geteuid() != 0:
         console.print("[red]ai4scale up must run as root[/]: it creates system users and cgroups.")

@@ -6,12 +6,8 @@ import getpass
 import sys
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from ._errors import UserError
 from ._settings import load_settings
-from .accounts import AccountStore, UnknownAccountError
 
 __all__ = ["register", "run_code", "run_list", "run_set_password", "run_unlock"]
 
@@ -63,6 +59,8 @@ def register(subparsers):
 
 
 def _open_store(settings):
+    from .accounts import AccountStore  # SQLAlchemy: only for the commands that open the db
+
     store = AccountStore.from_settings(settings, create=False)
     if store is None:
         raise UserError("no roster imported yet: run `ai4scale roster import FILE` first")
@@ -75,6 +73,9 @@ def _when(moment):
 
 def run_list(args):
     """Print the accounts as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
     settings = load_settings(args.config)
     store = _open_store(settings)
     try:
@@ -100,6 +101,8 @@ def run_list(args):
 
 def run_code(args):
     """Issue and print one-time codes (one line per user: name, code, expiry)."""
+    from .accounts import UnknownAccountError
+
     settings = load_settings(args.config)
     ttl = args.ttl_hours if args.ttl_hours is not None else settings["auth"]["code_ttl_hours"]
     if ttl <= 0:
@@ -137,6 +140,8 @@ def _read_password(args):
 
 def run_set_password(args):
     """Set a password read from a file or standard input."""
+    from .accounts import UnknownAccountError
+
     settings = load_settings(args.config)
     store = _open_store(settings)
     try:
