@@ -99,6 +99,8 @@ def run_down(args):
                 console.print(f"  {daemons.stop_servers(settings)} server(s) stopped")
             daemons._systemd.systemctl("stop", daemons.HUB_UNIT, daemons.PROXY_UNIT)
             console.print(f"  systemctl stop {daemons.HUB_UNIT} {daemons.PROXY_UNIT}")
+            for line in daemons.stop_forkservers(settings):
+                console.print("  " + line)
             return 0
         for line in down(settings, servers=not args.keep_servers):
             console.print("  " + line)

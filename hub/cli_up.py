@@ -216,6 +216,7 @@ def down(settings, *, hub_proc=None, servers=True):
     else:
         done.append(daemons.stop_hub(settings))
     done.append(daemons.stop_proxy(settings))
+    done.extend(daemons.stop_forkservers(settings))
     return done
 
 

@@ -27,9 +27,12 @@ from pathlib import Path
 
 import psutil
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from jupyterhub.utils import random_port
 from traitlets import Bool, Integer, Unicode, default
 
-from .cgroups import CGroup, CGroupError
+from .cgroups import CONTROLLERS, CGroup, CGroupError
+from .forkserver import ForkError, ForkServers, fork_child
+from .forkserver._client import SOCKET_ENV, current_rlimits
 from .memory_notice import format_bytes
 from .system_users import ensure_system_user, system_username
 
@@ -66,6 +69,14 @@ def _listens(pid, port):
         if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in conns):
             return True
     return False
+
+
+def _gone(pid):
+    """Return True when process ``pid`` no longer runs (absent, or a zombie nobody reaps)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 class SandboxSpawner(LocalProcessSpawner):
@@ -126,6 +137,51 @@ class SandboxSpawner(LocalProcessSpawner):
         """,
     ).tag(config=True)
 
+    fork_servers = Bool(
+        False,
+        help="""
+        Fork learners' servers from a warm fork server (``[spawn] fork``).
+
+        A root process imports jupyter_server, JupyterLab and the enabled
+        extensions once; each server is a fork of it that joins the learner's
+        cgroup and becomes the learner's account (no capabilities,
+        no-new-privileges) before it runs. About ten times less CPU per start
+        than a new interpreter, and the libraries' memory is shared. When the
+        fork server cannot serve, the server starts normally.
+
+        .. versionadded:: 0.14
+        """,
+    ).tag(config=True)
+
+    fork_kernels = Bool(
+        False,
+        help="""
+        Fork learners' kernels from a warm fork server (``[kernels] fork``).
+
+        A root process imports ipykernel and the lab libraries (pandas,
+        scikit-learn, fairlearn, shap, matplotlib) once; the learner's server
+        asks it for each kernel through the ``ai4scale-fork`` kernel
+        provisioner, so a notebook's first cell runs at once. The kernel runs
+        as the asking server's account, in its cgroup. Kernels it cannot fork
+        start normally.
+
+        .. versionadded:: 0.14
+        """,
+    ).tag(config=True)
+
+    forkserver_dir = Unicode(
+        help="""
+        Folder of the fork servers' sockets and logs.
+
+        Default ``/run/ai4scale/forkserver/<cgroup_parent>``: one pair of fork
+        servers per hub.
+        """,
+    ).tag(config=True)
+
+    @default("forkserver_dir")
+    def _default_forkserver_dir(self):
+        return f"/run/ai4scale/forkserver/{self.cgroup_parent}"
+
     @default("user_prefix")
     def _default_user_prefix(self):
         return "jupyter-"
@@ -148,6 +204,9 @@ class SandboxSpawner(LocalProcessSpawner):
 
     # The group of the running server (None: not started, or no cgroups).
     _cgroup = None
+
+    # Whether the running server was forked by the fork server.
+    _forked = False
 
     #: Why the last server stopped, for the learner (shown on the hub's
     #: "server not running" page); empty when it stopped normally. Kept in
@@ -201,11 +260,72 @@ class SandboxSpawner(LocalProcessSpawner):
         return env
 
     def get_env(self):
-        """Add ``AI4SCALE_DATASETS`` to the server's environment."""
+        """Add ``AI4SCALE_DATASETS`` and the kernel fork server to the server's environment."""
         env = super().get_env()
         if self.datasets_dir:
             env.setdefault("AI4SCALE_DATASETS", self.datasets_dir)
+        if self.fork_kernels:
+            env["JUPYTER_DEFAULT_PROVISIONER_NAME"] = "ai4scale-fork"
+            env[SOCKET_ENV] = self._forkservers(env).socket("kernel")
         return env
+
+    # -- fork servers ------------------------------------------------------
+
+    def _forkservers(self, env=None):
+        interpreter = {k: v for k, v in (env or {}).items() if k.startswith(("PYTHON", "LD_"))}
+        return ForkServers.get(
+            self.forkserver_dir,
+            cgroup_parent=self.cgroup_parent,
+            user_prefix=self.user_prefix,
+            env=interpreter,
+        )
+
+    async def _ensure_forkservers(self, env):
+        """Start the fork servers this spawner uses; log (never raise) when one cannot."""
+        servers = self._forkservers(env)
+        roles = [
+            r for r, on in (("server", self.fork_servers), ("kernel", self.fork_kernels)) if on
+        ]
+        for role in roles:
+            try:
+                await servers.ensure(role)
+            except ForkError as e:
+                self.log.error("The %s fork server does not start: %s", role, e)
+        servers.start_watching(roles)
+        return servers
+
+    async def _forked_start(self, servers):
+        """Start the server as a fork of the server zygote; None when it cannot serve."""
+        if self.port == 0:
+            self.port = random_port()
+        env = self.get_env()
+        cmd = [*self.cmd, *self.get_args()]
+        pw = pwd.getpwnam(self.system_username)
+        request = {
+            "argv": cmd,
+            "env": env,
+            "uid": pw.pw_uid,
+            "cwd": pw.pw_dir,
+            "umask": 0o022,
+            "rlimits": current_rlimits(),
+            "cgroup_procs": [str(self._cgroup.path(c) / "cgroup.procs") for c in CONTROLLERS]
+            if self._cgroup is not None
+            else [],
+        }
+        try:
+            pid = await asyncio.to_thread(fork_child, servers.socket("server"), request)
+        except ForkError as e:
+            if not e.fallback:
+                raise
+            self.log.warning(
+                "Starting the server of %s without the fork server: %s", self.user.name, e
+            )
+            return None
+        self.log.info("Forked the server of %s: pid %s", self.user.name, pid)
+        self.proc = None
+        self.pid = pid
+        self._forked = True
+        return (self.ip or "127.0.0.1", self.port)
 
     async def move_certs(self, paths):
         """Stage internal-SSL certificates in the system account's home."""
@@ -321,10 +441,17 @@ class SandboxSpawner(LocalProcessSpawner):
                 ) from None
         self._link_datasets(pw)
         self._cgroup = await asyncio.to_thread(self._make_cgroup)
+        self._forked = False
+        servers = None
+        if self.fork_servers or self.fork_kernels:
+            servers = await self._ensure_forkservers(super().get_env())
         random_port = not self.port
         try:
             for attempt in range(1, PORT_ATTEMPTS + 1):
-                ip, port = await super().start()
+                started = None
+                if self.fork_servers and servers.pid("server"):
+                    started = await self._forked_start(servers)
+                ip, port = started or await super().start()
                 state = await self._wait_for_server(ip, port)
                 if not (state == "exited" and random_port and await _port_open(ip, port)):
                     return ip, port
@@ -363,6 +490,8 @@ class SandboxSpawner(LocalProcessSpawner):
         while loop.time() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 return "exited"  # the hub's own checks report it
+            if self.proc is None and _gone(self.pid):
+                return "exited"
             if await _port_open(ip, port) and await asyncio.to_thread(_listens, self.pid, port):
                 return "listening"
             await asyncio.sleep(interval)
@@ -370,7 +499,11 @@ class SandboxSpawner(LocalProcessSpawner):
 
     async def poll(self):
         """As LocalProcessSpawner; when the server has died, remove its cgroup."""
-        status = await super().poll()
+        if self._forked and self.proc is None and self.pid and _gone(self.pid):
+            status = self._forked_exit_status()
+            self.clear_state()
+        else:
+            status = await super().poll()
         if status is not None and self._cgroup is not None:
             await self._remove_cgroup(status)
         return status
@@ -384,9 +517,26 @@ class SandboxSpawner(LocalProcessSpawner):
 
     # -- state across hub restarts -------------------------------------------
 
+    def _forked_exit_status(self):
+        """Return the exit status the fork server recorded for our server (0 when unknown)."""
+        path = Path(self.forkserver_dir) / "server" / "exits" / str(self.pid)
+        try:
+            status = int(path.read_text())
+            path.unlink()
+        except (OSError, ValueError):
+            status = 0
+        return status
+
+    def clear_state(self):
+        """Forget the forked server too."""
+        super().clear_state()
+        self._forked = False
+
     def get_state(self):
         """Add the cgroup, so that a restarted hub can clean it up."""
         state = super().get_state()
+        if self._forked:
+            state["forked"] = True
         if self.stop_message:
             state["stop_message"] = self.stop_message
         if self._cgroup is not None:
@@ -397,6 +547,7 @@ class SandboxSpawner(LocalProcessSpawner):
         """Restore the cgroup of a server started before the hub restarted."""
         super().load_state(state)
         self.stop_message = state.get("stop_message", "")
+        self._forked = bool(state.get("forked"))
         info = state.get("cgroup")
         if info:
             try:

@@ -245,6 +245,7 @@ def stop_hub(hub, timeout=60, *, proxy=True):
         hub.proc.wait(10)
     if proxy:
         daemons.stop_proxy(hub.settings)
+        daemons.stop_forkservers(hub.settings)
     if problems:
         raise ServerDidNotStop("\n\n".join(problems))
 

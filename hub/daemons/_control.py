@@ -40,6 +40,7 @@ __all__ = [
     "start_hub",
     "stop_hub",
     "stop_proxy",
+    "stop_forkservers",
     "stop_servers",
 ]
 
@@ -153,12 +154,18 @@ def hub_pid(settings):
 def start_hub(settings, settings_file, *, config_file=None, log=None):
     """Start JupyterHub in a session of its own (it outlives the caller).
 
-    Starts nothing else: run :func:`reap_orphans` and :func:`ensure_proxy` first.
+    Run :func:`reap_orphans` and :func:`ensure_proxy` first. The fork servers
+    (``spawn.fork``, ``kernels.fork``) start beside it, so they have imported
+    their libraries by the first sign-in; they, too, outlive the hub.
 
     Returns
     -------
     subprocess.Popen
     """
+    from ..forkserver import forkservers_for
+
+    forkservers, roles = forkservers_for(settings)
+    forkservers.start(roles)
     cmd, env = hub_command(settings, settings_file)
     if config_file is not None:
         cmd[cmd.index("-f") + 1] = str(config_file)
@@ -177,6 +184,14 @@ def stop_hub(settings, *, timeout=90):
     if pid is None:
         return "hub: not running"
     return f"hub: {terminate(pid, timeout=timeout)}"
+
+
+def stop_forkservers(settings):
+    """Stop the hub's fork servers (the servers and kernels they forked keep running)."""
+    from ..forkserver import forkservers_for
+
+    forkservers, _ = forkservers_for(settings)
+    return forkservers.stop()
 
 
 def stop_servers(settings, *, wait=120):

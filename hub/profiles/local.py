@@ -9,7 +9,9 @@ The hub runs as root and starts each learner's server with
   (``limits.memory`` / ``limits.cpu``, set on ``c.Spawner`` by the configurer)
   and processes (``limits.processes``), removed when the server stops;
 - from the shared environment ``paths.venv``, with a ``~/datasets`` link to
-  ``paths.datasets_dir``.
+  ``paths.datasets_dir``;
+- forked from warm fork servers (:mod:`ai4scale.hub.forkserver`) when
+  ``spawn.fork`` (servers) and ``kernels.fork`` (kernels) are on.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def update_local(c, settings):
     c.SandboxSpawner.process_limit = settings["limits"]["processes"]
     c.SandboxSpawner.create_system_users = True
     c.SandboxSpawner.datasets_dir = settings["paths"]["datasets_dir"]
+    c.SandboxSpawner.fork_servers = settings["spawn"]["fork"]
+    c.SandboxSpawner.fork_kernels = settings["kernels"]["fork"]
     # The server (and so its kernels) from the shared environment, whatever
     # PATH the learner's shell has.
     c.Spawner.cmd = [str(Path(settings["paths"]["venv"]) / "bin" / "jupyterhub-singleuser")]

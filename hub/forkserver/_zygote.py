@@ -1,0 +1,508 @@
+"""The zygote process: import once as root, fork a learner's server or kernel per request.
+
+Started detached by the hub's spawner (``python -m ai4scale.hub.forkserver
+ROLE --socket PATH ...``), one per role and hub:
+
+``server``
+    imports jupyterhub's single-user app, jupyter_server, JupyterLab and the
+    enabled server extensions; answers only root (the hub's spawner) on a
+    socket in a root-only folder. Each child becomes ``jupyterhub-singleuser``.
+``kernel``
+    imports ipykernel and the lab libraries (pandas, scikit-learn, fairlearn,
+    shap, matplotlib); answers learners' servers on a socket anyone may reach,
+    and takes the caller's identity from the socket itself (``SO_PEERCRED``):
+    the kernel runs as the calling account, in the calling process's cgroups,
+    which must be under the hub's cgroup parent. Each child becomes an
+    ipykernel kernel.
+
+Why each safety property holds:
+
+- *The zygote never runs learner code and never reads a request.* It accepts
+  a connection and forks at once; only the child reads the request, so no
+  learner's environment or token ever lands in the zygote's memory, which
+  every later child inherits.
+- *Forking is safe.* Before every fork it checks it has one thread, no zmq
+  context and no asyncio loop (:func:`~._confine.unsafe_to_fork`), and
+  refuses otherwise.
+- *The child is the learner's process, as an exec by them would be:*
+  :func:`~._confine.confine` joins the cgroups, starts a session, drops
+  capabilities and switches credentials (checked in ``/proc/self/status``),
+  sets no-new-privileges, lowers rlimits, resets signals, environment,
+  working directory and umask, and reseeds random generators; every file
+  descriptor but the request's is closed first.
+- *Learners do not depend on the zygote.* Children are reaped by the zygote,
+  but they do not watch it: killing it leaves servers and kernels running,
+  and the spawner starts a new one.
+
+Protocol: the client sends one JSON line (newline-terminated), with its
+stdout and stderr as ``SCM_RIGHTS`` file descriptors; the child answers one
+JSON line, ``{"pid": N}`` once confined, or ``{"error": "...", "fallback":
+bool}``, then closes the connection.
+"""
+
+from __future__ import annotations
+
+import gc
+import glob
+import json
+import os
+import pwd
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+
+from ._confine import ConfineError, close_files, confine, set_name, unsafe_to_fork
+
+__all__ = ["Zygote", "main"]
+
+#: What a learner's server imports before its first request.
+SERVER_MODULES = (
+    "jupyterhub.singleuser",
+    "jupyterhub.singleuser.extension",
+    "jupyter_server.serverapp",
+    "jupyter_server.services.kernels.kernelmanager",
+    "jupyter_server.services.contents.largefilemanager",
+    "jupyter_server.services.sessions.sessionmanager",
+    "jupyter_server.terminal",
+    "jupyterlab",
+    "jupyterlab.labapp",
+    "jupyterlab_server",
+    "jupyter_lsp",
+    "jupyter_server_terminals",
+    "notebook_shim",
+    "tornado.web",
+    "ai4scale.hub.forkserver.provisioner",
+)
+
+#: The libraries a lab kernel imports (the kernel zygote's default preload).
+KERNEL_PRELOAD = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.ensemble",
+    "fairlearn",
+    "fairlearn.metrics",
+    "shap",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib_inline.backend_inline",
+    "pyarrow",
+    "ai4scale.datasets",
+)
+
+#: Exit status of a child that failed before it became a server or kernel.
+SETUP_FAILED = 70
+
+#: Largest request, in bytes.
+MAX_REQUEST = 1 << 20
+
+
+def _peer(conn):
+    """Return (pid, uid, gid) of the process at the other end of ``conn``."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)
+
+
+def _read_request(conn, timeout=10.0):
+    conn.settimeout(timeout)
+    data, fds = b"", []
+    while b"\n" not in data:
+        chunk, new_fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
+        fds.extend(new_fds)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_REQUEST:
+            raise ValueError("request too large")
+    return json.loads(data.split(b"\n", 1)[0] or b"{}"), fds
+
+
+def _reply(conn, **message):
+    try:
+        conn.sendall((json.dumps(message) + "\n").encode())
+    except OSError:
+        pass
+
+
+def _cgroups_of(pid, parent, root="/sys/fs/cgroup"):
+    """Return the ``cgroup.procs`` files of process ``pid``'s memory, cpu and pids groups.
+
+    Each must lie under ``parent`` (the hub's cgroup parent), so a caller
+    cannot place a kernel outside the learners' limits.
+    """
+    found = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            for ctrl in controllers.split(","):
+                if ctrl in ("memory", "cpu", "pids"):
+                    found[ctrl] = path
+    procs = []
+    for ctrl in ("memory", "cpu", "pids"):
+        path = found.get(ctrl, "")
+        if not path.startswith(f"/{parent}/") or ".." in path.split("/"):
+            raise ConfineError(f"the caller is not in a learner's {ctrl} group ({path or 'none'})")
+        procs.append(os.path.join(root, ctrl, path.lstrip("/"), "cgroup.procs"))
+    pids_dir = os.path.dirname(procs[2])
+    with open(os.path.join(pids_dir, "pids.max")) as f:
+        limit = f.read().strip()
+    with open(os.path.join(pids_dir, "pids.current")) as f:
+        current = int(f.read())
+    if limit != "max" and current >= int(limit) - 4:
+        raise ConfineError("the learner's process limit is reached")
+    return procs
+
+
+def _watch_server(pid):
+    """Exit when the server ``pid`` that asked for this kernel is gone (as ipykernel's poller)."""
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                state = "X"
+            if state in ("Z", "X"):
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ai4scale-server-watch", daemon=True).start()
+
+
+class Zygote:
+    """One fork server; see the module docstring.
+
+    Parameters
+    ----------
+    role : {"server", "kernel"}
+    socket_path : str
+        Where to listen.
+    preload : list of str
+        Modules imported once, before the first fork.
+    cgroup_parent : str
+        Learners' groups lie under it (``kernel`` role).
+    user_prefix : str
+        Only accounts named so get a kernel (``kernel`` role).
+    max_children : int
+        Most live children per account.
+    """
+
+    def __init__(
+        self, role, socket_path, *, preload=(), cgroup_parent="", user_prefix="", max_children=32
+    ):
+        self.role = role
+        self.socket_path = socket_path
+        self.preload = list(preload)
+        self.cgroup_parent = cgroup_parent
+        self.user_prefix = user_prefix
+        self.max_children = max_children
+        self.children = {}  # pid -> uid
+        self.exits_dir = os.path.join(os.path.dirname(socket_path), "exits")
+        self.start_env = dict(os.environ)
+
+    # -- the parent --------------------------------------------------------
+
+    def load(self):
+        """Import the preload modules; return how many failed (they are logged)."""
+        failed = 0
+        for name in self.preload:
+            try:
+                __import__(name)
+            except Exception as e:  # the child imports it itself, and says why
+                failed += 1
+                print(f"forkserver: cannot import {name}: {e}", file=sys.stderr)
+        if self.role == "kernel":
+            from ai4scale.grading.sandbox import _zygote_server
+
+            _zygote_server._KERNEL_LOADED.update(sys.modules)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.collect()
+        gc.freeze()  # children never write these objects' pages (copy-on-write kept)
+        return failed
+
+    def serve(self):
+        """Listen and fork until SIGTERM."""
+        unsafe = unsafe_to_fork()
+        if unsafe:
+            raise RuntimeError(f"unsafe to fork after the imports: {unsafe}")
+        os.makedirs(self.exits_dir, mode=0o700, exist_ok=True)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        tmp = f"{self.socket_path}.{os.getpid()}"
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        listener.bind(tmp)
+        os.chmod(tmp, 0o666 if self.role == "kernel" else 0o600)
+        listener.listen(64)
+        os.replace(tmp, self.socket_path)  # a new zygote takes over the path atomically
+        with open(f"{tmp}.pid", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(f"{tmp}.pid", self.socket_path + ".pid")
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        signal.set_wakeup_fd(wake_w)
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ)
+        selector.register(wake_r, selectors.EVENT_READ)
+        print(f"forkserver {self.role}: ready on {self.socket_path}", file=sys.stderr, flush=True)
+        while not stop:
+            events = selector.select(timeout=5.0)
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+            self._reap()
+            if any(key.fileobj is listener for key, _ in events):
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                with conn:
+                    self._fork(conn, listener, selector, (wake_r, wake_w))
+        try:  # unless a newer zygote took the path over
+            with open(self.socket_path + ".pid") as f:
+                if int(f.read()) == os.getpid():
+                    os.unlink(self.socket_path)
+                    os.unlink(self.socket_path + ".pid")
+        except (OSError, ValueError):
+            pass
+
+    def _reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.pop(pid, None)
+            if self.role == "server":
+                path = os.path.join(self.exits_dir, str(pid))
+                try:
+                    with open(path, "w") as f:
+                        f.write(str(os.waitstatus_to_exitcode(status)))
+                except OSError:
+                    pass
+
+    def _fork(self, conn, listener, selector, pipe):
+        pid_, uid, _ = _peer(conn)
+        if self.role == "server" and uid != 0:
+            _reply(conn, error="only the hub may start servers")
+            return
+        if self.role == "kernel":
+            if uid == 0:
+                _reply(conn, error="no kernels for root", fallback=True)
+                return
+            if sum(1 for u in self.children.values() if u == uid) >= self.max_children:
+                _reply(conn, error="too many kernels for this account", fallback=False)
+                return
+        unsafe = unsafe_to_fork()
+        if unsafe:
+            _reply(conn, error=f"the fork server holds {unsafe}", fallback=True)
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = SETUP_FAILED
+            try:
+                selector.close()
+                listener.close()
+                for fd in pipe:
+                    os.close(fd)
+                code = self._child(conn, peer_pid=pid_, peer_uid=uid)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except BaseException:
+                        pass
+                os._exit(code)
+        self.children[pid] = uid
+
+    # -- the child ---------------------------------------------------------
+
+    def _child(self, conn, *, peer_pid, peer_uid):
+        """Read the request, confine, answer, then become the server or kernel."""
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        set_name(f"ai4scale-{self.role}")
+        fds = []
+        try:
+            req, fds = _read_request(conn)
+            spec = self._server_spec(req) if self.role == "server" else None
+            if self.role == "kernel":
+                spec = self._kernel_spec(req, peer_pid, peer_uid)
+            null = os.open("/dev/null", os.O_RDWR)
+            os.dup2(null, 0)
+            out = fds[:2] if len(fds) >= 2 else [null, null]
+            os.dup2(out[0], 1)
+            os.dup2(out[1], 2)
+            close_files(keep=[conn.fileno()])
+            confine(**spec["confine"])
+        except Exception as e:
+            fallback = not isinstance(e, ConfineError | PermissionError)
+            _reply(conn, error=str(e) or type(e).__name__, fallback=fallback)
+            return SETUP_FAILED
+        if self.role == "kernel":
+            from ai4scale.grading.sandbox._zygote_server import _forget_shadowed
+
+            _forget_shadowed(os.getcwd())
+            _watch_server(peer_pid)
+        _reply(conn, pid=os.getpid())
+        conn.close()
+        return self._become(spec["argv"])
+
+    def _server_spec(self, req):
+        argv = [str(a) for a in req["argv"]]
+        if os.path.basename(argv[0]) != "jupyterhub-singleuser":
+            raise ValueError(f"not a single-user server: {argv[0]}")
+        self._check_env(req["env"])
+        pw = pwd.getpwuid(int(req["uid"]))
+        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        return {
+            "argv": argv,
+            "confine": {
+                "argv": argv,
+                "uid": pw.pw_uid,
+                "gid": pw.pw_gid,
+                "groups": groups,
+                "cgroup_procs": [str(p) for p in req.get("cgroup_procs", [])],
+                "env": {str(k): str(v) for k, v in req["env"].items()},
+                "cwd": req.get("cwd") or pw.pw_dir,
+                "umask": int(req.get("umask", 0o022)),
+                "rlimits": req.get("rlimits"),
+            },
+        }
+
+    def _kernel_spec(self, req, peer_pid, peer_uid):
+        argv = [str(a) for a in req["argv"]]
+        if argv[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+            raise ValueError(f"not this environment's ipykernel: {argv[:3]}")
+        self._check_env(req["env"])
+        pw = pwd.getpwuid(peer_uid)
+        if not pw.pw_name.startswith(self.user_prefix):
+            raise ConfineError(f"{pw.pw_name} is not a learner's account")
+        env = {str(k): str(v) for k, v in req["env"].items()}
+        env.pop("JPY_PARENT_PID", None)  # the zygote is the parent; see _watch_server
+        return {
+            "argv": argv,
+            "confine": {
+                "argv": argv,
+                "uid": pw.pw_uid,
+                "gid": pw.pw_gid,
+                "groups": os.getgrouplist(pw.pw_name, pw.pw_gid),
+                "cgroup_procs": _cgroups_of(peer_pid, self.cgroup_parent),
+                "env": env,
+                "cwd": str(req.get("cwd") or pw.pw_dir),
+                "umask": int(req.get("umask", 0o022)) & 0o777,
+                "rlimits": req.get("rlimits"),
+            },
+        }
+
+    def _check_env(self, env):
+        """Refuse what only a fresh interpreter reads (``PYTHON*``, ``LD_*``) when it differs."""
+        keys = {k for k in [*env, *self.start_env] if k.startswith(("PYTHON", "LD_"))}
+        for key in keys:
+            if env.get(key) != self.start_env.get(key):
+                raise ValueError(f"{key} differs from the fork server's; needs a fresh start")
+
+    def _become(self, argv):
+        sys.argv = list(argv if self.role == "server" else [argv[2], *argv[3:]])
+        code = 0
+        try:
+            if self.role == "server":
+                from jupyterhub.singleuser import main as server_main
+
+                server_main()
+            else:
+                from ipykernel import kernelapp
+
+                kernelapp.launch_new_instance(argv=argv[3:])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()
+        except BaseException:
+            pass
+        return code
+
+
+def enabled_extensions():
+    """Return the modules of the server extensions enabled in this environment's config."""
+    from jupyter_core.paths import jupyter_config_path
+
+    names = []
+    for folder in jupyter_config_path():
+        files = sorted(glob.glob(os.path.join(folder, "jupyter_server_config.d", "*.json")))
+        files.append(os.path.join(folder, "jupyter_server_config.json"))
+        for path in files:
+            try:
+                with open(path) as f:
+                    config = json.load(f)
+            except (OSError, ValueError):
+                continue
+            extensions = config.get("ServerApp", {}).get("jpserver_extensions", {})
+            names.extend(name for name, on in extensions.items() if on and name not in names)
+    return names
+
+
+def main(argv=None):
+    """Run a zygote: ``python -m ai4scale.hub.forkserver ROLE --socket PATH [...]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m ai4scale.hub.forkserver")
+    ap.add_argument("role", choices=["server", "kernel"])
+    ap.add_argument("--socket", required=True)
+    ap.add_argument("--preload", action="append", default=None)
+    ap.add_argument("--cgroup-parent", default="")
+    ap.add_argument("--user-prefix", default="")
+    args = ap.parse_args(argv)
+    set_name(f"ai4scale-z{args.role}")
+    if args.preload is None:
+        args.preload = list(SERVER_MODULES if args.role == "server" else KERNEL_PRELOAD)
+        if args.role == "server":
+            args.preload += enabled_extensions()
+    if args.role == "kernel":
+        from ai4scale.grading.sandbox._zygote_server import KERNEL_MODULES
+
+        args.preload = [*KERNEL_MODULES, *args.preload]
+    zygote = Zygote(
+        args.role,
+        args.socket,
+        preload=args.preload,
+        cgroup_parent=args.cgroup_parent,
+        user_prefix=args.user_prefix,
+    )
+    started = time.monotonic()
+    failed = zygote.load()
+    print(
+        f"forkserver {args.role}: {len(sys.modules)} modules loaded in "
+        f"{time.monotonic() - started:.1f} s ({failed} failed)",
+        file=sys.stderr,
+        flush=True,
+    )
+    zygote.serve()
+    return 0
