@@ -303,6 +303,7 @@ class MemoryPoller:
         self.cgroup_max = {}  # run cgroup -> memory.max_usage_in_bytes
         self.zygote_cgroup_max = {}  # zygote cgroup -> memory.max_usage_in_bytes
         self.per_submission = []  # seconds, from ours.json
+        self.timings = []  # per submission: phase -> seconds, from ours.json
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -450,6 +451,7 @@ def run_ours(labs, subs, work, env, workers, *, fork=True):
     data = json.loads(out.read_text())
     totals = {s["learner"]: s["total"] for s in data["submissions"]}
     poller.per_submission = [s["seconds"] for s in data["submissions"]]
+    poller.timings = [s.get("timings", {}) for s in data["submissions"]]
     flagged = {s["learner"]: s["flags"] for s in data["submissions"] if s["flags"]}
     return seconds, poller, totals, flagged, data["executor"]
 
@@ -464,6 +466,53 @@ def import_seconds(env):
         [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
     )
     return float(out.stdout.strip().splitlines()[-1])
+
+
+#: The phases of one submission (``GradedSubmission.timings``), in the order they happen.
+PHASES = {
+    "queue": "waiting for an idle zygote",
+    "prepare": "parse, sanitise, insert check cells",
+    "setup": "sandbox set-up (run dir, cgroup, staging)",
+    "fork": "fork of the kernel from the zygote",
+    "kernel_start": "kernel start until it answers",
+    "checks": "guard, probe and canary cells",
+    "cells": "the learner's and the lab's cells",
+    "tests": "test cells (hidden tests included)",
+    "teardown": "kill the run, remove cgroup and dir",
+    "score": "scoring and tampering checks",
+    "record": "gradebook write",
+}
+
+
+def _p95(values):
+    values = sorted(values)
+    return values[max(0, -(-len(values) * 95 // 100) - 1)] if values else 0.0
+
+
+def breakdown(timings, seconds, wall, workers):
+    """Print where each submission's time goes: median and p95 per phase, sum vs wall."""
+    phases = list(PHASES) + sorted({k for t in timings for k in t} - set(PHASES))
+    print(f"per-submission breakdown (ours, n={len(timings)}):")
+    print(f"  {'phase':<13} {'median':>8} {'p95':>8} {'total':>8}  what")
+    sums = [sum(t.values()) - t.get("record", 0.0) for t in timings]
+    for phase in phases:
+        values = [t.get(phase, 0.0) for t in timings]
+        print(
+            f"  {phase:<13} {statistics.median(values) * 1000:6.1f}ms {_p95(values) * 1000:6.1f}ms "
+            f"{sum(values):7.2f}s  {PHASES.get(phase, '')}"
+        )
+    # A submission's seconds cover all but the gradebook write (done by the main thread).
+    gaps = [s - t for s, t in zip(seconds, sums, strict=True)]
+    print(
+        f"  {'unaccounted':<13} {statistics.median(gaps) * 1000:6.1f}ms {_p95(gaps) * 1000:6.1f}ms "
+        f"{sum(gaps):7.2f}s  submission wall minus its phases (client-side message handling)"
+    )
+    busy = sum(seconds) + sum(t.get("record", 0.0) - t.get("queue", 0.0) for t in timings)
+    print(
+        f"  sum of submissions (queue left out) {busy:.2f} s over {workers} workers = "
+        f"{busy / workers:.2f} s; command wall {wall:.2f} s, so {wall - busy / workers:.2f} s "
+        "outside them (start-up, imports, zygotes' imports, self-check, shut-down)"
+    )
 
 
 def mib(values):
@@ -481,7 +530,7 @@ def _report_ours(label, n, seconds, mem, executor, workers, nbg_s):
         f"{label:<19}: {seconds:7.1f} s  ({seconds / n:.2f} s per submission; "
         f"{executor} executor, {workers} workers; {mem.cpu_seconds:.0f} CPU-s)"
     )
-    print(f"ratio nbgrader/ours: {nbg_s / seconds:.2f}x (goal >= 4x)")
+    print(f"ratio nbgrader/ours: {nbg_s / seconds:.2f}x (goal >= 7x)")
 
 
 def main(argv=None):
@@ -531,6 +580,7 @@ def main(argv=None):
             f"ours per submission: median {statistics.median(per):.1f} s, max {per[-1]:.1f} s "
             f"(sanitise + kernel forked from the worker's zygote + cells, in one worker)"
         )
+        breakdown(ours_mem.timings, ours_mem.per_submission, ours_s, workers)
         fresh_mem = None
         if args.no_fork:
             fresh_s, fresh_mem, fresh_totals, _, _ = run_ours(

@@ -345,3 +345,22 @@ def test_sandbox_executor(glab, tmp_path, fork):
     assert graded["ast-transformer"].flags["tampered"]
     assert "kernel_died" in graded["os-exit"].flags["run"][corpus.NOTEBOOK]
     assert all(r.score == 0 for r in graded["os-exit"].results if r.kind == "auto")
+
+
+@needs_sandbox
+def test_graded_submissions_time_their_phases(glab, tmp_path):
+    """Each result says where its seconds went (for the grader's reports, not learners)."""
+    subs = tmp_path / "subs"
+    corpus.write_honest(subs, "honest")
+    gb = _gb(tmp_path / "gb.sqlite")
+    with _sandbox_executor(fork=True, cell_timeout=10) as executor:
+        (graded,) = grade_batch(glab, subs, gradebook=gb, executor=executor, workers=1)
+    gb.close()
+    assert graded.total == 4.0
+    phases = graded.timings
+    run = {"queue", "setup", "fork", "kernel_start", "teardown"}
+    assert set(phases) == run | {"prepare", "checks", "cells", "tests", "score", "record"}
+    assert all(v >= 0 for v in phases.values()) and phases["checks"] > 0 < phases["tests"]
+    # All but the gradebook write happen within the submission's own seconds.
+    assert sum(v for k, v in phases.items() if k != "record") <= graded.seconds
+    assert graded.to_dict()["timings"] == phases

@@ -150,6 +150,19 @@ def test_consecutive_runs_do_not_see_each_other(zygote):
     assert lines[4] == "['1']"
 
 
+def test_run_reports_its_phases_and_plain_tracebacks(zygote):
+    result = zygote.run(nb("x = 1", "raise ValueError('boom')"))
+    assert result.forked and result.outcome == "completed", result.reason
+    phases = result.timings
+    assert set(phases) >= {"setup", "fork", "kernel_start", "teardown"}
+    assert all(0 <= v < result.seconds for v in phases.values()), phases
+    cells = sum(c.seconds for c in result.cells)
+    assert sum(phases.values()) + cells <= result.seconds
+    # IPython's context traceback (formatted ahead in the zygote), without colour codes.
+    tb = "\n".join(result.cells[1].traceback)
+    assert "----> 1 raise ValueError('boom')" in tb and "\x1b[" not in tb, tb
+
+
 def test_forked_kernel_is_the_grader_without_network_or_privileges(zygote, grader):
     server = __import__("socket").socket()
     server.bind(("127.0.0.1", 0))

@@ -68,6 +68,15 @@ class GradedSubmission:
     ``setup_failed`` (per notebook: the lab's setup cell that failed, a
     :class:`~._setup.SetupFailure` as a dict; its items are not scored).
     ``executor`` names what ran the notebooks (``"sandbox"``, ``"local"``).
+    ``timings`` holds the seconds of each phase, summed over the notebooks,
+    for the grader's reports (never shown to learners): ``prepare`` (parse,
+    sanitise, canaries), the run's phases (see
+    :attr:`~ai4scale.grading.sandbox.RunResult.timings`: ``queue``,
+    ``setup``, ``fork``, ``kernel_start``, ``teardown``...), ``checks``
+    (the grader's guard, probe and canary cells), ``cells`` (the learner's
+    and the lab's other cells), ``tests`` (the test cells, hidden tests
+    included), ``score`` (scoring and the tampering checks) and
+    ``record`` (the gradebook write, set by :func:`grade_batch`).
     """
 
     learner: str
@@ -78,6 +87,7 @@ class GradedSubmission:
     submission_id: int | None = None
     seconds: float = 0.0
     executor: str = ""
+    timings: dict = field(default_factory=dict)
 
     @property
     def total(self):
@@ -130,7 +140,13 @@ def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
         out.seconds = time.monotonic() - started
         return out
     tampered = []
+    timings = out.timings
+
+    def add(phase, seconds):
+        timings[phase] = timings.get(phase, 0.0) + seconds
+
     for name, source in glab.sources.items():
+        step = time.monotonic()
         if name not in parsed:
             out.flags.setdefault("missing_notebooks", []).append(name)
             results = score_run(source, source.__class__(cells=[]), _empty_run(), name=name)
@@ -140,7 +156,10 @@ def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
         if edits:
             out.flags.setdefault("edits", {})[name] = edits
         nb, canaries = insert_canaries(nb, rng=rng)
+        add("prepare", time.monotonic() - step)
         run = executor.run(nb, workdir_files=glab.resources)
+        step = time.monotonic()
+        _add_run_timings(add, nb, run, {c.index for c in canaries})
         if run.outcome != "completed":
             out.flags.setdefault("run", {})[name] = f"{run.outcome}: {run.reason}"
         results = score_run(source, nb, run, name=name)
@@ -161,10 +180,32 @@ def grade_submission(glab, files, *, learner, executor, rng=None, on_run=None):
                 out.flags["lying_values"] = True
             results = zero_autograded(results, "tampering with failure reporting: " + why)
         out.results += results
+        add("score", time.monotonic() - step)
     if tampered:
         out.flags["tampered"] = "; ".join(tampered)
     out.seconds = time.monotonic() - started
     return out
+
+
+def _add_run_timings(add, nb, run, ours):
+    """Add the run's phases, and its cells' seconds by kind, with ``add(phase, seconds)``."""
+    for phase, seconds in getattr(run, "timings", {}).items():
+        add(phase, seconds)
+    kinds = {"checks": 0.0, "cells": 0.0, "tests": 0.0}
+    for cell in run.cells:
+        if cell.index in ours:
+            kinds["checks"] += cell.seconds
+        elif cell.index < len(nb.cells) and _is_test(nb.cells[cell.index]):
+            kinds["tests"] += cell.seconds
+        else:
+            kinds["cells"] += cell.seconds
+    for kind, seconds in kinds.items():
+        add(kind, seconds)
+
+
+def _is_test(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _empty_run():
@@ -350,7 +391,9 @@ def _run_all(glab, todo, executor, workers, rng, gradebook, finished, progress, 
             graded.submission_id = futures[future]
             if gradebook is not None and graded.submission_id is not None:
                 if graded.status != "error":
+                    step = time.monotonic()
                     _record(gradebook, graded.submission_id, graded)
+                    graded.timings["record"] = time.monotonic() - step
             finished.append(graded)
             bar.advance(task)
             if on_graded is not None:

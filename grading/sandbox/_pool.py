@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["KernelPool", "ZygotePool"]
@@ -250,15 +251,20 @@ class ZygotePool:
             Seconds to wait for an idle zygote (``queue.Empty`` after).
         """
         self.start()
+        waited = time.monotonic()
         zygote = self._idle.get(timeout=timeout)
+        waited = time.monotonic() - waited
         try:
             if zygote is not None and not zygote.alive():
                 zygote = self._replace(zygote)
             if zygote is None:
-                return self.sandbox.run(nb, workdir_files=workdir_files, env=env)
-            return zygote.run(nb, workdir_files=workdir_files, env=env)
+                result = self.sandbox.run(nb, workdir_files=workdir_files, env=env)
+            else:
+                result = zygote.run(nb, workdir_files=workdir_files, env=env)
         finally:
             self._idle.put(zygote)
+        result.timings["queue"] = waited
+        return result
 
     def shutdown(self):
         """Stop starting zygotes and close them all (idempotent)."""

@@ -66,6 +66,13 @@ class RunResult:
     from launching the kernel to its first reply; ``first_result_seconds``
     from launching to the first cell's reply. ``forked`` says the kernel was
     forked from a grading zygote rather than started as a new interpreter.
+    ``timings`` holds the seconds of the run's phases, for the grader's
+    reports (never shown to learners): ``queue`` (waiting for an idle
+    zygote), ``setup`` (run directory, staging, cgroup, connection file),
+    ``fork`` (the zygote forks the kernel, or the launcher starts it),
+    ``kernel_start`` (until the kernel answers), ``preload`` (a pre-started
+    kernel's imports), ``teardown`` (killing the run, removing its cgroup
+    and directory); each cell's own seconds are in ``cells``.
     """
 
     outcome: str
@@ -79,6 +86,7 @@ class RunResult:
     oom_kills: int = 0
     output_bytes: int = 0
     forked: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self):

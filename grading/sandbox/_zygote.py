@@ -463,6 +463,7 @@ class Zygote:
             result = kernel.execute(nb)
         finally:
             kernel.close()
+        result.timings["teardown"] = kernel.timings["teardown"]
         if getattr(kernel.proc, "lost", False):
             log.warning("the zygote died during a run: running it again in a fresh kernel")
             result = self.sandbox.run(nb, workdir_files=workdir_files, env=env)

@@ -88,6 +88,9 @@ KERNEL_MODULES = (
     "tornado.queues",
 )
 
+#: The colour theme of the grading kernels' tracebacks (see ``Sandbox._kernel_argv``).
+TRACEBACK_THEME = "nocolor"
+
 #: Exit status of a reaper or kernel that failed before the kernel started.
 SETUP_FAILED = 70
 
@@ -364,6 +367,30 @@ def _unsafe_to_fork():
     return ""
 
 
+def _warm_tracebacks():
+    """Format one traceback as a kernel does, so that forks find it done.
+
+    IPython's first traceback of a process imports stack_data, pygments and
+    their helpers, builds their tables and has ``inspect`` map the file of
+    every loaded module (some 100 ms with the lab's libraries); every run
+    fails on purpose in its canary cells, so every forked kernel would pay
+    it again.
+    """
+    try:
+        from IPython.core import ultratb
+
+        code = compile("def _f():\n    raise ValueError('x')\n_f()\n", "<ai4scale-warm>", "exec")
+        try:
+            exec(code, {})  # noqa: S102 - our own constant
+        except ValueError:
+            etype, value, tb = sys.exc_info()
+            formatter = ultratb.AutoFormattedTB(mode="Context", theme_name=TRACEBACK_THEME)
+            formatter.structured_traceback(etype, value, tb)
+            del etype, value, tb
+    except Exception as e:  # a cost, not a fault: kernels format their own
+        print(f"zygote: cannot format a traceback ahead: {e}", file=sys.stderr)
+
+
 def _open_files():
     """Return {fd: what it is} of this process (the reaper closes all but 0-2)."""
     found = {}
@@ -411,6 +438,8 @@ class _Server:
         namespace = {"__name__": "__ai4scale_preload__"}
         exec(compile(code, "<lab imports>", "exec"), namespace)  # noqa: S102
         del namespace
+        # After the lab's imports: a traceback maps every loaded module's file.
+        _warm_tracebacks()
         sys.stdout.flush()
         sys.stderr.flush()
         # Objects alive now are never collected again: children do not touch their pages.
