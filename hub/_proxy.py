@@ -25,6 +25,10 @@ real-time collaboration (team workspaces), found with its Yjs sync:
   protocol: an error in the console on every notebook opened. The fix
   passes the server's choice on (:func:`select_subprotocol`).
 
+* It leaves the browser's websocket open when the server's side closes
+  (a server killed at its memory limit): the browser waited for ever. The
+  fix closes it (:func:`start_ws_client`).
+
 It also reads a whole request body before forwarding it, with tornado's
 100 MB limit: a larger upload (a use case's table, up to 200 MB) got a bare
 400, a service's early refusal (413 from the Content-Length) a 503, and an
@@ -58,6 +62,7 @@ __all__ = [
     "main",
     "patch",
     "select_subprotocol",
+    "start_ws_client",
     "target_url",
 ]
 
@@ -99,6 +104,31 @@ def proxy_request(self, url):
     request = _ORIGINAL_PROXY_REQUEST(self, url)
     request.headers["X-Real-Ip"] = self.request.remote_ip
     return request
+
+
+_ORIGINAL_START_WS_CLIENT = handlers.ProxyHandler.start_ws_client
+
+
+async def start_ws_client(self, path=None):
+    """``ProxyHandler.start_ws_client`` closing the browser's websocket when the server's closes.
+
+    The port ignores the end of the server's side (its message callback gets
+    None and does nothing), so a browser kept a half-dead websocket to a
+    server that had died (killed at its memory limit, or stopped): JupyterLab
+    never learned it and waited for replies for ever.
+    """
+    await _ORIGINAL_START_WS_CLIENT(self, path)
+    client = getattr(self, "ws_client", None)
+    forward = getattr(client, "_on_message_callback", None)
+    if forward is None:
+        return
+
+    def on_message(message):
+        forward(message)
+        if message is None and not self.closed:
+            self.close()
+
+    client._on_message_callback = on_message
 
 
 def select_subprotocol(self, subprotocols):
@@ -274,6 +304,7 @@ def patch():
     handlers.ProxyHandler.get_target_url = target_url
     handlers.ProxyHandler.select_subprotocol = select_subprotocol
     handlers.ProxyHandler._get_proxy_request = proxy_request
+    handlers.ProxyHandler.start_ws_client = start_ws_client
     if not getattr(configproxy.PythonProxy, "_ai4scale_streaming", False):
         configproxy.PythonProxy.__init__ = _add_streaming_rule(configproxy.PythonProxy.__init__)
         configproxy.PythonProxy._ai4scale_streaming = True

@@ -48,6 +48,8 @@ def restart(settings, file, *, proxy=False, console=None):
 
     Under systemd this is ``systemctl restart``; otherwise the hub started
     from this state directory is stopped with SIGTERM and started detached.
+    The fork servers start anew too (new code after an upgrade, new
+    settings); servers and kernels they forked keep running.
     """
     from rich.console import Console
 
@@ -55,6 +57,8 @@ def restart(settings, file, *, proxy=False, console=None):
 
     console = console or Console()
     started = time.monotonic()
+    for line in daemons.stop_forkservers(settings):
+        console.print("  " + line)
     if _under_systemd():
         units = [daemons.HUB_UNIT] + ([daemons.PROXY_UNIT] if proxy else [])
         daemons.install_units(settings, file, start=False)

@@ -45,14 +45,18 @@ __all__ = [
 ]
 
 #: Installed files every account may read, relative to the package folder
-#: (``fnmatch`` patterns): what learners' kernels import. Learners' servers
-#: import nothing of ours.
+#: (``fnmatch`` patterns): what learners' kernels import, and the kernel
+#: provisioner their servers import (``[kernels] fork``).
 LEARNER_FILES = (
     "__init__.py",
     "hub/__init__.py",
     "hub/_errors.py",
     "hub/memory_notice.py",
     "hub/plain_errors.py",
+    "hub/forkserver/__init__.py",
+    "hub/forkserver/_client.py",
+    "hub/forkserver/_confine.py",
+    "hub/forkserver/provisioner.py",
     "datasets/__init__.py",
     "datasets/_errors.py",
     "datasets/_load.py",

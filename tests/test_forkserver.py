@@ -140,6 +140,26 @@ def test_first_cell_runs_with_the_lab_libraries_loaded(fork_hub):
         k.ws.close()
 
 
+def test_paths_from_home_are_the_learners_own(fork_hub):
+    """Libraries that read $HOME at import (here JupyterLab's settings folder) use the learner's."""
+    import pwd
+
+    home = Path(pwd.getpwnam(f"{PREFIX}ann").pw_dir)
+    base = f"{fork_hub.url}/user/ann"
+    headers = {"Authorization": f"token {fork_hub.tokens['ann']}"}
+    setting = "@jupyterlab/apputils-extension:themes"
+    r = requests.put(
+        f"{base}/lab/api/settings/{setting}",
+        json={"raw": '{"theme": "JupyterLab Dark"}'},
+        headers=headers,
+        timeout=30,
+    )
+    assert r.status_code == 204, r.text
+    settings_dir = home / ".jupyter/lab/user-settings/@jupyterlab/apputils-extension"
+    saved = settings_dir / "themes.jupyterlab-settings"
+    assert "JupyterLab Dark" in saved.read_text()
+
+
 def test_memory_bomb_kills_only_that_kernel(fork_hub):
     ann, bob = kernel(fork_hub, "ann"), kernel(fork_hub, "bob")
     try:
@@ -355,3 +375,22 @@ def test_plain_start_when_fork_is_off():
     settings["spawn"]["fork"] = settings["kernels"]["fork"] = True
     c = apply_config(Config(), settings)
     assert c.SandboxSpawner.fork_servers is True and c.SandboxSpawner.fork_kernels is True
+
+
+def test_a_killed_server_closes_the_open_notebooks_connection(fork_hub):
+    """The proxy ends the browser's websocket when the server's side ends (it used to hang)."""
+    import websocket
+
+    k = kernel(fork_hub, "bob")
+    server = hubtest.server_pid("bob")
+    try:
+        assert run(k, "print('ok')").strip() == "ok"
+        os.kill(server, signal.SIGKILL)
+        k.ws.settimeout(20)
+        started = time.monotonic()
+        with pytest.raises(websocket.WebSocketConnectionClosedException):
+            while time.monotonic() - started < 20:
+                k.ws.recv()
+        assert time.monotonic() - started < 20
+    finally:
+        k.ws.close()

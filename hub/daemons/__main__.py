@@ -1,4 +1,8 @@
-"""``python -m ai4scale.hub.daemons reap``: stop what a killed hub left (ExecStartPre)."""
+"""``python -m ai4scale.hub.daemons reap``: before the hub starts (ExecStartPre).
+
+Stops what a killed hub left, and starts the fork servers that are not
+running, so they have imported their libraries by the first sign-in.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,15 @@ def main(argv=None):
         print("usage: python -m ai4scale.hub.daemons reap", file=sys.stderr)
         return 2
     from .._settings import load_settings
+    from ..forkserver import forkservers_for
     from ._control import reap_orphans
 
-    for line in reap_orphans(load_settings()):
+    settings = load_settings()
+    for line in reap_orphans(settings):
         print(f"stopped an orphaned service: {line}")
+    forkservers, roles = forkservers_for(settings)
+    for role, pid in forkservers.start(roles).items():
+        print(f"started the {role} fork server (pid {pid})")
     return 0
 
 

@@ -212,7 +212,8 @@ class ForkServers:
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "HOME": str(self.directory / role),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            "MPLCONFIGDIR": str(self.directory / role / "matplotlib"),
+            # Not under HOME: paths under HOME are re-pointed to the learner's in a child.
+            "MPLCONFIGDIR": str(self.directory / f"{role}-matplotlib"),
         }
         env.update(self.env)
         # BLAS and Arrow's allocator must not start threads in a process that forks.

@@ -56,6 +56,7 @@ import threading
 import time
 import traceback
 
+from . import _preload
 from ._confine import ConfineError, close_files, confine, set_name, unsafe_to_fork
 
 __all__ = ["Zygote", "main"]
@@ -77,6 +78,25 @@ SERVER_MODULES = (
     "notebook_shim",
     "tornado.web",
     "ai4scale.hub.forkserver.provisioner",
+)
+
+#: What ipykernel imports when a kernel starts (before the notebook's folder is on sys.path).
+KERNEL_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.comm",
+    "IPython.core.interactiveshell",
+    "IPython.core.completer",
+    "jupyter_client.session",
+    "comm",
+    "psutil",
+    "sqlite3",
+    "pdb",
+    "pydoc",
+    "tornado.gen",
+    "tornado.locks",
+    "tornado.queues",
 )
 
 #: The libraries a lab kernel imports (the kernel zygote's default preload).
@@ -208,22 +228,31 @@ class Zygote:
         self.children = {}  # pid -> uid
         self.exits_dir = os.path.join(os.path.dirname(socket_path), "exits")
         self.start_env = dict(os.environ)
+        self.home = os.environ.get("HOME", "")
+        self.home_refs = []
+        self.kernel_modules = set()
 
     # -- the parent --------------------------------------------------------
 
     def load(self):
-        """Import the preload modules; return how many failed (they are logged)."""
-        failed = 0
-        for name in self.preload:
-            try:
-                __import__(name)
-            except Exception as e:  # the child imports it itself, and says why
-                failed += 1
-                print(f"forkserver: cannot import {name}: {e}", file=sys.stderr)
-        if self.role == "kernel":
-            from ai4scale.grading.sandbox import _zygote_server
+        """Import the preload modules; return how many failed (they are logged).
 
-            _zygote_server._KERNEL_LOADED.update(sys.modules)
+        Raises
+        ------
+        RuntimeError
+            When the imports loaded a module other accounts may not read.
+        """
+        if self.role == "kernel":
+            _preload.load(KERNEL_MODULES)
+            self.kernel_modules = set(sys.modules)
+        failed = len(_preload.load(self.preload))
+        restricted = _preload.restricted_modules()
+        if restricted:
+            raise RuntimeError(
+                "the imports loaded modules learners may not read: " + ", ".join(restricted[:10])
+            )
+        if self.home:
+            self.home_refs = _preload.home_references(self.home)
         sys.stdout.flush()
         sys.stderr.flush()
         gc.collect()
@@ -361,10 +390,11 @@ class Zygote:
             fallback = not isinstance(e, ConfineError | PermissionError)
             _reply(conn, error=str(e) or type(e).__name__, fallback=fallback)
             return SETUP_FAILED
+        if self.home_refs:
+            _preload.rebase_home(self.home_refs, self.home, os.environ.get("HOME", "/nonexistent"))
+        _preload.add_user_site()
         if self.role == "kernel":
-            from ai4scale.grading.sandbox._zygote_server import _forget_shadowed
-
-            _forget_shadowed(os.getcwd())
+            _preload.forget_shadowed(os.getcwd(), keep=self.kernel_modules)
             _watch_server(peer_pid)
         _reply(conn, pid=os.getpid())
         conn.close()
@@ -485,10 +515,6 @@ def main(argv=None):
         args.preload = list(SERVER_MODULES if args.role == "server" else KERNEL_PRELOAD)
         if args.role == "server":
             args.preload += enabled_extensions()
-    if args.role == "kernel":
-        from ai4scale.grading.sandbox._zygote_server import KERNEL_MODULES
-
-        args.preload = [*KERNEL_MODULES, *args.preload]
     zygote = Zygote(
         args.role,
         args.socket,

@@ -1,0 +1,86 @@
+"""What a forked child corrects of its zygote's imports (``ai4scale.hub.forkserver._preload``)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import pytest
+from ai4scale.hub.forkserver import _preload
+from traitlets import HasTraits, Unicode
+
+
+@pytest.fixture
+def fake_module():
+    """A module computed, at import, from the zygote's home ``/zygote/home``."""
+    module = types.ModuleType("ai4scale_fake_paths")
+    module.TRASH = "/zygote/home/.local/share/Trash"
+    module.TRASH_B = b"/zygote/home/.local/share/Trash"
+    module.DIRS = ["/usr/share/fonts", "/zygote/home/.fonts"]
+    module.OTHER = "/srv/data"
+
+    class Manager(HasTraits):
+        db_path = Unicode("/zygote/home/.local/share/jupyter/file_id.db")
+
+    class SubManager(Manager):
+        pass
+
+    Manager.__module__ = SubManager.__module__ = module.__name__
+    module.Manager, module.SubManager = Manager, SubManager
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+def test_paths_computed_from_the_zygotes_home_move_to_the_learners(fake_module):
+    refs = [r for r in _preload.home_references("/zygote/home") if r[0] == fake_module.__name__]
+    assert sorted(a for _, a in refs) == ["DIRS", "Manager.db_path", "TRASH", "TRASH_B"]
+    _preload.rebase_home(refs, "/zygote/home", "/home/jupyter-ann")
+    assert fake_module.TRASH == "/home/jupyter-ann/.local/share/Trash"
+    assert fake_module.TRASH_B == b"/home/jupyter-ann/.local/share/Trash"
+    assert fake_module.DIRS == ["/usr/share/fonts", "/home/jupyter-ann/.fonts"]
+    assert fake_module.OTHER == "/srv/data"
+    # New instances, of the class and of its subclasses, get the learner's path.
+    for cls in (fake_module.Manager, fake_module.SubManager):
+        assert cls().db_path == "/home/jupyter-ann/.local/share/jupyter/file_id.db"
+
+
+def test_a_file_in_the_notebooks_folder_shadows_a_preloaded_library(tmp_path):
+    import json  # noqa: F401  (preloaded, and the kernel's own)
+
+    module = types.ModuleType("ai4scale_fake_utils")
+    sys.modules["ai4scale_fake_utils"] = module
+    sys.modules["ai4scale_fake_utils.sub"] = types.ModuleType("ai4scale_fake_utils.sub")
+    (tmp_path / "ai4scale_fake_utils.py").write_text("X = 1\n")
+    (tmp_path / "json.py").write_text("")
+    try:
+        _preload.forget_shadowed(tmp_path, keep={"json"})
+        assert "ai4scale_fake_utils" not in sys.modules
+        assert "ai4scale_fake_utils.sub" not in sys.modules
+        assert "json" in sys.modules
+    finally:
+        sys.modules.pop("ai4scale_fake_utils", None)
+        sys.modules.pop("ai4scale_fake_utils.sub", None)
+
+
+def test_modules_other_accounts_cannot_read_are_reported():
+    folder = Path(tempfile.mkdtemp(prefix="ai4scale-preload-", dir="/tmp"))
+    secret = folder / "ai4scale_fake_secret.py"
+    secret.write_text("ANSWER = 42\n")
+    secret.chmod(0o600)
+    module = types.ModuleType("ai4scale_fake_secret")
+    module.__file__ = str(secret)
+    sys.modules["ai4scale_fake_secret"] = module
+    try:
+        assert "ai4scale_fake_secret" in _preload.restricted_modules()
+        secret.chmod(0o644)
+        folder.chmod(0o700)
+        assert "ai4scale_fake_secret" in _preload.restricted_modules()  # folder closed
+        folder.chmod(0o755)
+        assert "ai4scale_fake_secret" not in _preload.restricted_modules()
+    finally:
+        del sys.modules["ai4scale_fake_secret"]
+        shutil.rmtree(folder)
