@@ -13,7 +13,14 @@ with varied answers, and grades the same submissions
 
 Prints both wall times (the whole command each, start-up included), the ratio,
 the CPU time each command and its processes used (kernels included), whether
-the totals agree, and per-submission peak memory: the kernel's peak resident
+the totals agree, where each of our submissions' time goes (median and p95
+per phase: zygote queue, sandbox set-up, fork, kernel start, the grader's
+guard, probe and canary cells, the learner's cells, test cells, teardown,
+scoring, gradebook write; see ``GradedSubmission.timings``), and, from
+separate runs on ``--memory-n`` submissions done first (polling memory
+takes CPU from the command, so the timed runs go without it; these runs
+also warm both tools' files and let ours remember the lab's self-check, as
+every run after a lab's first does), per-submission peak memory: the kernel's peak resident
 set (``VmHWM`` of each kernel process, polled from /proc) and its peak private
 memory (``Private_*`` of ``smaps_rollup``: what the kernel does not share with
 another process) for both; for ours also the run cgroup's
@@ -275,7 +282,7 @@ def write_submissions(lab, ours, nbg_submitted, n, seed):
 
 
 #: Process names (``comm``) of ours: forked kernels and zygotes (see grading/sandbox/_zygote.py).
-FORKED_KERNEL, ZYGOTE = b"ai4scale-kernel", b"ai4scale-zygote"
+FORKED_KERNEL, ZYGOTE, REAPER = b"ai4scale-kernel", b"ai4scale-zygote", b"ai4scale-reaper"
 
 
 def _private_bytes(pid):
@@ -313,7 +320,8 @@ class MemoryPoller:
 
     def stop(self):
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _descends(self, pid, parents):
         for _ in range(20):
@@ -347,10 +355,12 @@ class MemoryPoller:
             hwm = int(fields["VmHWM"].split()[0]) * 1024
             name = fields.get("Name", "").strip().encode()
             argv0 = os.path.basename(cmd.split(b"\0", 1)[0])
-            if name == FORKED_KERNEL or (b"ipykernel" in cmd and argv0.startswith(b"python")):
-                kernels.append((pid, hwm))
-            elif name == ZYGOTE:
+            if name == ZYGOTE:
                 zygotes.append((pid, hwm))
+            elif name == REAPER:
+                continue  # a forked kernel's parent (the zygote's code in its command line)
+            elif name == FORKED_KERNEL or (b"ipykernel" in cmd and argv0.startswith(b"python")):
+                kernels.append((pid, hwm))
         for pid, hwm in kernels:
             if self._descends(pid, parents):
                 self.kernel_hwm[pid] = max(hwm, self.kernel_hwm.get(pid, 0))
@@ -377,11 +387,14 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(cmd, *, cwd, env):
+def timed(cmd, *, cwd, env, poll=False):
     """Run ``cmd``; return wall seconds, its memory poller, stdout and stderr.
 
     ``poller.cpu_seconds`` is the CPU time of the command and of every
     process below it (each one waited for by its parent, kernels included).
+    Memory is polled only with ``poll``: reading every process's
+    ``smaps_rollup`` five times a second takes CPU (and the kernels' memory
+    map locks) from the command, so timed runs go without it.
     """
     poller = MemoryPoller()
     cpu = _children_cpu()
@@ -389,7 +402,8 @@ def timed(cmd, *, cwd, env):
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    poller.start(proc.pid)
+    if poll:
+        poller.start(proc.pid)
     out, err = proc.communicate()
     seconds = time.monotonic() - started
     poller.cpu_seconds = _children_cpu() - cpu
@@ -399,7 +413,7 @@ def timed(cmd, *, cwd, env):
     return seconds, poller, out, err
 
 
-def run_nbgrader(course, env):
+def run_nbgrader(course, env, *, poll=False):
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         f"c.CourseDirectory.course_id = 'bench'\nc.CourseDirectory.root = {str(course)!r}\n"
@@ -414,7 +428,7 @@ def run_nbgrader(course, env):
         capture_output=True,
     )
     seconds, poller, out, err = timed(
-        [*nbg, "autograde", ASSIGNMENT, "--force"], cwd=course, env=env
+        [*nbg, "autograde", ASSIGNMENT, "--force"], cwd=course, env=env, poll=poll
     )
     db = sqlite3.connect(course / "gradebook.db")
     rows = db.execute(
@@ -426,9 +440,9 @@ def run_nbgrader(course, env):
     return seconds, poller, dict(rows)
 
 
-def run_ours(labs, subs, work, env, workers, *, fork=True):
-    out = work / "ours.json"
-    db = work / ("ours.sqlite" if fork else "ours-no-fork.sqlite")
+def run_ours(labs, subs, work, env, workers, *, fork=True, poll=False, tag="ours"):
+    out = work / f"{tag}.json"
+    db = work / (f"{tag}.sqlite" if fork else f"{tag}-no-fork.sqlite")
     cmd = [
         str(VENV_BIN / "ai4scale"),
         "grade",
@@ -447,7 +461,10 @@ def run_ours(labs, subs, work, env, workers, *, fork=True):
         cmd += ["--workers", str(workers)]
     if not fork:
         cmd.append("--no-fork")
-    seconds, poller, _, _ = timed(cmd, cwd=work, env=env)
+    seconds, poller, _, err = timed(cmd, cwd=work, env=env, poll=poll)
+    poller.selfcheck = next(
+        (line for line in err.splitlines() if line.startswith("self-check:")), ""
+    )
     data = json.loads(out.read_text())
     totals = {s["learner"]: s["total"] for s in data["submissions"]}
     poller.per_submission = [s["seconds"] for s in data["submissions"]]
@@ -515,6 +532,16 @@ def breakdown(timings, seconds, wall, workers):
     )
 
 
+def _subset(work, course, n):
+    """Copy the first ``n`` submissions for the memory runs; return the nbgrader course."""
+    mem_course = work / "course-mem"
+    shutil.copytree(course / "source", mem_course / "source")
+    for learner in sorted(p.name for p in (course / "submitted").iterdir())[:n]:
+        shutil.copytree(course / "submitted" / learner, mem_course / "submitted" / learner)
+        shutil.copytree(work / "subs" / learner, work / "subs-mem" / learner)
+    return mem_course
+
+
 def mib(values):
     values = sorted(values)
     if not values:
@@ -543,6 +570,12 @@ def main(argv=None):
         action="store_true",
         help="also time ours with a new interpreter per kernel (ai4scale grade --no-fork)",
     )
+    parser.add_argument(
+        "--memory-n",
+        type=int,
+        default=6,
+        help="submissions of the separate runs that poll memory (default 6; 0: none)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -557,15 +590,25 @@ def main(argv=None):
         shutil.copy(lab / NOTEBOOK, course / "source" / ASSIGNMENT / NOTEBOOK)
         write_submissions(lab, work / "subs", course / "submitted", args.n, args.seed)
         print(f"lab {LAB_ID}: {args.n} submissions, {os.cpu_count()} cores, in {work}")
-        nbg_s, nbg_mem, nbg_totals = run_nbgrader(course, env)
+        mem_n = min(args.n, args.memory_n)
+        if mem_n:
+            # Memory first, on a few submissions (the poller would slow the timed runs).
+            # It also lets ours remember the lab's self-check, as any later run does.
+            mem_course = _subset(work, course, mem_n)
+            _, ours_mem, _, _, _ = run_ours(
+                work / "labs", work / "subs-mem", work, env, args.workers, poll=True, tag="mem"
+            )
+            _, nbg_mem, _ = run_nbgrader(mem_course, env, poll=True)
+        nbg_s, nbg_cpu, nbg_totals = run_nbgrader(course, env)
         print(
             f"nbgrader autograde : {nbg_s:7.1f} s  ({nbg_s / args.n:.2f} s per submission; "
-            f"{nbg_mem.cpu_seconds:.0f} CPU-s)"
+            f"{nbg_cpu.cpu_seconds:.0f} CPU-s)"
         )
-        ours_s, ours_mem, ours_totals, flagged, executor = run_ours(
+        ours_s, ours, ours_totals, flagged, executor = run_ours(
             work / "labs", work / "subs", work, env, args.workers
         )
-        _report_ours("ai4scale grade", args.n, ours_s, ours_mem, executor, workers, nbg_s)
+        _report_ours("ai4scale grade", args.n, ours_s, ours, executor, workers, nbg_s)
+        print(f"  {ours.selfcheck}")
         same = [k for k in nbg_totals if abs((ours_totals.get(k) or 0) - nbg_totals[k]) < 1e-9]
         print(
             f"totals equal       : {len(same)}/{len(nbg_totals)} "
@@ -575,24 +618,37 @@ def main(argv=None):
             print(f"  differs: {k} nbgrader {nbg_totals[k]} ours {ours_totals.get(k)}")
         if flagged:
             print(f"  flagged by ours (honest submissions!): {flagged}")
-        per = sorted(ours_mem.per_submission)
+        per = sorted(ours.per_submission)
         print(
             f"ours per submission: median {statistics.median(per):.1f} s, max {per[-1]:.1f} s "
             f"(sanitise + kernel forked from the worker's zygote + cells, in one worker)"
         )
-        breakdown(ours_mem.timings, ours_mem.per_submission, ours_s, workers)
+        breakdown(ours.timings, ours.per_submission, ours_s, workers)
         fresh_mem = None
         if args.no_fork:
-            fresh_s, fresh_mem, fresh_totals, _, _ = run_ours(
+            fresh_s, fresh, fresh_totals, _, _ = run_ours(
                 work / "labs", work / "subs", work, env, args.workers, fork=False
             )
-            _report_ours("  with --no-fork", args.n, fresh_s, fresh_mem, executor, workers, nbg_s)
+            _report_ours("  with --no-fork", args.n, fresh_s, fresh, executor, workers, nbg_s)
             print(f"  same totals as forked: {fresh_totals == ours_totals}")
+            if mem_n:
+                _, fresh_mem, _, _, _ = run_ours(
+                    work / "labs",
+                    work / "subs-mem",
+                    work,
+                    env,
+                    args.workers,
+                    fork=False,
+                    poll=True,
+                    tag="mem",
+                )
         print(
             f"lab imports in a fresh interpreter: {import_seconds(env):.1f} s "
             "(paid once per worker by its zygote; by every kernel with --no-fork and nbgrader)"
         )
-        print("peak memory per submission:")
+        if not mem_n:
+            return 0
+        print(f"peak memory per submission (separate runs of {mem_n} submissions, polled):")
         print(f"  nbgrader kernel VmHWM     : {mib(nbg_mem.kernel_hwm.values())}")
         print(f"  nbgrader kernel private   : {mib(nbg_mem.kernel_private.values())}")
         print(

@@ -64,6 +64,7 @@ import logging
 import os
 import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -134,14 +135,24 @@ class ForkedProcess:
         return self.returncode
 
     def stop(self, cgroup, timeout=5.0):
-        """Kill every process of the run's ``cgroup`` and wait until the zygote reaped it."""
+        """Kill every process of the run's ``cgroup`` and wait until the zygote reaped it.
+
+        One round of SIGKILL, then the zygote's report that it reaped the
+        reaper and the exit of the processes still in the group (the kernel,
+        pid 1 of its namespace, whose death ends every process there), each
+        waited for through a pidfd rather than by polling; whatever is left
+        then is killed until the group is empty.
+        """
         if cgroup is not None:
-            cgroup.kill_all(signal.SIGKILL, timeout=timeout)
+            cgroup.kill_all(signal.SIGKILL, timeout=0)
         try:
             self.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("zygote did not report the end of run %s; closing it", self.id)
             self.zygote.close()
+        if cgroup is not None:
+            _wait_gone(cgroup, timeout)
+            cgroup.kill_all(signal.SIGKILL, timeout=timeout)
 
     def _on_message(self, msg):
         event = msg.get("event")
@@ -469,6 +480,24 @@ class Zygote:
             result = self.sandbox.run(nb, workdir_files=workdir_files, env=env)
         result.seconds = time.monotonic() - started
         return result
+
+
+def _wait_gone(cgroup, timeout):
+    """Wait until the processes now in ``cgroup`` exited (killed already), at most ``timeout`` s.
+
+    A process leaves its cgroup before its pidfd says it exited, so the
+    group is empty once this returns, unless a process did not die.
+    """
+    deadline = time.monotonic() + timeout
+    for pid in cgroup.pids():
+        try:
+            fd = os.pidfd_open(pid)
+        except (ProcessLookupError, OSError):
+            continue  # gone already
+        try:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(fd)
 
 
 def _launcher_path(module):
