@@ -28,8 +28,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under python -P
-import hubtest  # noqa: E402
-from _learners import bench_hub, pct, pss_mib, spawn_request  # noqa: E402
+from _learners import bench_hub, hubtest, pct, pss_mib, spawn_request  # noqa: E402
 
 
 def main():

@@ -198,6 +198,19 @@ def _watch_server(pid):
     threading.Thread(target=watch, name="ai4scale-server-watch", daemon=True).start()
 
 
+def _kernel_app(argv):
+    """Initialize the ipykernel application of ``argv``: its sockets listen when this returns.
+
+    The child says it started only then, so the server's first connection
+    finds the kernel listening (no reconnect wait, no lost first message).
+    """
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    app.initialize(argv[3:])
+    return app
+
+
 class Zygote:
     """One fork server; see the module docstring.
 
@@ -393,12 +406,21 @@ class Zygote:
         if self.home_refs:
             _preload.rebase_home(self.home_refs, self.home, os.environ.get("HOME", "/nonexistent"))
         _preload.add_user_site()
+        argv = spec["argv"]
+        sys.argv = list(argv if self.role == "server" else [argv[2], *argv[3:]])
+        app = None
         if self.role == "kernel":
             _preload.forget_shadowed(os.getcwd(), keep=self.kernel_modules)
             _watch_server(peer_pid)
+            try:
+                app = _kernel_app(argv)
+            except BaseException as e:
+                traceback.print_exc()
+                _reply(conn, error=f"the kernel did not initialize: {e}", fallback=False)
+                return 1
         _reply(conn, pid=os.getpid())
         conn.close()
-        return self._become(spec["argv"])
+        return self._become(app)
 
     def _server_spec(self, req):
         argv = [str(a) for a in req["argv"]]
@@ -454,18 +476,15 @@ class Zygote:
             if env.get(key) != self.start_env.get(key):
                 raise ValueError(f"{key} differs from the fork server's; needs a fresh start")
 
-    def _become(self, argv):
-        sys.argv = list(argv if self.role == "server" else [argv[2], *argv[3:]])
+    def _become(self, kernel_app=None):
         code = 0
         try:
-            if self.role == "server":
+            if kernel_app is not None:
+                kernel_app.start()
+            else:
                 from jupyterhub.singleuser import main as server_main
 
                 server_main()
-            else:
-                from ipykernel import kernelapp
-
-                kernelapp.launch_new_instance(argv=argv[3:])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except BaseException:
