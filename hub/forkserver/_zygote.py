@@ -500,11 +500,16 @@ class Zygote:
 
 
 def enabled_extensions():
-    """Return the modules of the server extensions enabled in this environment's config."""
+    """Return the modules of the server extensions enabled in this environment's config.
+
+    Config folders are merged as jupyter_server merges them: a later file, or
+    a folder of higher priority, turns an extension off again (the learner
+    environment turns nbgrader's and collaboration's off).
+    """
     from jupyter_core.paths import jupyter_config_path
 
-    names = []
-    for folder in jupyter_config_path():
+    merged = {}
+    for folder in reversed(jupyter_config_path()):  # lowest priority first
         files = sorted(glob.glob(os.path.join(folder, "jupyter_server_config.d", "*.json")))
         files.append(os.path.join(folder, "jupyter_server_config.json"))
         for path in files:
@@ -513,9 +518,8 @@ def enabled_extensions():
                     config = json.load(f)
             except (OSError, ValueError):
                 continue
-            extensions = config.get("ServerApp", {}).get("jpserver_extensions", {})
-            names.extend(name for name, on in extensions.items() if on and name not in names)
-    return names
+            merged.update(config.get("ServerApp", {}).get("jpserver_extensions", {}))
+    return [name for name, on in merged.items() if on]
 
 
 def main(argv=None):

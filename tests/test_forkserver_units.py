@@ -1,8 +1,10 @@
-"""What a forked child corrects of its zygote's imports (``ai4scale.hub.forkserver._preload``)."""
+"""The fork servers' parts that need no hub: refusing unsafe forks, confining, preloading."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import types
@@ -84,3 +86,60 @@ def test_modules_other_accounts_cannot_read_are_reported():
     finally:
         del sys.modules["ai4scale_fake_secret"]
         shutil.rmtree(folder)
+
+
+_UNSAFE_PROBE = """
+import asyncio, os, threading, time, zmq
+from ai4scale.hub.forkserver._confine import unsafe_to_fork
+print(repr(unsafe_to_fork()))
+stop = threading.Event()
+t = threading.Thread(target=stop.wait); t.start()
+print(repr(unsafe_to_fork())); stop.set(); t.join()
+while len(os.listdir("/proc/self/task")) > 1:  # the OS thread ends just after join()
+    time.sleep(0.01)
+async def inside():
+    print(repr(unsafe_to_fork()))
+asyncio.run(inside())
+ctx = zmq.Context.instance()
+print(repr(unsafe_to_fork()))
+"""
+
+
+def test_a_zygote_refuses_to_fork_with_threads_zmq_or_an_event_loop():
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", _UNSAFE_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    ).stdout.splitlines()
+    assert out[0] == "''"
+    assert out[1] == "'2 threads'"
+    assert "asyncio" in out[2]
+    assert "zmq" in out[3] or "threads" in out[3]  # zmq's I/O thread, or the context itself
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_a_child_never_runs_as_root():
+    from ai4scale.hub.forkserver._confine import ConfineError, drop_privileges
+
+    for uid, gid, groups in ((0, 1000, []), (1000, 0, []), (1000, 1000, [0])):
+        with pytest.raises(ConfineError, match="root"):
+            drop_privileges(uid, gid, groups)
+
+
+def test_close_files_keeps_only_what_it_is_told():
+    probe = (
+        "import os\n"
+        "from ai4scale.hub.forkserver._confine import close_files\n"
+        "a, b = os.pipe(); c = os.open('/dev/null', os.O_RDONLY)\n"
+        "close_files(keep=[b])\n"
+        "print(sorted(int(f) for f in os.listdir('/proc/self/fd')), b)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("]")
+    fds = [int(x) for x in out[0].strip("[ ").split(",")]
+    kept = int(out[1])
+    # 0-2, the kept one, and the descriptor listdir itself opened
+    assert kept in fds and {0, 1, 2} <= set(fds) and len(fds) <= 5
