@@ -275,8 +275,12 @@ class ZygotePool:
             starter.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             zygotes, self._zygotes = self._zygotes, []
-        for zygote in zygotes:
-            zygote.close()
+        # At once: each waits for its zygote (and the namespaces it is pid 1 of) to end.
+        closers = [threading.Thread(target=z.close, name="ai4scale-zygote-close") for z in zygotes]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
 
     def __enter__(self):
         self.start()

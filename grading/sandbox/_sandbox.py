@@ -583,7 +583,7 @@ class SandboxKernel:
         self._context = context = zmq.Context()
         context.setsockopt(zmq.MAXMSGSIZE, HARD_MESSAGE_BYTES)
         context.setsockopt(zmq.RCVHWM, QUEUED_MESSAGES)
-        context.setsockopt(zmq.RECONNECT_IVL, 10)  # the kernel binds its sockets after we connect
+        context.setsockopt(zmq.RECONNECT_IVL, 2)  # the kernel binds its sockets after we connect
         self._client = BlockingKernelClient(context=context)
         self._client.load_connection_info(info)
         self._client.start_channels()

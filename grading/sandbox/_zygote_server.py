@@ -86,6 +86,14 @@ KERNEL_MODULES = (
     "tornado.gen",
     "tornado.locks",
     "tornado.queues",
+    "tornado.platform.asyncio",
+    # imported by every kernel as it starts (its shell, magics and extensions)
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
 )
 
 #: The colour theme of the grading kernels' tracebacks (see ``Sandbox._kernel_argv``).
