@@ -453,12 +453,15 @@ class Kernel:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                reply = json.loads(self.ws.recv())
+                data = self.ws.recv()
             except websocket.WebSocketTimeoutException:
                 break
             except websocket.WebSocketConnectionClosedException:
+                data = ""
+            if not data:  # the connection closed: the server is gone
                 out["status"] = "dead"
                 break
+            reply = json.loads(data)
             mtype = reply.get("msg_type") or reply.get("header", {}).get("msg_type")
             content = reply.get("content", {})
             if mtype == "status" and content.get("execution_state") in ("restarting", "dead"):

@@ -241,6 +241,32 @@ def test_no_secret_of_the_fork_servers_or_another_learner_is_visible(fork_hub):
         k.ws.close()
 
 
+def test_a_kernel_the_fork_server_cannot_serve_starts_the_plain_way(fork_hub):
+    """A kernel with its own PYTHONPATH needs a fresh interpreter: it starts normally."""
+    import pwd
+    import sys
+
+    pw = pwd.getpwnam(f"{PREFIX}bob")
+    spec_dir = Path(pw.pw_dir) / ".local/share/jupyter/kernels/own-path"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (own path)",
+        "language": "python",
+        "env": {"PYTHONPATH": "/opt"},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    for path in [spec_dir, *list(spec_dir.parents)[:4]]:
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    k = hubtest.Kernel(fork_hub, "bob", fork_hub.tokens["bob"], kernel_name="own-path")
+    try:
+        pid = kernel_pid(k)
+        assert psutil.Process(pid).ppid() == hubtest.server_pid("bob")  # not forked
+        assert run(k, "import os; print(os.environ['PYTHONPATH'])").strip() == "/opt"
+    finally:
+        k.ws.close()
+
+
 def test_learners_kernels_cannot_signal_or_trace_each_other(fork_hub):
     ann, bob = kernel(fork_hub, "ann"), kernel(fork_hub, "bob")
     try:

@@ -143,3 +143,27 @@ def test_close_files_keeps_only_what_it_is_told():
     kept = int(out[1])
     # 0-2, the kept one, and the descriptor listdir itself opened
     assert kept in fds and {0, 1, 2} <= set(fds) and len(fds) <= 5
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starts fork servers as root")
+def test_a_fork_server_started_with_other_settings_is_replaced():
+    import asyncio
+
+    import psutil
+    from ai4scale.hub.forkserver import ForkServers
+
+    folder = Path(tempfile.mkdtemp(prefix="ai4scale-forkunit-", dir="/tmp"))
+    first = ForkServers(folder, cgroup_parent="ai4scale-unit", user_prefix="ai4u-")
+    second = ForkServers(folder, cgroup_parent="ai4scale-unit", user_prefix="ai4v-")
+    try:
+        old = asyncio.run(first.ensure("server"))
+        assert asyncio.run(first.ensure("server")) == old  # running: kept
+        new = asyncio.run(second.ensure("server"))
+        assert new != old and second.pid("server") == new
+        assert not psutil.pid_exists(old) or psutil.Process(old).status() == "zombie"
+        assert "--user-prefix" in psutil.Process(new).cmdline()
+        assert psutil.Process(new).cmdline()[-1] == "ai4v-"
+    finally:
+        second.stop()
+        first.stop()
+        shutil.rmtree(folder, ignore_errors=True)

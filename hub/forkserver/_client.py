@@ -201,9 +201,44 @@ class ForkServers:
         """Path of ``role``'s socket."""
         return str(self.directory / role / f"{role}.sock")
 
+    def command(self, role):
+        """Return the command line of ``role``'s zygote."""
+        return [
+            sys.executable,
+            "-m",
+            "ai4scale.hub.forkserver",
+            role,
+            "--socket",
+            self.socket(role),
+            "--cgroup-parent",
+            self.cgroup_parent,
+            "--user-prefix",
+            self.user_prefix,
+        ]
+
     def pid(self, role):
         """Pid of the running ``role`` zygote, or None."""
         return zygote_pid(self.socket(role))
+
+    def _current(self, role):
+        """Return the pid of ``role``'s zygote running or starting with our command, or None.
+
+        One started with other settings (another account prefix or cgroup
+        parent, another environment) is stopped.
+        """
+        import psutil
+
+        pid = self.pid(role) or _starting_pid(self.socket(role))
+        if pid is None:
+            return None
+        try:
+            if psutil.Process(pid).cmdline() == self.command(role):
+                return pid
+            log.warning("stopping the %s fork server %s: started with other settings", role, pid)
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+        return None
 
     def _zygote_env(self, role):
         venv_bin = str(Path(sys.executable).parent)
@@ -229,21 +264,9 @@ class ForkServers:
         folder.mkdir(exist_ok=True)
         os.chmod(folder, 0o755 if role == "kernel" else 0o700)
         logfile = open(self.log_file(role), "ab")  # noqa: SIM115
-        cmd = [
-            sys.executable,
-            "-m",
-            "ai4scale.hub.forkserver",
-            role,
-            "--socket",
-            self.socket(role),
-            "--cgroup-parent",
-            self.cgroup_parent,
-            "--user-prefix",
-            self.user_prefix,
-        ]
         with logfile:
             proc = subprocess.Popen(
-                cmd,
+                self.command(role),
                 env=self._zygote_env(role),
                 cwd="/",
                 stdin=subprocess.DEVNULL,
@@ -277,7 +300,7 @@ class ForkServers:
         """Start the zygotes of ``roles`` that do not run, without waiting; return their pids."""
         started = {}
         for role in roles:
-            if self.pid(role) is None and _starting_pid(self.socket(role)) is None:
+            if self._current(role) is None:
                 started[role] = self._start(role).pid
         return started
 
@@ -315,10 +338,9 @@ class ForkServers:
         async with lock:
             for old in list(self._procs.values()):
                 old.poll()  # reap a zygote of ours that died
-            pid = self.pid(role)
-            if pid is not None:
-                return pid
-            pid = _starting_pid(self.socket(role))
+            pid = self._current(role)
+            if pid is not None and pid == self.pid(role):
+                return pid  # running and listening
             if pid is None:
                 log.info("starting the %s fork server in %s", role, self.directory)
                 pid = self._start(role).pid

@@ -198,16 +198,19 @@ def _watch_server(pid):
     threading.Thread(target=watch, name="ai4scale-server-watch", daemon=True).start()
 
 
-def _kernel_app(argv):
+def _kernel_app(argv, server_pid):
     """Initialize the ipykernel application of ``argv``: its sockets listen when this returns.
 
     The child says it started only then, so the server's first connection
     finds the kernel listening (no reconnect wait, no lost first message).
+    ipykernel's parent poller is left out: it watches the parent process,
+    which is the zygote here; :func:`_watch_server` watches the server.
     """
     from ipykernel.kernelapp import IPKernelApp
 
     app = IPKernelApp.instance()
-    app.initialize(argv[3:])
+    app.init_poller = lambda: None
+    app.initialize([*argv[3:], f"--IPKernelApp.parent_handle={server_pid}"])
     return app
 
 
@@ -350,7 +353,7 @@ class Zygote:
                 _reply(conn, error="no kernels for root", fallback=True)
                 return
             if sum(1 for u in self.children.values() if u == uid) >= self.max_children:
-                _reply(conn, error="too many kernels for this account", fallback=False)
+                _reply(conn, error="too many kernels for this account", fallback=True)
                 return
         unsafe = unsafe_to_fork()
         if unsafe:
@@ -400,8 +403,8 @@ class Zygote:
             close_files(keep=[conn.fileno()])
             confine(**spec["confine"])
         except Exception as e:
-            fallback = not isinstance(e, ConfineError | PermissionError)
-            _reply(conn, error=str(e) or type(e).__name__, fallback=fallback)
+            # A plain start is what the caller may do anyway (as itself, in its group).
+            _reply(conn, error=str(e) or type(e).__name__, fallback=True)
             return SETUP_FAILED
         if self.home_refs:
             _preload.rebase_home(self.home_refs, self.home, os.environ.get("HOME", "/nonexistent"))
@@ -413,10 +416,10 @@ class Zygote:
             _preload.forget_shadowed(os.getcwd(), keep=self.kernel_modules)
             _watch_server(peer_pid)
             try:
-                app = _kernel_app(argv)
+                app = _kernel_app(argv, peer_pid)
             except BaseException as e:
                 traceback.print_exc()
-                _reply(conn, error=f"the kernel did not initialize: {e}", fallback=False)
+                _reply(conn, error=f"the kernel did not initialize: {e}", fallback=True)
                 return 1
         _reply(conn, pid=os.getpid())
         conn.close()
