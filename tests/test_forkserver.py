@@ -22,11 +22,12 @@ import pytest
 import requests
 from ai4scale.hub.daemons import proxy_pid
 from ai4scale.hub.forkserver import ForkError, fork_child, forkservers_for
+from conftest import TEST_CGROUP_PARENT, TEST_USER_PREFIX
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="starts a hub as root")
 
-PREFIX = "ai4k-"
-CGROUP_PARENT = "ai4scale-test-fork"
+PREFIX = f"{TEST_USER_PREFIX}k-"
+CGROUP_PARENT = f"{TEST_CGROUP_PARENT}-fork"
 ROSTER = {
     "ann": ("learner", "", "ann-fork-pass-1"),
     "bob": ("learner", "", "bob-fork-pass-1"),

@@ -1,5 +1,9 @@
 """What the zygote imports, and what a child must correct of it.
 
+:data:`SERVER_MODULES` (with :func:`enabled_extensions`) and
+:data:`KERNEL_PRELOAD` are what each zygote imports; :data:`KERNEL_MODULES`
+are ipykernel's own, imported first.
+
 Importing as root, in the zygote's environment, leaves traces a learner's
 process must not keep:
 
@@ -17,19 +21,82 @@ process must not keep:
 
 from __future__ import annotations
 
+import glob
 import importlib.machinery
+import json
 import os
 import stat
 import sys
 
 __all__ = [
+    "KERNEL_MODULES",
+    "KERNEL_PRELOAD",
+    "SERVER_MODULES",
     "add_user_site",
+    "enabled_extensions",
     "forget_shadowed",
     "home_references",
     "load",
     "rebase_home",
     "restricted_modules",
 ]
+
+#: What a learner's server imports before its first request.
+SERVER_MODULES = (
+    "jupyterhub.singleuser",
+    "jupyterhub.singleuser.extension",
+    "jupyter_server.serverapp",
+    "jupyter_server.services.kernels.kernelmanager",
+    "jupyter_server.services.contents.largefilemanager",
+    "jupyter_server.services.sessions.sessionmanager",
+    "jupyter_server.terminal",
+    "jupyterlab",
+    "jupyterlab.labapp",
+    "jupyterlab_server",
+    "jupyter_lsp",
+    "jupyter_server_terminals",
+    "notebook_shim",
+    "tornado.web",
+    "ai4scale.hub.forkserver.provisioner",
+)
+
+#: What ipykernel imports when a kernel starts (before the notebook's folder is on sys.path).
+KERNEL_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.comm",
+    "IPython.core.interactiveshell",
+    "IPython.core.completer",
+    "jupyter_client.session",
+    "comm",
+    "psutil",
+    "sqlite3",
+    "pdb",
+    "pydoc",
+    "tornado.gen",
+    "tornado.locks",
+    "tornado.queues",
+)
+
+#: The libraries a lab kernel imports (the kernel zygote's default preload).
+KERNEL_PRELOAD = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.ensemble",
+    "fairlearn",
+    "fairlearn.metrics",
+    "shap",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "matplotlib_inline.backend_inline",
+    "pyarrow",
+    "ai4scale.datasets",
+)
 
 #: Our own modules the zygote runs (root-only files, no secrets in them).
 OWN_FOLDER = os.path.dirname(os.path.abspath(__file__))
@@ -178,3 +245,26 @@ def forget_shadowed(folder, keep=()):
             continue
         for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
             del sys.modules[key]
+
+
+def enabled_extensions():
+    """Return the modules of the server extensions enabled in this environment's config.
+
+    Config folders are merged as jupyter_server merges them: a later file, or
+    a folder of higher priority, turns an extension off again (the learner
+    environment turns nbgrader's and collaboration's off).
+    """
+    from jupyter_core.paths import jupyter_config_path
+
+    merged = {}
+    for folder in reversed(jupyter_config_path()):  # lowest priority first
+        files = sorted(glob.glob(os.path.join(folder, "jupyter_server_config.d", "*.json")))
+        files.append(os.path.join(folder, "jupyter_server_config.json"))
+        for path in files:
+            try:
+                with open(path) as f:
+                    config = json.load(f)
+            except (OSError, ValueError):
+                continue
+            merged.update(config.get("ServerApp", {}).get("jpserver_extensions", {}))
+    return [name for name, on in merged.items() if on]

@@ -43,175 +43,31 @@ bool}``, then closes the connection.
 from __future__ import annotations
 
 import gc
-import glob
-import json
 import os
-import pwd
 import selectors
 import signal
 import socket
-import struct
 import sys
-import threading
 import time
 import traceback
 
 from . import _preload
-from ._confine import ConfineError, close_files, confine, set_name, unsafe_to_fork
+from ._confine import close_files, confine, set_name, unsafe_to_fork
+from ._requests import (
+    become,
+    kernel_app,
+    kernel_spec,
+    peer,
+    read_request,
+    reply,
+    server_spec,
+    watch_server,
+)
 
 __all__ = ["Zygote", "main"]
 
-#: What a learner's server imports before its first request.
-SERVER_MODULES = (
-    "jupyterhub.singleuser",
-    "jupyterhub.singleuser.extension",
-    "jupyter_server.serverapp",
-    "jupyter_server.services.kernels.kernelmanager",
-    "jupyter_server.services.contents.largefilemanager",
-    "jupyter_server.services.sessions.sessionmanager",
-    "jupyter_server.terminal",
-    "jupyterlab",
-    "jupyterlab.labapp",
-    "jupyterlab_server",
-    "jupyter_lsp",
-    "jupyter_server_terminals",
-    "notebook_shim",
-    "tornado.web",
-    "ai4scale.hub.forkserver.provisioner",
-)
-
-#: What ipykernel imports when a kernel starts (before the notebook's folder is on sys.path).
-KERNEL_MODULES = (
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.zmqshell",
-    "ipykernel.comm",
-    "IPython.core.interactiveshell",
-    "IPython.core.completer",
-    "jupyter_client.session",
-    "comm",
-    "psutil",
-    "sqlite3",
-    "pdb",
-    "pydoc",
-    "tornado.gen",
-    "tornado.locks",
-    "tornado.queues",
-)
-
-#: The libraries a lab kernel imports (the kernel zygote's default preload).
-KERNEL_PRELOAD = (
-    "numpy",
-    "pandas",
-    "sklearn",
-    "sklearn.linear_model",
-    "sklearn.model_selection",
-    "sklearn.metrics",
-    "sklearn.ensemble",
-    "fairlearn",
-    "fairlearn.metrics",
-    "shap",
-    "matplotlib",
-    "matplotlib.pyplot",
-    "matplotlib_inline.backend_inline",
-    "pyarrow",
-    "ai4scale.datasets",
-)
-
 #: Exit status of a child that failed before it became a server or kernel.
 SETUP_FAILED = 70
-
-#: Largest request, in bytes.
-MAX_REQUEST = 1 << 20
-
-
-def _peer(conn):
-    """Return (pid, uid, gid) of the process at the other end of ``conn``."""
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)
-
-
-def _read_request(conn, timeout=10.0):
-    conn.settimeout(timeout)
-    data, fds = b"", []
-    while b"\n" not in data:
-        chunk, new_fds, _, _ = socket.recv_fds(conn, 1 << 16, 4)
-        fds.extend(new_fds)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > MAX_REQUEST:
-            raise ValueError("request too large")
-    return json.loads(data.split(b"\n", 1)[0] or b"{}"), fds
-
-
-def _reply(conn, **message):
-    try:
-        conn.sendall((json.dumps(message) + "\n").encode())
-    except OSError:
-        pass
-
-
-def _cgroups_of(pid, parent, root="/sys/fs/cgroup"):
-    """Return the ``cgroup.procs`` files of process ``pid``'s memory, cpu and pids groups.
-
-    Each must lie under ``parent`` (the hub's cgroup parent), so a caller
-    cannot place a kernel outside the learners' limits.
-    """
-    found = {}
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, controllers, path = line.rstrip("\n").split(":", 2)
-            for ctrl in controllers.split(","):
-                if ctrl in ("memory", "cpu", "pids"):
-                    found[ctrl] = path
-    procs = []
-    for ctrl in ("memory", "cpu", "pids"):
-        path = found.get(ctrl, "")
-        if not path.startswith(f"/{parent}/") or ".." in path.split("/"):
-            raise ConfineError(f"the caller is not in a learner's {ctrl} group ({path or 'none'})")
-        procs.append(os.path.join(root, ctrl, path.lstrip("/"), "cgroup.procs"))
-    pids_dir = os.path.dirname(procs[2])
-    with open(os.path.join(pids_dir, "pids.max")) as f:
-        limit = f.read().strip()
-    with open(os.path.join(pids_dir, "pids.current")) as f:
-        current = int(f.read())
-    if limit != "max" and current >= int(limit) - 4:
-        raise ConfineError("the learner's process limit is reached")
-    return procs
-
-
-def _watch_server(pid):
-    """Exit when the server ``pid`` that asked for this kernel is gone (as ipykernel's poller)."""
-
-    def watch():
-        while True:
-            time.sleep(1.0)
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                state = "X"
-            if state in ("Z", "X"):
-                os._exit(1)
-
-    threading.Thread(target=watch, name="ai4scale-server-watch", daemon=True).start()
-
-
-def _kernel_app(argv, server_pid):
-    """Initialize the ipykernel application of ``argv``: its sockets listen when this returns.
-
-    The child says it started only then, so the server's first connection
-    finds the kernel listening (no reconnect wait, no lost first message).
-    ipykernel's parent poller is left out: it watches the parent process,
-    which is the zygote here; :func:`_watch_server` watches the server.
-    """
-    from ipykernel.kernelapp import IPKernelApp
-
-    app = IPKernelApp.instance()
-    app.init_poller = lambda: None
-    app.initialize([*argv[3:], f"--IPKernelApp.parent_handle={server_pid}"])
-    return app
 
 
 class Zygote:
@@ -259,7 +115,7 @@ class Zygote:
             When the imports loaded a module other accounts may not read.
         """
         if self.role == "kernel":
-            _preload.load(KERNEL_MODULES)
+            _preload.load(_preload.KERNEL_MODULES)
             self.kernel_modules = set(sys.modules)
         failed = len(_preload.load(self.preload))
         restricted = _preload.restricted_modules()
@@ -344,20 +200,20 @@ class Zygote:
                     pass
 
     def _fork(self, conn, listener, selector, pipe):
-        pid_, uid, _ = _peer(conn)
+        pid_, uid, _ = peer(conn)
         if self.role == "server" and uid != 0:
-            _reply(conn, error="only the hub may start servers")
+            reply(conn, error="only the hub may start servers")
             return
         if self.role == "kernel":
             if uid == 0:
-                _reply(conn, error="no kernels for root", fallback=True)
+                reply(conn, error="no kernels for root", fallback=True)
                 return
             if sum(1 for u in self.children.values() if u == uid) >= self.max_children:
-                _reply(conn, error="too many kernels for this account", fallback=True)
+                reply(conn, error="too many kernels for this account", fallback=True)
                 return
         unsafe = unsafe_to_fork()
         if unsafe:
-            _reply(conn, error=f"the fork server holds {unsafe}", fallback=True)
+            reply(conn, error=f"the fork server holds {unsafe}", fallback=True)
             return
         sys.stdout.flush()
         sys.stderr.flush()
@@ -391,10 +247,18 @@ class Zygote:
         set_name(f"ai4scale-{self.role}")
         fds = []
         try:
-            req, fds = _read_request(conn)
-            spec = self._server_spec(req) if self.role == "server" else None
-            if self.role == "kernel":
-                spec = self._kernel_spec(req, peer_pid, peer_uid)
+            req, fds = read_request(conn)
+            if self.role == "server":
+                spec = server_spec(req, start_env=self.start_env)
+            else:
+                spec = kernel_spec(
+                    req,
+                    peer_pid=peer_pid,
+                    peer_uid=peer_uid,
+                    user_prefix=self.user_prefix,
+                    cgroup_parent=self.cgroup_parent,
+                    start_env=self.start_env,
+                )
             null = os.open("/dev/null", os.O_RDWR)
             os.dup2(null, 0)
             out = fds[:2] if len(fds) >= 2 else [null, null]
@@ -404,7 +268,7 @@ class Zygote:
             confine(**spec["confine"])
         except Exception as e:
             # A plain start is what the caller may do anyway (as itself, in its group).
-            _reply(conn, error=str(e) or type(e).__name__, fallback=True)
+            reply(conn, error=str(e) or type(e).__name__, fallback=True)
             return SETUP_FAILED
         if self.home_refs:
             _preload.rebase_home(self.home_refs, self.home, os.environ.get("HOME", "/nonexistent"))
@@ -414,115 +278,16 @@ class Zygote:
         app = None
         if self.role == "kernel":
             _preload.forget_shadowed(os.getcwd(), keep=self.kernel_modules)
-            _watch_server(peer_pid)
+            watch_server(peer_pid)
             try:
-                app = _kernel_app(argv, peer_pid)
+                app = kernel_app(argv, peer_pid)
             except BaseException as e:
                 traceback.print_exc()
-                _reply(conn, error=f"the kernel did not initialize: {e}", fallback=True)
+                reply(conn, error=f"the kernel did not initialize: {e}", fallback=True)
                 return 1
-        _reply(conn, pid=os.getpid())
+        reply(conn, pid=os.getpid())
         conn.close()
-        return self._become(app)
-
-    def _server_spec(self, req):
-        argv = [str(a) for a in req["argv"]]
-        if os.path.basename(argv[0]) != "jupyterhub-singleuser":
-            raise ValueError(f"not a single-user server: {argv[0]}")
-        self._check_env(req["env"])
-        pw = pwd.getpwuid(int(req["uid"]))
-        groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
-        return {
-            "argv": argv,
-            "confine": {
-                "argv": argv,
-                "uid": pw.pw_uid,
-                "gid": pw.pw_gid,
-                "groups": groups,
-                "cgroup_procs": [str(p) for p in req.get("cgroup_procs", [])],
-                "env": {str(k): str(v) for k, v in req["env"].items()},
-                "cwd": req.get("cwd") or pw.pw_dir,
-                "umask": int(req.get("umask", 0o022)),
-                "rlimits": req.get("rlimits"),
-            },
-        }
-
-    def _kernel_spec(self, req, peer_pid, peer_uid):
-        argv = [str(a) for a in req["argv"]]
-        if argv[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
-            raise ValueError(f"not this environment's ipykernel: {argv[:3]}")
-        self._check_env(req["env"])
-        pw = pwd.getpwuid(peer_uid)
-        if not pw.pw_name.startswith(self.user_prefix):
-            raise ConfineError(f"{pw.pw_name} is not a learner's account")
-        env = {str(k): str(v) for k, v in req["env"].items()}
-        env.pop("JPY_PARENT_PID", None)  # the zygote is the parent; see _watch_server
-        return {
-            "argv": argv,
-            "confine": {
-                "argv": argv,
-                "uid": pw.pw_uid,
-                "gid": pw.pw_gid,
-                "groups": os.getgrouplist(pw.pw_name, pw.pw_gid),
-                "cgroup_procs": _cgroups_of(peer_pid, self.cgroup_parent),
-                "env": env,
-                "cwd": str(req.get("cwd") or pw.pw_dir),
-                "umask": int(req.get("umask", 0o022)) & 0o777,
-                "rlimits": req.get("rlimits"),
-            },
-        }
-
-    def _check_env(self, env):
-        """Refuse what only a fresh interpreter reads (``PYTHON*``, ``LD_*``) when it differs."""
-        keys = {k for k in [*env, *self.start_env] if k.startswith(("PYTHON", "LD_"))}
-        for key in keys:
-            if env.get(key) != self.start_env.get(key):
-                raise ValueError(f"{key} differs from the fork server's; needs a fresh start")
-
-    def _become(self, kernel_app=None):
-        code = 0
-        try:
-            if kernel_app is not None:
-                kernel_app.start()
-            else:
-                from jupyterhub.singleuser import main as server_main
-
-                server_main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        try:
-            import atexit
-
-            atexit._run_exitfuncs()
-        except BaseException:
-            pass
-        return code
-
-
-def enabled_extensions():
-    """Return the modules of the server extensions enabled in this environment's config.
-
-    Config folders are merged as jupyter_server merges them: a later file, or
-    a folder of higher priority, turns an extension off again (the learner
-    environment turns nbgrader's and collaboration's off).
-    """
-    from jupyter_core.paths import jupyter_config_path
-
-    merged = {}
-    for folder in reversed(jupyter_config_path()):  # lowest priority first
-        files = sorted(glob.glob(os.path.join(folder, "jupyter_server_config.d", "*.json")))
-        files.append(os.path.join(folder, "jupyter_server_config.json"))
-        for path in files:
-            try:
-                with open(path) as f:
-                    config = json.load(f)
-            except (OSError, ValueError):
-                continue
-            merged.update(config.get("ServerApp", {}).get("jpserver_extensions", {}))
-    return [name for name, on in merged.items() if on]
+        return become(app)
 
 
 def main(argv=None):
@@ -538,9 +303,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     set_name(f"ai4scale-z{args.role}")
     if args.preload is None:
-        args.preload = list(SERVER_MODULES if args.role == "server" else KERNEL_PRELOAD)
+        args.preload = list(
+            _preload.SERVER_MODULES if args.role == "server" else _preload.KERNEL_PRELOAD
+        )
         if args.role == "server":
-            args.preload += enabled_extensions()
+            args.preload += _preload.enabled_extensions()
     zygote = Zygote(
         args.role,
         args.socket,
