@@ -131,28 +131,33 @@ def kernel_app(argv, server_pid):
     return app
 
 
-def server_spec(req, *, start_env):
-    """Return the confinement of a server request (from the hub, root): account, env, cgroups."""
-    argv = [str(a) for a in req["argv"]]
-    if os.path.basename(argv[0]) != "jupyterhub-singleuser":
-        raise ValueError(f"not a single-user server: {argv[0]}")
-    check_env(req["env"], start_env)
-    pw = pwd.getpwuid(int(req["uid"]))
-    groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+def _spec(req, pw, argv, *, env, cgroup_procs):
+    """Return ``{"argv": ..., "confine": {...}}``: :func:`~._confine.confine`'s arguments."""
     return {
         "argv": argv,
         "confine": {
             "argv": argv,
             "uid": pw.pw_uid,
             "gid": pw.pw_gid,
-            "groups": groups,
-            "cgroup_procs": [str(p) for p in req.get("cgroup_procs", [])],
-            "env": {str(k): str(v) for k, v in req["env"].items()},
-            "cwd": req.get("cwd") or pw.pw_dir,
-            "umask": int(req.get("umask", 0o022)),
+            "groups": os.getgrouplist(pw.pw_name, pw.pw_gid),
+            "cgroup_procs": cgroup_procs,
+            "env": env,
+            "cwd": str(req.get("cwd") or pw.pw_dir),
+            "umask": int(req.get("umask", 0o022)) & 0o777,
             "rlimits": req.get("rlimits"),
         },
     }
+
+
+def server_spec(req, *, start_env):
+    """Return the confinement of a server request (from the hub, root): account, env, cgroups."""
+    argv = [str(a) for a in req["argv"]]
+    if os.path.basename(argv[0]) != "jupyterhub-singleuser":
+        raise ValueError(f"not a single-user server: {argv[0]}")
+    check_env(req["env"], start_env)
+    env = {str(k): str(v) for k, v in req["env"].items()}
+    procs = [str(p) for p in req.get("cgroup_procs", [])]
+    return _spec(req, pwd.getpwuid(int(req["uid"])), argv, env=env, cgroup_procs=procs)
 
 
 def kernel_spec(req, *, peer_pid, peer_uid, user_prefix, cgroup_parent, start_env):
@@ -165,21 +170,9 @@ def kernel_spec(req, *, peer_pid, peer_uid, user_prefix, cgroup_parent, start_en
     if not pw.pw_name.startswith(user_prefix):
         raise ConfineError(f"{pw.pw_name} is not a learner's account")
     env = {str(k): str(v) for k, v in req["env"].items()}
-    env.pop("JPY_PARENT_PID", None)  # the zygote is the parent; see _watch_server
-    return {
-        "argv": argv,
-        "confine": {
-            "argv": argv,
-            "uid": pw.pw_uid,
-            "gid": pw.pw_gid,
-            "groups": os.getgrouplist(pw.pw_name, pw.pw_gid),
-            "cgroup_procs": cgroups_of(peer_pid, cgroup_parent),
-            "env": env,
-            "cwd": str(req.get("cwd") or pw.pw_dir),
-            "umask": int(req.get("umask", 0o022)) & 0o777,
-            "rlimits": req.get("rlimits"),
-        },
-    }
+    env.pop("JPY_PARENT_PID", None)  # the zygote is the parent; see watch_server
+    procs = cgroups_of(peer_pid, cgroup_parent)
+    return _spec(req, pw, argv, env=env, cgroup_procs=procs)
 
 
 def check_env(env, start_env):
