@@ -82,9 +82,12 @@ def fork_child(socket_path, request, *, fds=(1, 2), timeout=30.0):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(timeout)
             conn.connect(str(socket_path))
-            socket.send_fds(conn, [data[:4096]], list(fds))
-            if len(data) > 4096:
-                conn.sendall(data[4096:])
+            try:
+                socket.send_fds(conn, [data[:4096]], list(fds))
+                if len(data) > 4096:
+                    conn.sendall(data[4096:])
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before reading: its answer is waiting
             answer = b""
             while b"\n" not in answer:
                 chunk = conn.recv(4096)
