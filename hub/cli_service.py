@@ -123,4 +123,11 @@ def run_status(args):
     hub = "answers" if daemons.hub_answers(settings) else "does not answer"
     console.print(f"proxy: {proxy} (pid {proxy_pid or 'unknown'})")
     console.print(f"hub:   {hub} (pid {hub_pid or 'unknown'})")
+    from .forkserver import forkservers_for
+
+    forkservers, roles = forkservers_for(settings)
+    for role in roles:
+        pid = forkservers.pid(role)
+        state = f"running (pid {pid})" if pid else "not running (the hub starts it)"
+        console.print(f"{role} fork server: {state}")
     return 0 if hub == "answers" else 3

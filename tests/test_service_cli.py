@@ -20,6 +20,7 @@ import hubtest
 import psutil
 import pytest
 from ai4scale.hub import daemons
+from ai4scale.hub.forkserver import forkservers_for
 from conftest import TEST_CGROUP_PARENT, TEST_USER_PREFIX
 
 PREFIX, CGROUPS = f"{TEST_USER_PREFIX}s-", f"{TEST_CGROUP_PARENT}-svc"
@@ -59,6 +60,7 @@ def admin():
         ai4scale(settings_file, "down")
         daemons.stop_hub(settings)
         daemons.stop_proxy(settings)
+        daemons.stop_forkservers(settings)
         hubtest.remove_accounts(PREFIX, CGROUPS)
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(settings["paths"]["datasets_dir"], ignore_errors=True)
@@ -73,6 +75,12 @@ def test_service_mode_restart_and_down(admin):
     assert rc == 0 and "hub:   answers" in out and "proxy: answers" in out, out
     hub_pid, proxy_pid = daemons.hub_pid(settings), daemons.proxy_pid(settings)
     assert hub_pid and proxy_pid
+    forkservers, roles = forkservers_for(settings)
+    assert roles == ["server", "kernel"]
+    zygotes = {role: forkservers.pid(role) for role in roles}
+    assert all(zygotes.values()), out
+    for role, pid in zygotes.items():
+        assert f"{role} fork server: running (pid {pid})" in out, out
 
     # A learner at work.
     hub = hubtest.RunningHub(settings, settings_file, None, daemons.hub_log(settings))
@@ -101,6 +109,10 @@ def test_service_mode_restart_and_down(admin):
     assert culler and "--cull-every=120" in culler[0].cmdline()
     out = kernel.execute("print(kept)")  # the same websocket
     assert out["stdout"].strip() == "still here", out
+    # The fork servers started anew (an upgrade's code); what they forked runs on.
+    assert hubtest.wait_until(lambda: all(forkservers.pid(r) for r in roles), timeout=60)
+    assert all(forkservers.pid(r) != zygotes[r] for r in roles)
+    assert hubtest.server_pid(LEARNER) == server
 
     # The proxy restarted too: connections drop, the client reconnects.
     rc, out = ai4scale(settings_file, "restart", "--proxy")
@@ -117,6 +129,8 @@ def test_service_mode_restart_and_down(admin):
     rc, out = ai4scale(settings_file, "down")
     assert rc == 0, out
     assert "1 server(s) stopped" in out and "hub: stopped" in out and "proxy: stopped" in out, out
+    assert "server fork server: stopped" in out and "kernel fork server: stopped" in out, out
+    assert not any(forkservers.pid(r) for r in roles)
     assert hubtest.server_pid(LEARNER) is None
     assert daemons.hub_pid(settings) is None and daemons.proxy_pid(settings) is None
     rc, out = ai4scale(settings_file, "status")
