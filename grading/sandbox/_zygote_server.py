@@ -59,42 +59,24 @@ import signal  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 
+from ai4scale.hub.forkserver import _preload  # noqa: E402
+from ai4scale.hub.forkserver._confine import (  # noqa: E402
+    ConfineError,
+    drop_privileges,
+    set_name,
+    unsafe_to_fork,
+)
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_CAPBSET_DROP = 1, 4, 15, 24
-PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
-_CAP_VERSION_3 = 0x20080522
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
-#: What ipykernel imports when a kernel starts; imported here once.
-KERNEL_MODULES = (
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
-    "ipykernel.zmqshell",
-    "ipykernel.debugger",
-    "ipykernel.comm",
-    "IPython.core.interactiveshell",
-    "IPython.core.completer",
-    "jupyter_client.session",
-    "comm",
-    "psutil",
-    "sqlite3",
-    "pdb",
-    "pydoc",
-    "tornado.gen",
-    "tornado.locks",
-    "tornado.queues",
-    "tornado.platform.asyncio",
-    # imported by every kernel as it starts (its shell, magics and extensions)
-    "IPython.core.completerlib",
-    "IPython.core.debugger",
-    "IPython.core.logger",
-    "IPython.core.oinspect",
-    "IPython.extensions.storemagic",
-    "IPython.utils.wildcard",
-)
+#: What ipykernel imports when a kernel starts; imported here once (the same
+#: list the learners' kernel fork server preloads).
+KERNEL_MODULES = _preload.KERNEL_MODULES
 
 #: The colour theme of the grading kernels' tracebacks (see ``Sandbox._kernel_argv``).
 TRACEBACK_THEME = "nocolor"
@@ -123,29 +105,6 @@ def _mount(source, target, fstype, flags, data=None):
         _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
         f"mount {target}",
     )
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
-
-
-def _clear_capabilities():
-    """Empty the effective, permitted and inheritable sets (after setresuid)."""
-    header = _CapHeader(_CAP_VERSION_3, 0)
-    data = (_CapData * 2)()
-    _check(_libc.capset(ctypes.byref(header), data), "capset")
-
-
-def _set_name(name):
-    buffer = ctypes.create_string_buffer(name[:15])
-    try:
-        _prctl(PR_SET_NAME, ctypes.addressof(buffer))
-    except OSError:
-        pass  # cosmetic
 
 
 # -- the kernel (pid 1 of its own namespaces) ------------------------------
@@ -180,35 +139,11 @@ def _limit_resources(req):
 
 
 def _drop_privileges(req):
-    uid, gid, groups = req["uid"], req["gid"], sorted(set(req["groups"]))
-    if uid == 0 or gid == 0 or 0 in groups:
-        raise PermissionError("refusing to run a kernel as root")
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last_cap = int(f.read())
-    for cap in range(last_cap + 1):
-        _prctl(PR_CAPBSET_DROP, cap)
-    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-    os.setgroups(groups)
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    _clear_capabilities()
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    with open("/proc/self/status") as f:
-        status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
-    expected = {
-        "Uid": [uid] * 4,
-        "Gid": [gid] * 4,
-        "Groups": groups,
-        "NoNewPrivs": [1],
-        **{cap: [0] for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")},
-    }
-    for key, want in expected.items():
-        base = 16 if key.startswith("Cap") else 10
-        got = sorted(int(v, base) for v in status.get(key, "").split())
-        if got != sorted(want):
-            raise PermissionError(f"privileges not dropped: {key} is {got}, not {want}")
-    # As after exec: the process may read its own /proc entries, trace its children.
-    _prctl(PR_SET_DUMPABLE, 1)
+    """Become the grading account with no capabilities (checked), never root."""
+    try:
+        drop_privileges(req["uid"], req["gid"], req["groups"])
+    except ConfineError as e:
+        raise PermissionError(f"refusing to run a kernel: {e}") from None
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -264,7 +199,7 @@ def _kernel(req):
     code = SETUP_FAILED
     dropped = False
     try:
-        _set_name(b"ai4scale-kernel")
+        set_name("ai4scale-kernel")
         _private_mounts(req)
         os.chdir(req["workdir"])
         _forget_shadowed(req["workdir"])
@@ -326,7 +261,7 @@ def _mirror(status):
 def _reaper(req):
     """In the first child: confine, fork the kernel, wait for it; never returns."""
     try:
-        _set_name(b"ai4scale-reaper")
+        set_name("ai4scale-reaper")
         log = os.open(req["log"], os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -357,22 +292,6 @@ def _reaper(req):
 
 
 # -- the server ------------------------------------------------------------
-
-
-def _unsafe_to_fork():
-    """Say what the imports left that a forked kernel cannot inherit, or return ""."""
-    threads = len(os.listdir("/proc/self/task"))
-    if threads != 1:
-        return f"{threads} threads"
-    zmq = sys.modules.get("zmq")
-    if zmq is not None and getattr(zmq.Context, "_instance", None) is not None:
-        return "a zmq context"
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
-        local = getattr(asyncio.events.get_event_loop_policy(), "_local", None)
-        if getattr(local, "_loop", None) is not None:
-            return "an asyncio event loop"
-    return ""
 
 
 def _warm_tracebacks():
@@ -453,7 +372,7 @@ class _Server:
         # Objects alive now are never collected again: children do not touch their pages.
         gc.collect()
         gc.freeze()
-        unsafe = _unsafe_to_fork()
+        unsafe = unsafe_to_fork()
         if unsafe:
             self.send(event="error", message=f"unsafe to fork after the imports: {unsafe}")
             return False
@@ -522,7 +441,7 @@ class _Server:
 
 def main():
     """Serve requests until EOF on stdin."""
-    _set_name(b"ai4scale-zygote")
+    set_name("ai4scale-zygote")
     try:
         _Server().serve()
     except BaseException:

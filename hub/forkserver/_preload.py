@@ -60,11 +60,13 @@ SERVER_MODULES = (
     "ai4scale.hub.forkserver.provisioner",
 )
 
-#: What ipykernel imports when a kernel starts (before the notebook's folder is on sys.path).
+#: What ipykernel imports when a kernel starts, before the notebook's folder is on
+#: sys.path (also the grading zygote's preload).
 KERNEL_MODULES = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
     "ipykernel.zmqshell",
+    "ipykernel.debugger",
     "ipykernel.comm",
     "IPython.core.interactiveshell",
     "IPython.core.completer",
@@ -77,6 +79,14 @@ KERNEL_MODULES = (
     "tornado.gen",
     "tornado.locks",
     "tornado.queues",
+    "tornado.platform.asyncio",
+    # imported by every kernel as it starts (its shell, magics and extensions)
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
 )
 
 #: The libraries a lab kernel imports (the kernel zygote's default preload).
