@@ -91,11 +91,19 @@ def _run_all(page):
     notebook = page.locator(".jp-NotebookPanel:visible .jp-Notebook")
     notebook.locator(".jp-Cell").first.locator(".jp-InputPrompt").click()
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
-    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-    # It started: the first code cell got an execution count (or is running).
     first = notebook.locator(".jp-CodeCell .jp-InputPrompt").first
-    expect(first).to_have_text(re.compile(r"\[(\d+|\*)\]"), timeout=60_000)
+    started = re.compile(r"\[(\d+|\*)\]")
+    for attempt in range(2):  # as a person would, once more when nothing happened
+        page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+        page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+        # It started: the first code cell got an execution count (or is running).
+        try:
+            expect(first).to_have_text(started, timeout=20_000 if attempt == 0 else 60_000)
+            return
+        except AssertionError:
+            if attempt:
+                raise
+            notebook.locator(".jp-Cell").first.locator(".jp-InputPrompt").click()
 
 
 def test_first_login_lands_in_jupyterlab_with_a_welcome_and_a_clean_console(
