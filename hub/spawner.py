@@ -280,12 +280,14 @@ class SandboxSpawner(LocalProcessSpawner):
             env=interpreter,
         )
 
+    def _fork_roles(self):
+        wanted = (("server", self.fork_servers), ("kernel", self.fork_kernels))
+        return [role for role, on in wanted if on]
+
     async def _ensure_forkservers(self, env):
         """Start the fork servers this spawner uses; log (never raise) when one cannot."""
         servers = self._forkservers(env)
-        roles = [
-            r for r, on in (("server", self.fork_servers), ("kernel", self.fork_kernels)) if on
-        ]
+        roles = self._fork_roles()
         for role in roles:
             try:
                 await servers.ensure(role)
@@ -498,7 +500,13 @@ class SandboxSpawner(LocalProcessSpawner):
         return "timeout"
 
     async def poll(self):
-        """As LocalProcessSpawner; when the server has died, remove its cgroup."""
+        """As LocalProcessSpawner; when the server has died, remove its cgroup.
+
+        Polls also keep the fork servers watched after a hub restart, before
+        anyone spawns (a dead one is started again within seconds).
+        """
+        if self.fork_servers or self.fork_kernels:
+            self._forkservers().start_watching(self._fork_roles())
         if self._forked and self.proc is None and self.pid and _gone(self.pid):
             status = self._forked_exit_status()
             self.clear_state()

@@ -384,6 +384,10 @@ def test_forked_server_survives_a_hub_restart(fork_hub):
         timeout=30,
     )
     assert r.status_code == 200
+    # The restarted hub watches the fork servers before anyone spawns.
+    old = zygote(fork_hub, "kernel")
+    os.kill(old, signal.SIGKILL)
+    assert hubtest.wait_until(lambda: zygote(fork_hub, "kernel") not in (None, old), timeout=90)
     # Stopping it after the restart ends it and removes its cgroup.
     hubtest.stop(fork_hub, "ann")
     assert not psutil.pid_exists(server) or psutil.Process(server).status() == "zombie"
