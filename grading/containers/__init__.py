@@ -1,0 +1,1 @@
+"""Grading in containers (the ``docker`` executor) and its Kubernetes Job counterpart."""
