@@ -27,7 +27,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def docker_client():
     """A Docker SDK client of the running engine (skips when none answers)."""
-    from ai4scale.hub.images import EngineUnavailable, docker_client as connect
+    from ai4scale.hub.images import EngineUnavailable
+    from ai4scale.hub.images import docker_client as connect
 
     try:
         client = connect()
