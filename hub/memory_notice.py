@@ -49,8 +49,35 @@ _NO_LIMIT = 1 << 60
 _CONFIG_MARKER = "# AI4Scale: memory-limit notice in every kernel"
 
 
-def memory_cgroup(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
+def _mounted_group(mountinfo, point):
+    """Return the hierarchy path that the cgroup mount at ``point`` shows as its root, or None.
+
+    In a container (Docker with cgroup v1 and the host's cgroup namespace)
+    the memory hierarchy is mounted from the container's own group:
+    ``/proc/self/cgroup`` still names ``/docker/<id>``, and the mount shows
+    that group as its root.
+    """
+    try:
+        lines = Path(mountinfo).read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields, _, tail = line.partition(" - ")
+        fields, tail = fields.split(), tail.split()
+        if len(fields) >= 5 and tail[:1] == ["cgroup"] and Path(fields[4]) == point:
+            return fields[3]
+    return None
+
+
+def memory_cgroup(
+    *, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup", mountinfo="/proc/self/mountinfo"
+):
     """Return the directory of this process's cgroup v1 memory group.
+
+    The group is ``<root>/memory/<path>``, with ``<path>`` taken relative to
+    the group that the mount at ``<root>/memory`` shows (``mountinfo``): the
+    hierarchy's root on the host, the container's own group in a Docker
+    container, so the answer there is the container's group, with its limit.
 
     Parameters
     ----------
@@ -58,17 +85,25 @@ def memory_cgroup(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup"):
         The ``/proc/<pid>/cgroup`` file to read.
     root : str or Path
         Where the v1 hierarchies are mounted.
+    mountinfo : str or Path
+        The ``/proc/<pid>/mountinfo`` file to read.
 
     Returns
     -------
     Path or None
-        None when there is no v1 memory controller or the group is missing.
+        None when there is no v1 memory controller or the group is missing
+        (or lies outside what is mounted).
     """
     for line in Path(proc_cgroup).read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):
-            group = Path(root) / "memory" / path.lstrip("/")
-            return group if (group / "memory.oom_control").exists() else None
+        if "memory" not in controllers.split(","):
+            continue
+        point = Path(root) / "memory"
+        shown = Path(_mounted_group(mountinfo, point) or "/")
+        if not Path(path).is_relative_to(shown):
+            return None
+        group = point / Path(path).relative_to(shown)
+        return group if (group / "memory.oom_control").exists() else None
     return None
 
 
@@ -110,7 +145,13 @@ def notice_text(limit_bytes=None):
     )
 
 
-def check_oom(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup", runtime_dir=None):
+def check_oom(
+    *,
+    proc_cgroup="/proc/self/cgroup",
+    root="/sys/fs/cgroup",
+    mountinfo="/proc/self/mountinfo",
+    runtime_dir=None,
+):
     """Record the group's OOM-kill count; say whether it grew since last time.
 
     The count is remembered per group in :data:`STATE_FILE`. A server's
@@ -119,7 +160,7 @@ def check_oom(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup", runtime
 
     Parameters
     ----------
-    proc_cgroup, root : str or Path
+    proc_cgroup, root, mountinfo : str or Path
         As in :func:`memory_cgroup`.
     runtime_dir : str or Path, optional
         Where to remember the count; default: Jupyter's runtime directory.
@@ -129,7 +170,7 @@ def check_oom(*, proc_cgroup="/proc/self/cgroup", root="/sys/fs/cgroup", runtime
     str or None
         The notice to show (see :func:`notice_text`), or None.
     """
-    group = memory_cgroup(proc_cgroup=proc_cgroup, root=root)
+    group = memory_cgroup(proc_cgroup=proc_cgroup, root=root, mountinfo=mountinfo)
     if group is None:
         return None
     kills = _oom_kills(group)
