@@ -39,6 +39,7 @@ from .roster import WORKSPACE_PREFIX
 __all__ = [
     "COLLABORATION_LAB_EXTENSIONS",
     "COLLABORATION_SERVER_EXTENSIONS",
+    "IMAGE_VENV",
     "SHARE_SCOPES",
     "TEAM_PREFIX",
     "WORKSPACES_GROUP",
@@ -202,8 +203,13 @@ def hub_groups(store):
 # -- the workspace servers -------------------------------------------------------
 
 
+#: The learners' environment inside the single-user image (``hub/Dockerfile``),
+#: whose build writes the workspace configuration there too.
+IMAGE_VENV = "/opt/ai4scale/venv"
+
+
 def workspace_config_dir(settings):
-    """Return the Jupyter configuration directory of workspace servers only."""
+    """Return the Jupyter configuration directory of workspace servers in ``paths.venv``."""
     return Path(settings["paths"]["venv"]) / "etc" / "jupyter-workspace"
 
 
@@ -251,8 +257,17 @@ def _write_json(path, data):
 
 
 def workspace_environment(settings):
-    """Return the environment variables of a workspace server."""
-    return {"JUPYTER_CONFIG_PATH": str(workspace_config_dir(settings))}
+    """Return the environment variables of a workspace server.
+
+    On the docker and kubernetes profiles servers run the single-user image,
+    whose build wrote the workspace configuration into its own environment
+    (:data:`IMAGE_VENV`); the host's ``paths.venv`` means nothing there.
+    """
+    if settings.get("profile") in ("docker", "kubernetes"):
+        folder = workspace_config_dir({"paths": {"venv": IMAGE_VENV}})
+    else:
+        folder = workspace_config_dir(settings)
+    return {"JUPYTER_CONFIG_PATH": str(folder)}
 
 
 def workspace_overrides(spawner, *, environment):
