@@ -21,6 +21,7 @@ GROUPS = [
     "ai4scale.hub.cli_course",
     "ai4scale.hub.cli_usecase",
     "ai4scale.hub.cli_backup",
+    "ai4scale.hub.cli_image",
     "ai4scale.datasets.cli",
     "ai4scale.grading.cli_lab",
     "ai4scale.grading.cli_grade",
