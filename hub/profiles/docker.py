@@ -31,10 +31,13 @@ from __future__ import annotations
 
 from jupyterhub.traitlets import ByteSpecification
 
-__all__ = ["HOME", "HUB_HOSTNAME", "SINGLEUSER_USER", "update_docker"]
+__all__ = ["CONTAINER_PREFIX", "HOME", "HUB_HOSTNAME", "SINGLEUSER_USER", "update_docker"]
 
 #: Name (or network alias) of the hub's container on ``docker.network``.
 HUB_HOSTNAME = "ai4scale-hub"
+
+#: Learners' containers are named ``<prefix>-<escaped username>``.
+CONTAINER_PREFIX = "ai4scale"
 
 #: Home directory of ``jovyan`` in the single-user image.
 HOME = "/home/jovyan"
@@ -44,7 +47,7 @@ SINGLEUSER_USER = "1000:100"
 
 
 def update_docker(c, settings):
-    """Configure DockerSpawner from the settings.
+    """Configure the ``ai4scale-docker`` spawner from the settings.
 
     Parameters
     ----------
@@ -57,18 +60,26 @@ def update_docker(c, settings):
     docker = settings["docker"]
     datasets = settings["paths"]["datasets_dir"]
 
-    c.JupyterHub.spawner_class = "docker"
-    # The hub API listens on every interface of the hub container, and
-    # servers on the network reach it by the container's name.
-    c.JupyterHub.hub_ip = "0.0.0.0"
-    c.JupyterHub.hub_connect_ip = HUB_HOSTNAME
+    c.JupyterHub.spawner_class = "ai4scale-docker"
+    c.DockerSpawner.network_name = docker["network"]
+    # No published ports: on the host network servers listen on the
+    # machine's loopback (each at a port of its own) and reach the hub API
+    # there; on a named network they are reached at their addresses on it.
+    c.DockerSpawner.use_internal_ip = True
+    if docker["network"] != "host":
+        # The hub API listens on every interface of the hub container, and
+        # servers on the network reach it by the container's name.
+        c.JupyterHub.hub_ip = "0.0.0.0"
+        c.JupyterHub.hub_connect_ip = HUB_HOSTNAME
 
     c.DockerSpawner.image = docker["image"]
-    c.DockerSpawner.network_name = docker["network"]
-    c.DockerSpawner.use_internal_ip = True
+    # Images are built here (`ai4scale image build`), never pulled:
+    # `ai4scale up` refuses to start when the image is missing.
+    c.DockerSpawner.pull_policy = "never"
     # The image's CMD too; set here so no image inspection is needed.
     c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
     c.DockerSpawner.notebook_dir = HOME
+    c.DockerSpawner.prefix = CONTAINER_PREFIX
     c.DockerSpawner.remove = True
 
     c.DockerSpawner.volumes = {docker["volume_template"]: HOME}
