@@ -331,8 +331,10 @@ def course_url_for_servers(settings):
 
     - ``local``: the service itself on this machine,
       ``http://127.0.0.1:<course.port>/services/course/``;
-    - ``docker``: the proxy in the hub's container, by its name on the
-      network (the service listens on the container's loopback only);
+    - ``docker``: on the host network as ``local`` (containers share this
+      machine's loopback); on a named network, the proxy in the hub's
+      container, by its name (the service listens on the container's
+      loopback only);
     - ``kubernetes``: the proxy's Service, which the chart's network policy
       lets learners' pods reach (the service's port on the hub pod is open
       to the proxy only).
@@ -345,7 +347,7 @@ def course_url_for_servers(settings):
     if not course["enabled"]:
         return None
     path = f"/services/{COURSE_SERVICE}/"
-    if settings["profile"] == "docker":
+    if settings["profile"] == "docker" and settings["docker"]["network"] != "host":
         from .profiles.docker import HUB_HOSTNAME
 
         return f"http://{HUB_HOSTNAME}:{settings['hub']['port']}{path}"
