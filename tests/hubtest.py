@@ -47,12 +47,15 @@ def write_settings(
     hub_extra="",
     datasets_dir=None,
     course_extra="",
+    profile="local",
+    extra="",
 ):
     """Write a settings file for a test hub under ``state``; return (path, settings).
 
     ``datasets_dir`` defaults to an empty folder beside ``state``; pass the
     prepared one (``/srv/ai4scale/datasets``) when learners' kernels load data.
-    The course service gets a free port; ``course_extra`` adds ``[course]`` keys.
+    The course service gets a free port; ``course_extra`` adds ``[course]`` keys;
+    ``extra`` is appended (whole sections, e.g. ``[docker]`` of ``profile = "docker"``).
     """
     state = Path(state)
     state.mkdir(parents=True, exist_ok=True)
@@ -65,7 +68,7 @@ def write_settings(
         datasets = Path(datasets_dir)
     venv = Path(os.environ.get("AI4SCALE_PREFIX", "/opt/ai4scale")) / "venv"
     text = f"""
-profile = "local"
+profile = "{profile}"
 [hub]
 ip = "127.0.0.1"
 port = {free_port()}
@@ -92,6 +95,7 @@ port = {free_port()}
 [local]
 user_prefix = "{user_prefix}"
 cgroup_parent = "{cgroup_parent}"
+{extra}
 """
     path = state / "ai4scale.toml"
     path.write_text(text)
