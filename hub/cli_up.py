@@ -9,7 +9,7 @@ import time
 from . import daemons
 from ._settings import load_settings, settings_path
 
-__all__ = ["down", "launch", "register", "share_team_workspaces", "wait_for_hub"]
+__all__ = ["check_profile", "down", "launch", "register", "share_team_workspaces", "wait_for_hub"]
 
 
 def register(subparsers):
@@ -122,6 +122,24 @@ def launch(settings, file, console, *, started=None):
     return proc
 
 
+def check_profile(file):
+    """Refuse, before anything is prepared or started, a profile that cannot run here.
+
+    The docker profile needs a Docker engine, the single-user image and its
+    network (:func:`ai4scale.hub.spawn.docker_checks.check_docker_profile`).
+
+    Raises
+    ------
+    DockerProfileUnavailable
+        With what to run (how to start an engine, `ai4scale image build`).
+    """
+    if not file.exists():  # `ai4scale up` writes the defaults: the local profile
+        return
+    from .spawn.docker_checks import check_docker_profile
+
+    check_docker_profile(load_settings(file))
+
+
 def run_up(args):
     """Prepare the machine, then run the sandbox (foreground, or as services)."""
     from rich.console import Console
@@ -132,6 +150,7 @@ def run_up(args):
     if os.geteuid() != 0:
         console.print("[red]ai4scale up must run as root[/]: it creates system users and cgroups.")
         return 1
+    check_profile(settings_path(args.config))
     file, settings = prepare(args, console)
     url = hub_url(settings)
     passwords = demo_passwords_file(settings)

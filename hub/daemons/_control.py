@@ -156,13 +156,22 @@ def start_hub(settings, settings_file, *, config_file=None, log=None):
 
     Run :func:`reap_orphans` and :func:`ensure_proxy` first. The fork servers
     (``spawn.fork``, ``kernels.fork``) start beside it, so they have imported
-    their libraries by the first sign-in; they, too, outlive the hub.
+    their libraries by the first sign-in; they, too, outlive the hub. The
+    docker profile is checked first (engine, image, network).
 
     Returns
     -------
     subprocess.Popen
+
+    Raises
+    ------
+    DockerProfileUnavailable
+        The docker profile cannot start learners' servers here.
     """
     from ..forkserver import forkservers_for
+    from ..spawn.docker_checks import check_docker_profile
+
+    check_docker_profile(settings)
 
     forkservers, roles = forkservers_for(settings)
     forkservers.start(roles)
