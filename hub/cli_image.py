@@ -30,6 +30,7 @@ def register(subparsers):
     b.add_argument("--suite", default="bookworm", help="Debian release (default bookworm)")
     b.add_argument("--mirror", default=None, help="Debian archive (default: the one apt uses here)")
     b.add_argument("--rebuild", action="store_true", help="make it again even when present")
+    b.add_argument("--workdir", default=None, help="where the tree is built (default: temporary)")
     b.set_defaults(func=run_base)
 
     s = sub.add_parser(
@@ -89,7 +90,13 @@ def run_base(args):
     tag = args.tag or BASE_IMAGE
     try:
         action = build_base(
-            _client(), tag=tag, suite=args.suite, mirror=args.mirror, rebuild=args.rebuild, say=_say
+            _client(),
+            tag=tag,
+            suite=args.suite,
+            mirror=args.mirror,
+            rebuild=args.rebuild,
+            workdir=args.workdir,
+            say=_say,
         )
     except ImageProblem as e:
         raise UserError(str(e)) from None
