@@ -59,9 +59,15 @@ def cgroup_pss_mib(account):
 
 
 @contextlib.contextmanager
-def bench_hub(learners, *, fork=True, memory="2G"):
-    """Start a hub with ``learners`` learners (accounts created); yield (hub, names, tokens)."""
+def bench_hub(learners, *, fork=True, memory="2G", profile="local", image=None):
+    """Start a hub with ``learners`` learners (accounts created); yield (hub, names, tokens).
+
+    ``profile="docker"``: learners' servers are containers of ``image`` on the
+    host network (no system accounts); their containers and home volumes are
+    removed at the end.
+    """
     names = [f"bench{i:02d}" for i in range(learners)]
+    docker = profile == "docker"
     roster = {n: ("learner", "", f"bench-pass-{n}") for n in names}
     state = Path(tempfile.mkdtemp(prefix="ai4scale-bench-"))
     flag = "true" if fork else "false"
@@ -72,13 +78,15 @@ def bench_hub(learners, *, fork=True, memory="2G"):
         cgroup_parent=CGROUP_PARENT,
         memory=memory,
         culler_timeout=0,
+        profile=profile,
+        extra=f'[docker]\nimage = "{image}"\nnetwork = "host"\n' if docker else "",
     )
     text = settings_file.read_text() + f"\n[spawn]\nfork = {flag}\n[kernels]\nfork = {flag}\n"
     settings_file.write_text(text)
     settings["spawn"]["fork"] = settings["kernels"]["fork"] = fork
     from ai4scale.hub.system_users import ensure_system_user, system_username
 
-    for n in names:  # as after a first sign-in: accounts exist
+    for n in names if not docker else ():  # as after a first sign-in: accounts exist
         ensure_system_user(system_username(PREFIX, n), comment=f"AI4Scale {n}")
     hub = hubtest.start_hub(settings, settings_file)
     try:
@@ -90,6 +98,41 @@ def bench_hub(learners, *, fork=True, memory="2G"):
     finally:
         hubtest.stop_hub(hub)
         hubtest.remove_accounts(PREFIX, CGROUP_PARENT)
+        if docker:
+            remove_containers(names)
+
+
+def _client():
+    from ai4scale.hub.images import docker_client
+
+    return docker_client()
+
+
+def container_of(name):
+    """The Docker container of learner ``name``'s server (docker profile)."""
+    from ai4scale.hub.profiles.docker import CONTAINER_PREFIX
+
+    return _client().containers.get(f"{CONTAINER_PREFIX}-{name}")
+
+
+def container_pids(name):
+    """Pids of every process in learner ``name``'s container."""
+    try:
+        pid = container_of(name).attrs["State"]["Pid"]
+        root = psutil.Process(pid)
+        return [pid] + [p.pid for p in root.children(recursive=True)]
+    except Exception:  # noqa: BLE001 - gone: counts nothing
+        return []
+
+
+def remove_containers(names):
+    """Remove the benchmark learners' containers and home volumes."""
+    client = _client()
+    for n in names:
+        with contextlib.suppress(Exception):
+            container_of(n).remove(force=True)
+        with contextlib.suppress(Exception):
+            client.volumes.get(f"ai4scale-home-{n}").remove(force=True)
 
 
 def spawn_request(hub, name, token):
