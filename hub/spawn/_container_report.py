@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 
+from tornado import web
+
 from ..memory_notice import format_bytes
 
 __all__ = ["ContainerDied", "describe_exit", "last_lines"]
@@ -17,16 +19,18 @@ __all__ = ["ContainerDied", "describe_exit", "last_lines"]
 MAX_LINE = 400
 
 
-class ContainerDied(RuntimeError):
+class ContainerDied(web.HTTPError):
     """A learner's container ended before its server answered.
 
     ``jupyterhub_message`` and ``jupyterhub_html_message`` are what
-    JupyterHub shows on the spawn-pending and "server not running" pages
-    (``jupyterhub.utils.format_exception``).
+    JupyterHub shows on the error, spawn-pending and "server not running"
+    pages (``jupyterhub.utils.format_exception``). An HTTP error, because
+    JupyterHub shows only those to the browser that asked for the server
+    (anything else becomes "Unhandled error starting server").
     """
 
     def __init__(self, message, html_message, *, exit_code=None, oom_killed=False, logs=()):
-        super().__init__(message)
+        super().__init__(500, message.replace("%", "%%"))
         self.jupyterhub_message = message
         self.jupyterhub_html_message = html_message
         self.exit_code = exit_code
@@ -88,7 +92,9 @@ def describe_exit(state, logs, *, memory_limit=None):
     else:
         details += ". The container wrote no log lines."
     message = "\n".join([plain, details, *logs])
-    html_message = f"<p>{html.escape(plain)}</p><p>{html.escape(details)}</p>" + (
-        f"<pre>{html.escape(chr(10).join(logs))}</pre>" if logs else ""
-    )
+    # Phrasing content only: the pages put it inside a <p>.
+    html_message = f"{html.escape(plain)}<br><small>{html.escape(details)}</small>"
+    if logs:
+        lines = "<br>".join(html.escape(line) for line in logs)
+        html_message += f'<code class="ai4scale-log d-block text-break mt-2">{lines}</code>'
     return ContainerDied(message, html_message, exit_code=code, oom_killed=oom, logs=logs)

@@ -10,6 +10,8 @@ only those are removed at the end.
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +24,7 @@ import docker
 import hubtest
 import pytest
 import requests
-from hubtest import Kernel, login, spawn, user_token, wait_until
+from hubtest import Kernel, login, spawn, user_token
 
 #: Test learners: username -> (role, team, password). ``dkp_ben`` is not a
 #: valid DNS label (``_``): DockerSpawner escapes it in container and volume names.
@@ -239,31 +241,29 @@ def test_escaped_name_and_stop_removes_container_keeps_volume(docker_hub, docker
 def test_container_dead_at_start_says_why_with_its_log_lines(docker_hub, docker_client):
     s, r = login(docker_hub, "dkpdead", ROSTER["dkpdead"][2])
     assert r.status_code == 302, r.text
-    r = docker_hub.admin("POST", "/users/dkpdead/server")
-    assert r.status_code in (201, 202), r.text
-
-    def failed():
-        model = docker_hub.admin("GET", "/users/dkpdead").json()
-        return not model.get("pending") and not model.get("server")
-
-    assert wait_until(failed, timeout=60)
-    # What the spawn-pending page reads from the progress events.
+    # The learner's browser asks for her server: the container dies at
+    # once, and the page says so (the hub did not wait for its HTTP timeout).
+    page = s.get(docker_hub.url + "/hub/spawn/dkpdead", timeout=60)
+    text = html.unescape(page.text)
+    assert page.status_code == 500, text
+    assert "Your workspace could not start: it stopped as soon as it was started." in text
+    assert "Container exit code 3. Last 2 log line(s):" in text
+    assert f"line-one<br>{DEATH_WORDS}</code>" in text
+    # The same words in the progress events the spawn-pending page shows.
     r = docker_hub.admin("GET", "/users/dkpdead/server/progress", stream=True)
-    events = [line for line in r.iter_lines(decode_unicode=True) if line.startswith("data:")]
-    last = events[-1]
-    assert '"failed": true' in last, events
-    assert "Your workspace could not start" in last
-    assert "exit code 3" in last
-    assert DEATH_WORDS in last and "line-one" in last
-    # The page the learner's browser lands on.
+    lines = r.iter_lines(decode_unicode=True)
+    events = [json.loads(line[5:]) for line in lines if line.startswith("data:")]
+    assert events[-1]["failed"] is True, events
+    assert "Your workspace could not start" in events[-1]["message"]
+    assert DEATH_WORDS in events[-1]["message"]
+    assert DEATH_WORDS in html.unescape(events[-1]["html_message"])
+    # And on the page a later visit lands on.
     page = s.get(docker_hub.url + "/hub/spawn-pending/dkpdead", timeout=30)
-    assert "Your workspace could not start: it stopped as soon as it was started." in page.text
-    assert DEATH_WORDS.replace("'", "&#39;") in page.text or DEATH_WORDS in page.text
-    assert "exit code 3" in page.text
-    # Nothing left behind; the hub did not wait for its HTTP timeout.
+    assert DEATH_WORDS in html.unescape(page.text)
+    # Nothing left behind.
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get("ai4scale-dkpdead")
-    assert "ContainerDied" in docker_hub.log_text() or "ended at start" in docker_hub.log_text()
+    assert "ended at start" in docker_hub.log_text()
 
 
 def _settings_file(tmp_path, **extra):
