@@ -97,8 +97,33 @@ class CourseConfig(Configurable):
         service's own account, and the instructor pages say so. For
         development only. ``"local"`` is the deprecated name of ``"none"``.
 
+        ``"kubernetes"``: each run in a Kubernetes Job of :attr:`grading_image`
+        in the service's namespace, without network; ``"auto"`` means it on
+        the ``kubernetes`` profile (see :mod:`ai4scale.grading.containers`).
+
         .. versionchanged:: issue 10
            ``"auto"`` no longer falls back to running without the sandbox.
+        .. versionadded:: issue 15
+           ``"kubernetes"``.
+        """,
+    ).tag(config=True)
+
+    profile = Unicode(
+        "local",
+        help="""The settings' ``profile`` (``local``, ``docker``, ``kubernetes``): what
+        ``sandbox = "auto"`` grades with.
+
+        .. versionadded:: issue 15
+        """,
+    ).tag(config=True)
+
+    grading_image = Unicode(
+        "ai4scale/singleuser:latest",
+        help="""Image of the grading containers or Jobs: the single-user image of the
+        profile (``[kubernetes] image`` on the ``kubernetes`` profile, else
+        ``[docker] image``).
+
+        .. versionadded:: issue 15
         """,
     ).tag(config=True)
 
@@ -133,6 +158,10 @@ class CourseConfig(Configurable):
             "usecase_max_upload_bytes": int(course["usecase_max_upload_mb"]) * 1_000_000,
             "grading_workers": int(course["grading_workers"]),
             "sandbox": course["sandbox"],
+            "profile": settings["profile"],
+            "grading_image": settings[
+                "kubernetes" if settings["profile"] == "kubernetes" else "docker"
+            ]["image"],
         }
         kw["labs_dir"] = course["labs_dir"] or str(state / "labs")
         url = course["gradebook_url"] or os.environ.get("AI4SCALE_GRADEBOOK_URL", "")

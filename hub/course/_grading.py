@@ -95,8 +95,17 @@ def _unsandboxed(config):
     return config.sandbox in ("none", "local")
 
 
+def _in_kubernetes_jobs(config):
+    return config.sandbox == "kubernetes" or (
+        config.sandbox == "auto" and config.profile == "kubernetes"
+    )
+
+
 def make_executor(config, **timeouts):
     """Return the grading executor the configuration asks for (see ``CourseConfig.sandbox``).
+
+    ``"kubernetes"``, or ``"auto"`` on the ``kubernetes`` profile: a Job per
+    run (:class:`~ai4scale.grading.containers._kubernetes_executor.KubernetesJobExecutor`).
 
     Raises
     ------
@@ -107,6 +116,10 @@ def make_executor(config, **timeouts):
     """
     from ai4scale.grading.autograde import SandboxUnavailable, default_executor
 
+    if _in_kubernetes_jobs(config):
+        from ai4scale.grading.containers._kubernetes_executor import KubernetesJobExecutor
+
+        return KubernetesJobExecutor(image=config.grading_image, **timeouts)
     try:
         return default_executor(sandbox=not _unsandboxed(config), **timeouts)
     except SandboxUnavailable as e:
@@ -124,6 +137,8 @@ def grading_notice(config):
 
     if _unsandboxed(config):
         return UNSANDBOXED_WARNING
+    if _in_kubernetes_jobs(config):
+        return ""  # Jobs in the cluster: nothing of this pod's is needed
     why = sandbox_unavailable_reason()
     if why:
         return f"Grading is refused: the grading sandbox cannot run here ({why})."
