@@ -146,11 +146,20 @@ def test_course_service_can_be_turned_off(tmp_path):
 
 def test_docker_profile(tmp_path):
     _, c = configure(tmp_path, 'profile = "docker"')
-    assert loaded(c).spawner_class.__name__ == "DockerSpawner"
+    assert loaded(c).spawner_class.__name__ == "DockerSandboxSpawner"
     assert c.DockerSpawner.image == "ai4scale/singleuser:latest"
-    # The network step still applies: the proxy runs in the hub's container.
+    # The network step still applies: the proxy runs on this machine.
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
+    # Host network (the default): servers reach the hub API on 127.0.0.1.
+    assert c.DockerSpawner.network_name == "host"
+    assert "hub_ip" not in c.JupyterHub
+
+
+def test_docker_profile_on_a_named_network(tmp_path):
+    _, c = configure(tmp_path, 'profile = "docker"\n[docker]\nnetwork = "classnet"')
+    assert c.DockerSpawner.network_name == "classnet"
     assert c.JupyterHub.hub_ip == "0.0.0.0"
+    assert c.JupyterHub.hub_connect_ip == "ai4scale-hub"
 
 
 def test_kubernetes_profile_leaves_the_network_to_the_chart(tmp_path):

@@ -3,10 +3,12 @@
 The spawners are the real DockerSpawner and KubeSpawner, configured by
 apply_config from a settings file. Only the network boundary is cut:
 
-- DockerSpawner: docker-py's APIClient is built for a fixed API version (so it
-  does not ask a daemon), builds the real host config, and the spawner's one
-  gateway to the daemon, ``docker(method, ...)``, records the call instead of
-  sending it.
+- the docker profile's spawner (``ai4scale-docker``, a DockerSpawner):
+  docker-py's APIClient is built for a fixed API version (so it does not ask
+  a daemon), builds the real host config, and the spawner's one gateway to
+  the daemon, ``docker(method, ...)``, records the call instead of sending
+  it. Real containers of that profile run in ``tests/docker/``; a named
+  network, which this machine cannot have, is asserted here only.
 - KubeSpawner: the Kubernetes client reads a kubeconfig pointing at a closed
   port; ``get_pod_manifest()`` / ``get_pvc_manifest()`` make no API call, and
   the pod is serialized by the client's own serializer, i.e. the JSON the API
@@ -31,7 +33,8 @@ import yaml
 from ai4scale.hub import apply_config, load_settings
 from ai4scale.hub._settings import SYSTEM_SETTINGS_FILE
 from ai4scale.hub.profiles.docker import HUB_HOSTNAME, SINGLEUSER_USER
-from dockerspawner import DockerSpawner
+from ai4scale.hub.spawn._container_report import ContainerDied, describe_exit, last_lines
+from ai4scale.hub.spawn.docker import DockerSandboxSpawner
 from jupyterhub.app import JupyterHub
 from kubespawner import KubeSpawner
 from traitlets.config import Config
@@ -57,12 +60,12 @@ datasets_claim = "course-datasets"
 """
 
 
-def configure(tmp_path, profile, *, storage_class="fast-ssd"):
+def configure(tmp_path, profile, *, storage_class="fast-ssd", network="classnet"):
     datasets = tmp_path / "datasets"
     path = tmp_path / "ai4scale.toml"
     path.write_text(
         f'profile = "{profile}"\n'
-        + SCALE_SETTINGS.format(storage_class=storage_class)
+        + SCALE_SETTINGS.format(storage_class=storage_class).replace("classnet", network)
         + f'[paths]\nstate_dir = "{tmp_path / "state"}"\ndatasets_dir = "{datasets}"\n'
     )
     settings = load_settings(path)
@@ -90,7 +93,7 @@ class Hub:
 # -- docker ------------------------------------------------------------------
 
 
-class RecordingDockerSpawner(DockerSpawner):
+class RecordingDockerSpawner(DockerSandboxSpawner):
     """DockerSpawner whose calls to the Docker daemon are recorded, not sent."""
 
     def docker(self, method, *args, **kwargs):
@@ -115,7 +118,7 @@ async def created_container(c, username="anna"):
 
 async def test_docker_container_specification(tmp_path):
     settings, c = configure(tmp_path, "docker")
-    assert JupyterHub(config=c).spawner_class is DockerSpawner
+    assert JupyterHub(config=c).spawner_class is DockerSandboxSpawner
     datasets = settings["paths"]["datasets_dir"]
     spawner, create = await created_container(c)
     host = create["host_config"]
@@ -133,7 +136,8 @@ async def test_docker_container_specification(tmp_path):
     assert host["CpuQuota"] == 150_000 and host["CpuPeriod"] == 100_000
     assert host["PidsLimit"] == 256
     assert host["NetworkMode"] == "classnet"
-    assert host["AutoRemove"] is True
+    # Kept until the hub has read why it ended; the hub removes it at stop.
+    assert not host.get("AutoRemove") and spawner.remove
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges"]
     assert not host.get("Privileged")
@@ -149,6 +153,55 @@ async def test_docker_volume_is_per_user(tmp_path):
     _, c = configure(tmp_path, "docker")
     _, create = await created_container(c, "ben")
     assert "home-ben:/home/jovyan:rw" in create["host_config"]["Binds"]
+
+
+async def test_docker_host_network_gives_each_server_a_loopback_port(tmp_path):
+    settings, c = configure(tmp_path, "docker", network="host")
+    assert "hub_ip" not in c.JupyterHub and "hub_connect_ip" not in c.JupyterHub
+    port = settings["course"]["port"]
+    assert c.Spawner.environment["AI4SCALE_COURSE_URL"] == (
+        f"http://127.0.0.1:{port}/services/course/"
+    )
+    spawner, create = await created_container(c)
+    spawner.port = 40123  # what start() picks, free, for each start
+    host = create["host_config"]
+    assert host["NetworkMode"] == "host"
+    assert "PortBindings" not in host
+    assert spawner.ip == "127.0.0.1"
+    assert await spawner.get_ip_and_port() == ("127.0.0.1", 40123)
+    env = spawner.get_env()
+    assert env["JUPYTERHUB_SERVICE_URL"].startswith("http://127.0.0.1:40123/")
+
+
+@pytest.mark.parametrize(
+    ("username", "escaped"),
+    [("dkp_ben", "dkp-5fben"), ("Élise.B", "-c3-89lise-2e-42"), ("anna-m", "anna-2dm")],
+)
+async def test_docker_names_escape_what_docker_refuses(tmp_path, username, escaped):
+    _, c = configure(tmp_path, "docker", network="host")
+    spawner, create = await created_container(c, username)
+    assert create["name"] == f"ai4scale-{escaped}"
+    assert f"home-{escaped}:/home/jovyan:rw" in create["host_config"]["Binds"]
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", create["name"])
+
+
+def test_container_dead_at_start_is_explained_plainly_with_its_last_lines():
+    logs = last_lines(b"\n".join(f"line {i}".encode() for i in range(50)) + b"\n\n", 20)
+    assert logs == [f"line {i}" for i in range(30, 50)]
+    died = describe_exit({"ExitCode": 3, "OOMKilled": False, "Error": ""}, logs)
+    assert isinstance(died, ContainerDied) and died.status_code == 500
+    first = died.jupyterhub_message.splitlines()[0]
+    assert first.startswith("Your workspace could not start: it stopped as soon as")
+    assert "exit code" not in first  # the learner's sentence has no technical terms
+    assert "Container exit code 3. Last 20 log line(s):" in died.jupyterhub_message
+    assert died.jupyterhub_message.endswith("line 49")
+    assert "<br>line 49</code>" in died.jupyterhub_html_message
+
+    oom = describe_exit({"ExitCode": 137, "OOMKilled": True}, ["<killed>"], memory_limit=GiB)
+    assert "needed more memory than its limit (1.0 GiB)" in oom.jupyterhub_message
+    assert "OOMKilled" in oom.jupyterhub_message
+    assert "&lt;killed&gt;" in oom.jupyterhub_html_message  # log lines are escaped
+    assert "no log lines" in describe_exit({"ExitCode": 1}, []).jupyterhub_message
 
 
 # -- kubernetes ---------------------------------------------------------------
@@ -364,10 +417,10 @@ def test_dockerfile():
     for kind, args in steps:
         by_kind.setdefault(kind, []).append(args)
 
-    [base] = by_kind["FROM"]
-    name, _, tag = base.partition(":")
-    assert re.fullmatch(r"3\.11\.\d+-slim-bookworm", tag), base  # pinned patch release
-    assert name == "python"
+    # Two stages on one Debian 12 base, by default the one `ai4scale image
+    # base` makes (no registry needed); the wheels stay in the first.
+    assert by_kind["ARG"] == ["BASE=ai4scale/debian:bookworm"]
+    assert by_kind["FROM"] == ["${BASE} AS venv", "${BASE}"]
 
     user = by_kind["USER"][-1]
     assert user.split(":")[0] not in ("root", "0")
@@ -375,18 +428,18 @@ def test_dockerfile():
 
     runs = " ".join(by_kind["RUN"])
     assert "useradd --uid 1000 --gid 100" in runs
-    assert "pip install -r /tmp/ai4scale/requirements.txt" in runs
-    assert "pip install --no-deps /tmp/ai4scale/src" in runs
+    # From the wheelhouse only, as an air-gapped administration builds.
+    assert "--no-index --find-links /tmp/ai4scale/wheels" in runs
+    assert "-r /tmp/ai4scale/requirements.txt" in runs
     assert "python -P -m ai4scale.hub.package_access" in runs  # learners: only what they import
     for step in ("ensure_kernel_config", "ensure_learner_environment"):
         assert step in runs
         assert hasattr(ai4scale.hub.installer, step), step
 
-    # Every file the image copies exists in the repository (build context = repo root).
-    for args in by_kind["COPY"]:
-        *sources, _ = shlex.split(args)
-        for source in sources:
-            assert (REPO / source).exists(), source
+    # The context `ai4scale image build` assembles: the requirements, the
+    # wheels and the installed package.
+    sources = {shlex.split(args)[0] for args in by_kind["COPY"]}
+    assert sources == {"requirements.txt", "wheels", "site", "--from=venv"}
 
     assert by_kind["EXPOSE"] == ["8888"]
     assert by_kind["CMD"] == ['["jupyterhub-singleuser"]']

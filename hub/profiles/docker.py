@@ -1,30 +1,48 @@
-"""The ``docker`` profile: DockerSpawner, one container per learner.
+"""The ``docker`` profile: one container per learner (the ``ai4scale-docker`` spawner).
 
-For one big machine. The hub runs in a container named :data:`HUB_HOSTNAME`
-on the Docker network ``docker.network``; each learner's server is a
-container of ``docker.image`` (built from ``hub/Dockerfile``) on the same
-network, with
+For one big machine. ``ai4scale up`` runs the proxy, the hub and the course
+service on the machine, as root, as on the local profile, after checking that
+a Docker engine answers, that the image ``docker.image`` (``ai4scale image
+build``) is current and that the network exists
+(:mod:`ai4scale.hub.spawn.docker_checks`). Each learner's server is a
+container of ``docker.image`` (:class:`~ai4scale.hub.spawn.docker.DockerSandboxSpawner`,
+a DockerSpawner) with
 
-- a named volume per learner (``docker.volume_template``) as ``/home/jovyan``;
+- a named volume per learner (``docker.volume_template``; the username is
+  escaped as DockerSpawner does, ``_`` -> ``-5f``) as ``/home/jovyan``, kept
+  when the container is removed at stop;
 - the prepared datasets (``paths.datasets_dir`` on the Docker host) mounted
   read-only at the same path, so ``$AI4SCALE_DATASETS`` is valid inside;
 - the memory and CPU limits of ``[limits]``: DockerSpawner reads the common
   ``c.Spawner.mem_limit`` / ``cpu_limit`` the configurer sets, and passes them
-  to Docker as ``Memory`` and ``CpuQuota``; swap is capped at the same value;
+  to Docker as ``Memory`` and ``CpuQuota``; swap is capped at the same value,
+  so memory that runs out kills the biggest process (a kernel), not the server;
 - at most ``limits.processes`` processes (``PidsLimit``);
 - user ``jovyan`` (uid 1000, gid 100), no capabilities, no privilege gain
-  (``no-new-privileges``); the image's ``tini`` reaps orphaned kernels;
-- the container removed when the server stops (the volume stays).
+  (``no-new-privileges``); the image's ``tini`` is PID 1 and reaps orphans;
+- its container named ``ai4scale-<escaped username>``.
 
-The proxy, started beside the hub in the hub's container (``ai4scale up``
-runs both; a hub restart keeps it and the learners' containers), reaches the servers at
-their addresses on the network (``use_internal_ip``); the servers reach the
-hub API at ``http://ai4scale-hub:<hub.api_port>``. ``hub.ip`` / ``hub.port``
-are where the proxy listens inside the hub container: set ``hub.ip =
-"0.0.0.0"`` and publish the port. Kernels reach the course service through
-that proxy too (``$AI4SCALE_COURSE_URL`` is
-``http://ai4scale-hub:<hub.port>/services/course/``): the service listens on
-the hub container's loopback.
+``docker.network`` decides how the pieces reach each other:
+
+- ``"host"`` (the default; this machine and single-host installs): the
+  containers share the machine's network. Each server listens on
+  ``127.0.0.1`` at a port chosen free for each start, where the proxy
+  reaches it; servers and their kernels reach the hub API and the course
+  service on ``127.0.0.1`` as on the local profile. Containers cannot reach
+  other machines' private services any less than a local server could: the
+  network boundary is the machine's.
+- a user-defined network (production elsewhere): the hub runs in a
+  container named :data:`HUB_HOSTNAME` on that network, with the proxy
+  beside it. The proxy reaches servers at their addresses on the network
+  (``use_internal_ip``); the servers reach the hub API at
+  ``http://ai4scale-hub:<hub.api_port>`` and the course service through the
+  proxy, ``http://ai4scale-hub:<hub.port>/services/course/`` (it listens on
+  the hub container's loopback). Set ``hub.ip = "0.0.0.0"`` and publish the
+  port. Not runnable on a machine without bridge networks; its configuration
+  is asserted in ``tests/test_profiles.py``.
+
+A container that ends before its server listens is read (exit status,
+``OOMKilled``, last log lines) and removed; the hub's page says why.
 """
 
 from __future__ import annotations
