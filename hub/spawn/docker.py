@@ -23,7 +23,9 @@ Limits, volumes and the container's user come from the profile
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import psutil
 from docker.errors import APIError
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import random_port
@@ -46,6 +48,21 @@ async def _port_open(ip, port):
         return False
     writer.close()
     return True
+
+
+def _listener_cgroups(port):
+    """Return the ``/proc/<pid>/cgroup`` text of the process listening on TCP ``port``.
+
+    None when it cannot be told (no listener, or its process is not visible).
+    A container's processes have its id in their cgroup paths.
+    """
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            try:
+                return Path(f"/proc/{conn.pid}/cgroup").read_text()
+            except OSError:
+                return None
+    return None
 
 
 class DockerSandboxSpawner(DockerSpawner):
@@ -145,20 +162,30 @@ class DockerSandboxSpawner(DockerSpawner):
         The hub checks a new server with a backoff that reaches seconds
         between tries, and never looks at the container: a server that
         cannot start would keep the learner waiting for ``http_timeout``.
-        Waiting here returns as soon as the port opens, and fails at once
-        when the container ends.
+        Waiting here returns as soon as the port opens, and fails within a
+        second when the container ends (the engine is asked once a second:
+        its client is one thread shared by every start).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
+        look = loop.time() + self.ready_interval
         while loop.time() < deadline:
-            info = await self.get_object()
-            state = (info or {}).get("State", {})
-            if not state.get("Running"):
-                return await self._describe(info)
-            if await _port_open(ip, port):
+            if await _port_open(ip, port) and await self._ours(port):
                 return None
+            if loop.time() >= look:
+                info = await self.get_object()
+                if not (info or {}).get("State", {}).get("Running"):
+                    return await self._describe(info)
+                look = loop.time() + 1.0
             await asyncio.sleep(self.ready_interval)
         return None  # the hub's own checks time out and say so
+
+    async def _ours(self, port):
+        """Return False when, on the host network, another process than the container listens."""
+        if self.network_name != "host":
+            return True
+        owner = await asyncio.to_thread(_listener_cgroups, port)
+        return owner is None or self.object_id in owner
 
     async def _describe(self, info):
         """Return the ContainerDied of a container that ended (``info`` from inspect, or None)."""

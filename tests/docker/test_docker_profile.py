@@ -293,6 +293,26 @@ def test_up_without_engine_says_how_to_start_one_and_starts_nothing(tmp_path):
     assert not any((tmp_path / "state").glob("*.log"))
 
 
+def test_ai4scale_up_runs_the_docker_profile_and_down_stops_it(tmp_path, singleuser_image):
+    from ai4scale.hub import daemons, load_settings
+
+    path = _settings_file(tmp_path, network="host", image=singleuser_image)
+    settings = load_settings(path)
+    ai4scale = str(Path(sys.executable).with_name("ai4scale"))
+    up = [ai4scale, "--config", str(path), "up", "--no-demo", "--no-datasets", "--service"]
+    try:
+        run = subprocess.run(up, capture_output=True, text=True, timeout=240)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert daemons.hub_answers(settings) and daemons.proxy_answers(settings)
+        log = daemons.hub_log(settings).read_text()
+        assert "Using Spawner: ai4scale.hub.spawn.docker.DockerSandboxSpawner" in log
+    finally:
+        down = [ai4scale, "--config", str(path), "down"]
+        run = subprocess.run(down, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert not daemons.hub_answers(settings) and not daemons.proxy_answers(settings)
+
+
 def test_missing_image_and_network_are_refused_with_what_to_run(tmp_path, singleuser_image):
     from ai4scale.hub import load_settings
     from ai4scale.hub.spawn.docker_checks import DockerProfileUnavailable, check_docker_profile
