@@ -44,6 +44,8 @@ ROSTER = {
 }
 MEMORY = "700M"
 LAB = "example-intro"
+#: ``[course] sandbox`` of the hub, and the executor its grades name.
+GRADING, GRADING_EXECUTOR = "auto", "sandbox"
 NB = "approval-rates.ipynb"
 
 
@@ -87,7 +89,7 @@ def dhub(docker_client, singleuser_image):
         memory=MEMORY,
         profile="docker",
         extra=docker_section,
-        course_extra=os.environ.get("AI4SCALE_TEST_DOCKER_COURSE_EXTRA", ""),
+        course_extra=f'sandbox = "{GRADING}"',
     )
     hub = None
     try:
@@ -216,12 +218,16 @@ def test_fetch_run_submit_grade_feedback(dhub, docker_client, tmp_path):
             "print(get_json('me')['name'])\n"
             "print(open(memory_cgroup() / 'memory.limit_in_bytes').read().strip())\n"
             "print(os.environ['AI4SCALE_COURSE_URL'])\n"
+            "data = os.environ['AI4SCALE_DATASETS']\n"
+            "print(os.path.isdir(data), os.access(data, os.W_OK))\n"
         )
         out = kernel.execute(probe)
         assert out["status"] == "ok", out
-        who, limit, url = out["stdout"].split()
+        who, limit, url, data_there, data_writable = out["stdout"].split()
         assert who == "dk15ann" and int(limit) == 700 << 20
         assert url.startswith("http://127.0.0.1:")
+        # The prepared datasets: at the host's path, read-only.
+        assert (data_there, data_writable) == ("True", "False")
     finally:
         kernel.shutdown()
 
@@ -236,6 +242,7 @@ def test_fetch_run_submit_grade_feedback(dhub, docker_client, tmp_path):
     assert job["state"] == "done" and job["done"] == job["total"] >= 1, job
     sub = ina.get(f"/instructor/labs/{LAB}/submissions/dk15ann").json()
     assert sub["status"] == "graded", sub
+    assert sub["executor"] == GRADING_EXECUTOR, sub
     served = {i["grade_id"]: i["score"] for i in sub["items"]}
 
     # The same notebook graded by the local profile's grading sandbox.
