@@ -58,6 +58,9 @@ _CONSTRAINTS = {
     ("course", "grading_workers"): {"minimum": 1},
     ("local", "user_prefix"): {"pattern": r"^[a-z][a-z0-9-]{0,15}$"},
     ("local", "cgroup_parent"): {"pattern": r"^[A-Za-z0-9_.-]+$"},
+    # Docker's own rules for network names; a home volume per learner.
+    ("docker", "network"): {"pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+    ("docker", "volume_template"): {"pattern": r"^(?=.*\{username\})[A-Za-z0-9_.{}-]+$"},
 }
 
 
