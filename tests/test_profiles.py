@@ -31,7 +31,7 @@ import kubernetes_asyncio.config.kube_config as kube_config
 import pytest
 import yaml
 from ai4scale.hub import apply_config, load_settings
-from ai4scale.hub._settings import SYSTEM_SETTINGS_FILE
+from ai4scale.hub._settings import SYSTEM_SETTINGS_FILE, SettingsError
 from ai4scale.hub.profiles.docker import HUB_HOSTNAME, SINGLEUSER_USER
 from ai4scale.hub.spawn._container_report import ContainerDied, describe_exit, last_lines
 from ai4scale.hub.spawn.docker import DockerSandboxSpawner
@@ -183,6 +183,17 @@ async def test_docker_names_escape_what_docker_refuses(tmp_path, username, escap
     assert create["name"] == f"ai4scale-{escaped}"
     assert f"home-{escaped}:/home/jovyan:rw" in create["host_config"]["Binds"]
     assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", create["name"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("network", "class net"), ("network", "-x"), ("volume_template", "ai4scale-home")],
+)
+def test_docker_settings_docker_would_refuse_are_refused_first(tmp_path, key, value):
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(f'profile = "docker"\n[docker]\n{key} = "{value}"\n')
+    with pytest.raises(SettingsError, match=key):
+        load_settings(path)
 
 
 def test_container_dead_at_start_is_explained_plainly_with_its_last_lines():
@@ -382,7 +393,7 @@ async def test_values_extra_config_under_the_chart(values, tmp_path, monkeypatch
     ]
     [rule] = values["hub"]["networkPolicy"]["ingress"]
     assert rule["ports"] == [{"port": port}]
-    assert settings["course"]["sandbox"] == "sandbox"  # never unisolated in the hub pod
+    assert settings["course"]["sandbox"] == "auto"  # Jobs of their own, never the hub pod
 
     spawner, pod, _ = await pod_and_pvc(c)
     assert spawner.namespace == "ai4scale"  # the chart's
