@@ -25,7 +25,9 @@ The course service runs in the hub pod: the proxy pod reaches it through the
 chart's ``hub`` Service (``hub.service.extraPorts`` and the hub's network
 policy in ``values.yaml`` open ``course.port``), so it listens on all of the
 pod's addresses, and it reaches learners' servers through ``proxy-public``
-unless ``course.servers_url`` says otherwise. Learners' kernels reach it
+unless ``course.servers_url`` says otherwise; it grades in Jobs (see
+:mod:`ai4scale.grading.containers._kubernetes`) with the hub pod's service
+account and the API server's address (:data:`KUBERNETES_ENV`). Learners' kernels reach it
 through ``proxy-public`` as well (``$AI4SCALE_COURSE_URL``): the chart lets
 learners' pods reach the proxy pod, not the service's port on the hub pod.
 """
@@ -33,8 +35,16 @@ learners' pods reach the proxy pod, not the service's port on the hub pod.
 from __future__ import annotations
 
 import copy
+import os
 
-__all__ = ["HOME", "HUB_SERVICE", "PROXY_SERVICE", "SPAWNER_KEYS_FROM_COMMON", "update_kubernetes"]
+__all__ = [
+    "HOME",
+    "HUB_SERVICE",
+    "KUBERNETES_ENV",
+    "PROXY_SERVICE",
+    "SPAWNER_KEYS_FROM_COMMON",
+    "update_kubernetes",
+]
 
 #: Home directory of ``jovyan`` in the single-user image.
 HOME = "/home/jovyan"
@@ -47,6 +57,10 @@ PROXY_SERVICE = "http://proxy-public"
 #: ``c.KubeSpawner``: the chart sets ``c.KubeSpawner.environment`` (and the
 #: limits) from its own values, which would win over ``c.Spawner``.
 SPAWNER_KEYS_FROM_COMMON = ("mem_limit", "cpu_limit", "environment", "default_url", "http_timeout")
+
+#: The hub pod's environment the course service needs to create grading Jobs
+#: (the API server's address, set by Kubernetes; the namespace, by the chart).
+KUBERNETES_ENV = ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE")
 
 #: Keys of the local topology (set by the configurer's network and state
 #: steps) that mean nothing under the chart: the hub does not start the
@@ -135,6 +149,10 @@ def _course_service_in_cluster(c, settings):
             service["url"] = f"http://{HUB_SERVICE}:{settings['course']['port']}"
             env = service.setdefault("environment", {})
             env["AI4SCALE_COURSE_BIND"] = "0.0.0.0"
+            # Grading Jobs: the hub passes a service only what it is given.
+            for key in KUBERNETES_ENV:
+                if os.environ.get(key):
+                    env[key] = os.environ[key]
             if not settings["course"]["servers_url"]:
                 env["AI4SCALE_COURSE_SERVERS_URL"] = PROXY_SERVICE
         services.append(service)
