@@ -16,12 +16,17 @@ import json
 import re
 from pathlib import Path
 
+import ai4scale.grading.containers._kubernetes_executor as executor_module
 import ai4scale.hub
 import nbformat
 import pytest
+import yaml
+from ai4scale.grading.containers._docker import CAPABILITIES as DOCKER_CAPABILITIES
+from ai4scale.grading.containers._docker import container_args
 from ai4scale.grading.containers._kubernetes import (
     COMPONENT_LABELS,
     CONTAINER,
+    HUB_ROLE_RULES,
     PIDS_ANNOTATION,
     REQUEST_DIR,
     REQUEST_KEY,
@@ -33,7 +38,7 @@ from ai4scale.grading.containers._kubernetes import (
     owner_reference,
     request_secret,
 )
-from ai4scale.grading.containers._kubernetes_executor import WORKER_ARGS
+from ai4scale.grading.containers._kubernetes_executor import KubernetesJobExecutor
 from ai4scale.grading.containers._kubernetes_results import (
     job_failure,
     job_finished,
@@ -43,8 +48,12 @@ from ai4scale.grading.containers._kubernetes_results import (
     unrun_result,
 )
 from ai4scale.grading.containers._protocol import read_document
-from ai4scale.grading.sandbox import OUTCOMES, CellResult, RunResult
+from ai4scale.grading.sandbox import OUTCOMES, CellResult, RunResult, Sandbox
 from ai4scale.hub import load_settings
+from ai4scale.hub._settings import SettingsError
+from ai4scale.hub.course._config import CourseConfig
+from ai4scale.hub.course._errors import Conflict
+from ai4scale.hub.course._grading import grading_notice, make_executor
 from kubernetes_asyncio.client import ApiClient
 
 HUB_DIR = Path(ai4scale.hub.__file__).parent
@@ -53,26 +62,30 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 SETTINGS = """
 profile = "kubernetes"
-[limits]
-memory = "3G"
-cpu = 1.5
-processes = 256
 [kubernetes]
 image = "registry.example.eu/ai4scale/singleuser:0.1.0"
 """
 
+#: The timeouts the course service's "check my work" asks for (hub/course/_check.py).
+CHECK_TIMEOUTS = {"cell_timeout": 30.0, "notebook_timeout": 120.0}
+
 
 @pytest.fixture
-def settings(tmp_path):
+def course_config(tmp_path):
     path = tmp_path / "ai4scale.toml"
     path.write_text(SETTINGS)
-    return load_settings(path)
+    return CourseConfig.from_settings(load_settings(path))
+
+
+@pytest.fixture
+def settings(course_config):
+    """The executor's settings on the kubernetes profile (what job_spec is given)."""
+    return make_executor(course_config, **CHECK_TIMEOUTS).settings()
 
 
 def spec_of(settings, **kw):
     kw.setdefault("name", "ai4scale-grade-abc")
     kw.setdefault("request_secret", "ai4scale-grade-abc")
-    kw.setdefault("args", WORKER_ARGS)
     return job_spec(settings, **kw)
 
 
@@ -87,12 +100,53 @@ def round_trip(manifest, kind):
     return asyncio.run(through())
 
 
+def sandbox_part(settings):
+    return {k: v for k, v in settings.items() if k != "image"}
+
+
+def flag_values(args, flag):
+    return [args[i + 1] for i, a in enumerate(args) if a == flag]
+
+
+def docker_args(settings):
+    """The docker executor's ``docker run`` arguments for the same settings."""
+    return container_args(Sandbox(**sandbox_part(settings)), image="i", name="n")
+
+
+def test_kubernetes_profile_grades_in_jobs(tmp_path, course_config):
+    executor = make_executor(course_config, **CHECK_TIMEOUTS)
+    assert isinstance(executor, KubernetesJobExecutor) and executor.name == "kubernetes"
+    assert executor.image == "registry.example.eu/ai4scale/singleuser:0.1.0"
+    assert executor.sandbox.notebook_timeout == 120.0
+    assert grading_notice(course_config) == ""  # not "refused": nothing of the pod is needed
+    # Asked for by name on another profile; "auto" elsewhere is never a Job.
+    config = CourseConfig(sandbox="kubernetes", profile="local", grading_image="img:1")
+    assert make_executor(config).image == "img:1"
+    local = CourseConfig(sandbox="auto", profile="local")
+    assert not isinstance(_executor_or_refusal(local), KubernetesJobExecutor)
+    # The settings file accepts the name; a misspelt one is refused.
+    path = tmp_path / "other.toml"
+    path.write_text('[course]\nsandbox = "kubernetes"\n')
+    assert CourseConfig.from_settings(load_settings(path)).sandbox == "kubernetes"
+    path.write_text('[course]\nsandbox = "kubernetess"\n')
+    with pytest.raises(SettingsError, match="kubernetess"):
+        load_settings(path)
+
+
+def _executor_or_refusal(config):
+    try:
+        return make_executor(config)
+    except Conflict as e:  # the sandbox cannot run here: refused, never a Job
+        return e
+
+
 def test_job_runs_the_worker_once_from_the_request_secret(settings):
-    job = spec_of(settings, notebook_timeout=120.0)
+    job = spec_of(settings)
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
     spec = job["spec"]
     assert spec["backoffLimit"] == 0  # a failed grading pod is never run again
-    assert spec["activeDeadlineSeconds"] == 120 + STARTUP_MARGIN
+    # The lab's imports, the kernel's start and its cells, plus the pod's start.
+    assert spec["activeDeadlineSeconds"] == 120 + 30 + 120 + STARTUP_MARGIN
     assert spec["ttlSecondsAfterFinished"] > 0
     pod = spec["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
@@ -102,16 +156,12 @@ def test_job_runs_the_worker_once_from_the_request_secret(settings):
     # The image's entrypoint (tini) stays; the worker reads the mounted request.
     assert "command" not in container
     request = f"{REQUEST_DIR}/{REQUEST_KEY}"
-    assert container["args"][-2:] == ["--request", request]
-    assert container["args"][:5] == [
-        "python",
-        "-m",
-        "ai4scale.grading.containers",
-        "run",
-        "--request",
-    ]
+    assert container["args"][0] == "/bin/sh"
+    worker = ["python", "-P", "-m", "ai4scale.grading.containers", "run", "--request", request]
+    assert container["args"][-len(worker) :] == worker
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["request"] == {"name": "request", "mountPath": REQUEST_DIR, "readOnly": True}
+    assert [m for m in container["volumeMounts"] if m.get("readOnly")] == [mounts["request"]]
     volumes = {v["name"]: v for v in pod["volumes"]}
     secret = volumes["request"]["secret"]
     assert secret["secretName"] == "ai4scale-grade-abc"
@@ -119,89 +169,105 @@ def test_job_runs_the_worker_once_from_the_request_secret(settings):
     assert secret["defaultMode"] == 0o400
 
 
-def test_job_pod_is_locked_down(settings):
+def test_job_pod_is_locked_down_as_the_docker_executors_container(settings):
     pod = spec_of(settings)["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
-    assert "hostNetwork" not in pod and "hostPID" not in pod and "hostIPC" not in pod
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not {"hostNetwork", "hostPID", "hostIPC", "serviceAccountName"} & set(pod)
     sec = pod["containers"][0]["securityContext"]
+    assert sec["seccompProfile"] == {"type": "RuntimeDefault"}
     assert sec["allowPrivilegeEscalation"] is False
     assert sec["readOnlyRootFilesystem"] is True
     assert sec["privileged"] is False
-    assert sec["capabilities"] == {"drop": ["ALL"]}
-    # The work dir and /tmp are memory-backed, size-capped emptyDirs.
-    volumes = {v["name"]: v for v in pod["volumes"]}
-    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
-    assert volumes[mounts["/tmp"]]["emptyDir"] == {"medium": "Memory", "sizeLimit": str(20 << 20)}
-    work = pod["containers"][0]["workingDir"]
-    assert volumes[mounts[work]]["emptyDir"] == {"medium": "Memory", "sizeLimit": str(100 << 20)}
+    # Root in the container with exactly the docker executor's capabilities.
+    assert (sec["runAsUser"], sec["runAsGroup"], sec["runAsNonRoot"]) == (0, 0, False)
+    assert sec["capabilities"] == {"drop": ["ALL"], "add": list(DOCKER_CAPABILITIES)}
+    docker = docker_args(settings)
+    assert sorted(flag_values(docker, "--cap-add")) == sorted(sec["capabilities"]["add"])
+    assert flag_values(docker, "--cap-drop") == ["ALL"]
+    assert flag_values(docker, "--user") == ["0:0"]
+    assert "--read-only" in docker and flag_values(docker, "--network") == ["none"]
 
 
-def test_root_in_the_container_keeps_only_the_named_capabilities(settings):
-    sec = spec_of(settings, add_capabilities=("SETUID", "SETGID"))["spec"]["template"]["spec"]
-    assert sec["securityContext"]["runAsUser"] == 0
-    assert sec["securityContext"]["runAsNonRoot"] is False
-    caps = sec["containers"][0]["securityContext"]["capabilities"]
-    assert caps == {"drop": ["ALL"], "add": ["SETGID", "SETUID"]}
-    # Without root, the pod asks Kubernetes to refuse running as root.
-    pod = spec_of(settings, run_as=(1000, 100))["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (
-        1000,
-        100,
-    )
-
-
-def test_resources_are_guaranteed_and_follow_the_limits(settings):
-    container = spec_of(settings)["spec"]["template"]["spec"]["containers"][0]
+def test_caps_and_work_dirs_equal_the_docker_executors_container(settings):
+    job = spec_of(settings)
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    docker = docker_args(settings)
     res = container["resources"]
     assert res["limits"] == res["requests"]  # Guaranteed QoS: never evicted first
-    assert res["limits"] == {"memory": str(3 * GiB), "cpu": "1500m"}
-    job = spec_of(settings)
-    assert job["metadata"]["annotations"][PIDS_ANNOTATION] == "256"
+    assert res["limits"]["memory"] == flag_values(docker, "--memory")[0] == str(3 * GiB)
+    assert res["limits"]["cpu"] == "1000m" and flag_values(docker, "--cpus") == ["1.0"]
+    pids = flag_values(docker, "--pids-limit")
+    assert [job["metadata"]["annotations"][PIDS_ANNOTATION]] == pids
+    # Every tmpfs of the docker container is a memory-backed emptyDir of the same size.
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+    tmpfs = dict(t.split(":", 1) for t in flag_values(docker, "--tmpfs"))
+    assert set(tmpfs) | {"/dev/shm"} == set(mounts) - {REQUEST_DIR}
+    for path, options in tmpfs.items():
+        size = re.search(r"size=(\d+)", options)[1]
+        assert mounts[path]["emptyDir"] == {"medium": "Memory", "sizeLimit": size}, path
+    assert mounts["/dev/shm"]["emptyDir"]["sizeLimit"] == flag_values(docker, "--shm-size")[0]
+    # emptyDirs are world-writable: the container's root sets the tmpfs modes first.
+    script = container["args"][2]
+    for path, options in tmpfs.items():
+        mode = re.search(r"mode=(\d+)", options)[1]
+        assert f"chmod {mode} {path} && " in script
+    assert script.endswith('exec "$@"')
 
 
 @pytest.mark.parametrize(
     ("change", "where", "expected"),
     [
-        (("kubernetes", "image", "other.example.eu/lab:2"), "image", "other.example.eu/lab:2"),
-        (("limits", "memory", "512M"), "memory", str(512 << 20)),
-        (("limits", "cpu", 0.25), "cpu", "250m"),
-        (("limits", "processes", 64), "pids", "64"),
+        ({"image": "other.example.eu/lab:2"}, "image", "other.example.eu/lab:2"),
+        ({"memory": "512M"}, "memory", str((512 << 20) + 2 * GiB)),
+        ({"zygote_memory": "1G"}, "memory", str(2 * GiB)),
+        ({"cpu": 0.25}, "cpu", "250m"),
+        ({"max_pids": 64}, "pids", "128"),
+        ({"notebook_timeout": 10.0}, "deadline", 120 + 30 + 10 + STARTUP_MARGIN),
+        ({"tmp_disk": "1M"}, "tmp", str(1 << 20)),
     ],
 )
 def test_spec_follows_settings_changes(settings, change, where, expected):
-    section, key, value = change
-    settings[section][key] = value
-    job = spec_of(settings)
+    kw = {**sandbox_part(settings), **change}
+    image = kw.pop("image", settings["image"])
+    job = spec_of(KubernetesJobExecutor(image=image, namespace="ns", **kw).settings())
     container = job["spec"]["template"]["spec"]["containers"][0]
+    volumes = {v["name"]: v for v in job["spec"]["template"]["spec"]["volumes"]}
     got = {
         "image": container["image"],
         "memory": container["resources"]["limits"]["memory"],
         "cpu": container["resources"]["limits"]["cpu"],
         "pids": job["metadata"]["annotations"][PIDS_ANNOTATION],
+        "deadline": job["spec"]["activeDeadlineSeconds"],
+        "tmp": volumes["tmp"]["emptyDir"]["sizeLimit"],
     }
     assert got[where] == expected
     if where in ("memory", "cpu"):
         assert container["resources"]["requests"][where] == expected
 
 
-@pytest.mark.parametrize(
-    ("timeout", "submissions", "margin", "deadline"),
-    [(300.0, 1, STARTUP_MARGIN, 300 + STARTUP_MARGIN), (30.5, 4, 60, 182), (10, 0, 0, 10)],
-)
-def test_deadline_is_the_notebooks_in_a_row_plus_the_margin(
-    settings, timeout, submissions, margin, deadline
-):
-    job = spec_of(settings, notebook_timeout=timeout, submissions=submissions, margin=margin)
-    assert job["spec"]["activeDeadlineSeconds"] == deadline
+def test_image_follows_the_kubernetes_settings(tmp_path):
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(SETTINGS.replace("singleuser:0.1.0", "singleuser:0.2.0"))
+    config = CourseConfig.from_settings(load_settings(path))
+    job = spec_of(make_executor(config).settings())
+    image = job["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.example.eu/ai4scale/singleuser:0.2.0"
+
+
+@pytest.mark.parametrize(("submissions", "margin"), [(1, 0), (4, 60), (0, 5)])
+def test_deadline_is_the_notebooks_in_a_row_plus_the_margin(settings, submissions, margin):
+    job = spec_of(settings, submissions=submissions, margin=margin)
+    per_run = 120 + 30  # notebook_timeout + startup_timeout
+    expected = 120 + per_run * max(submissions, 1) + margin  # preload_timeout first
+    assert job["spec"]["activeDeadlineSeconds"] == expected
 
 
 def test_bad_cpu_is_refused(settings):
-    settings["limits"]["cpu"] = 0
     with pytest.raises(ValueError, match="cpu"):
-        spec_of(settings)
+        spec_of({**settings, "cpu": 0})
 
 
 @pytest.mark.parametrize(
@@ -251,9 +317,8 @@ def test_job_labels_are_valid_and_selected_by_the_network_policy(settings):
     assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
 
 
-@pytest.mark.parametrize("add_capabilities", [(), ("SETUID", "SETGID")])
-def test_manifests_have_the_kubernetes_api_shapes(settings, add_capabilities):
-    job = spec_of(settings, lab="03_Fairness Audit", add_capabilities=add_capabilities)
+def test_manifests_have_the_kubernetes_api_shapes(settings):
+    job = spec_of(settings, lab="03_Fairness Audit")
     assert round_trip(job, "V1Job") == job
     policy = network_policy(settings)
     assert round_trip(policy, "V1NetworkPolicy") == policy
@@ -397,3 +462,90 @@ def test_unrun_result_lists_every_code_cell():
     res = unrun_result(nb, "startup_failed", "no pod")
     assert (res.outcome, res.reason) == ("startup_failed", "no pod")
     assert [(c.index, c.status) for c in res.cells] == [(0, "not_run"), (2, "not_run")]
+
+
+# -- the chart: the hub may create grading Jobs, grading pods have no network -------
+
+
+def chart_documents():
+    return list(yaml.safe_load_all((HUB_DIR / "kubernetes-grading.yaml").read_text()))
+
+
+def test_values_grade_in_jobs_with_the_rbac_and_policy_applied_beside_the_chart(tmp_path):
+    values = yaml.safe_load((HUB_DIR / "values.yaml").read_text())
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(values["hub"]["extraFiles"]["ai4scale-settings"]["stringData"])
+    config = CourseConfig.from_settings(load_settings(path))
+    executor = make_executor(config)
+    assert isinstance(executor, KubernetesJobExecutor)
+    image = values["singleuser"]["image"]
+    assert executor.image == f"{image['name']}:{image['tag']}"  # pulled on every node
+    assert (
+        "kubectl apply --namespace ai4scale -f hub/kubernetes-grading.yaml"
+        in (HUB_DIR / "values.yaml").read_text()
+    )
+
+    role, binding, policy = chart_documents()
+    assert role["kind"] == "Role" and role["rules"] == HUB_ROLE_RULES
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    # The chart's hub service account (its default name) is the one bound.
+    sa = values["hub"].get("serviceAccount", {}).get("name") or "hub"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa}]
+    assert policy == network_policy()
+    kinds = ("V1Role", "V1RoleBinding", "V1NetworkPolicy")
+    for doc, kind in zip((role, binding, policy), kinds, strict=True):
+        assert round_trip(doc, kind) == doc
+
+
+def verbs(resource, group=""):
+    return {
+        verb
+        for rule in HUB_ROLE_RULES
+        if group in rule["apiGroups"] and resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_role_allows_what_the_executor_calls():
+    # Each API call of KubernetesJobExecutor._run_job, and nothing broader.
+    source = Path(executor_module.__file__).read_text()
+    calls = {
+        "create_namespaced_secret": ("secrets", "", "create"),
+        "patch_namespaced_secret": ("secrets", "", "patch"),
+        "delete_namespaced_secret": ("secrets", "", "delete"),
+        "create_namespaced_job": ("jobs", "batch", "create"),
+        "read_namespaced_job": ("jobs", "batch", "get"),
+        "delete_namespaced_job": ("jobs", "batch", "delete"),
+        "list_namespaced_pod": ("pods", "", "list"),
+        "read_namespaced_pod_log": ("pods/log", "", "get"),
+    }
+    used = set(re.findall(r"\.(\w+_namespaced_\w+)\(|\b(\w+_namespaced_\w+)\b", source))
+    used = {a or b for a, b in used}
+    assert used == set(calls)
+    for resource, group, verb in calls.values():
+        assert verb in verbs(resource, group), (resource, verb)
+    assert verbs("secrets") == {"create", "patch", "delete"}  # never read others' secrets
+    assert not verbs("pods/exec") and not verbs("pods", "batch")
+
+
+def test_course_service_gets_the_api_address_and_namespace(monkeypatch, tmp_path):
+    from ai4scale.hub.profiles.kubernetes import KUBERNETES_ENV, update_kubernetes
+    from traitlets.config import Config
+
+    env = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+    env["POD_NAMESPACE"] = "ai4scale"
+    for key in KUBERNETES_ENV:
+        monkeypatch.setenv(key, env[key])
+    c = Config()
+    c.JupyterHub.services = [{"name": "course", "environment": {"X": "1"}}]
+    path = tmp_path / "ai4scale.toml"
+    path.write_text(SETTINGS)
+    settings = load_settings(path)
+    update_kubernetes(c, settings)
+    [course] = c.JupyterHub.services
+    assert {k: course["environment"][k] for k in KUBERNETES_ENV} == env
+    assert course["environment"]["X"] == "1"

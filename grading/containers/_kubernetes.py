@@ -1,37 +1,28 @@
 """Grading on Kubernetes: a Job per request, from the same settings as the ``docker`` executor.
 
-Everything here is a pure function from settings to manifests (plain dicts,
-the JSON the API server receives) or from a pod's log to results; the
-executor that sends them (:mod:`._kubernetes_executor`) stays thin.
+Pure functions from settings to manifests (plain dicts, the JSON the API
+server receives); the executor that sends them (:mod:`._kubernetes_executor`)
+stays thin, and the request and results are read in :mod:`._kubernetes_results`.
 
-A grading run on the ``kubernetes`` profile is:
+- a **Secret** holds the request (notebooks and lab files, in the worker's
+  protocol), mounted read-only: nothing is shared with the hub and nothing
+  comes back through a volume;
+- a **Job** of one pod, never restarted (``backoffLimit: 0``), killed at its
+  deadline, removed ``ttlSecondsAfterFinished`` after it ends, runs the
+  single-user image's worker in file mode, with the docker executor's
+  container: root in it with only ``SETUID``, ``SETGID``, ``SETPCAP``, no
+  privilege escalation, read-only root, the runtime's seccomp profile,
+  memory-backed size-capped work dirs; its memory and CPU limits equal its
+  requests (Guaranteed QoS: not the first evicted, timeouts not eaten by a
+  throttled neighbour); no service-account token, no service links;
+- a **NetworkPolicy** (:func:`network_policy`, applied once per namespace)
+  denies all ingress and egress to pods labelled
+  ``app.kubernetes.io/component: grading``: they need no network at all.
 
-- a **Secret** holding the request (the notebooks and the lab's files, in the
-  in-container worker's protocol), mounted read-only into the pod: nothing of
-  the hub's is shared and nothing comes back through a volume;
-- a **Job** of one pod, never restarted (``backoffLimit: 0``), killed at
-  ``activeDeadlineSeconds`` (the notebook timeout times the submissions plus a
-  start-up margin), removed ``ttlSecondsAfterFinished`` after it ends. Its
-  container is the single-user image (``[kubernetes] image``) running the
-  worker's file mode; it has the ``[limits]`` memory (limit = request) and
-  CPU (limit = request: Guaranteed QoS, so a grading pod is not the first
-  evicted and its timeouts are not eaten by a throttled neighbour), no
-  capabilities but the ones the in-container zygote needs to drop kernels to
-  the grading account, no privilege escalation, a read-only root, the
-  runtime's default seccomp profile, no service-account token and no service
-  links; its work dir and ``/tmp`` are memory-backed ``emptyDir`` volumes
-  with a size limit;
-- a **NetworkPolicy** (:func:`network_policy`, applied once with the chart's
-  extra objects) that denies all ingress and egress to pods labelled
-  ``app.kubernetes.io/component: grading``: the pod needs no network at all.
-
-The results come back as JSON lines on the container's standard output,
-read from the pod's log (:func:`parse_results`).
-
-``limits.processes`` has no per-pod field in Kubernetes: the process cap is
-the kubelet's ``podPidsLimit`` (set it on the node pool to the same value);
-the Job carries it as the annotation :data:`PIDS_ANNOTATION` so the value is
-visible where the pod is.
+The results come back as JSON lines on the container's stdout, read from the
+pod's log. Processes have no per-pod cap in Kubernetes: it is the kubelet's
+``podPidsLimit`` (set it on the node pool); the Job carries the docker
+executor's value as the annotation :data:`PIDS_ANNOTATION`.
 """
 
 from __future__ import annotations
@@ -40,8 +31,6 @@ import base64
 import hashlib
 import math
 import re
-
-from jupyterhub.traitlets import ByteSpecification
 
 __all__ = [
     "COMPONENT_LABELS",
@@ -151,16 +140,11 @@ def job_name(unique, *, lab=None):
     return dns_label("ai4scale-grade", unique)
 
 
-def _quantity(size):
-    """Return a size in JupyterHub's units (``"2G"`` = 2 GiB) as a Kubernetes quantity in bytes."""
-    return str(ByteSpecification().validate(None, size))
-
-
 def _cpu(cores):
     """Return CPU cores as a Kubernetes quantity in millicores (``1.5`` -> ``"1500m"``)."""
     milli = round(float(cores) * 1000)
     if milli <= 0:
-        raise ValueError(f"[limits] cpu must be above 0, not {cores!r}")
+        raise ValueError(f"the grading cpu must be above 0, not {cores!r}")
     return f"{milli}m"
 
 
@@ -216,9 +200,69 @@ def owner_reference(job):
     }
 
 
-def active_deadline(*, notebook_timeout, submissions, margin=STARTUP_MARGIN):
-    """Return the seconds a Job may run: its notebooks' timeouts in a row, plus ``margin``."""
-    return int(math.ceil(float(notebook_timeout) * max(int(submissions), 1) + margin))
+def active_deadline(settings, *, submissions=1, margin=STARTUP_MARGIN):
+    """Return the seconds a Job may run, from the worker's ``settings``.
+
+    The lab's imports (``preload_timeout``), then each notebook in a row:
+    its kernel's start (``startup_timeout``) and its cells
+    (``notebook_timeout``); plus ``margin`` for the pod's own start.
+    """
+    per_run = float(settings["notebook_timeout"]) + float(settings["startup_timeout"])
+    runs = max(int(submissions), 1)
+    return int(math.ceil(float(settings["preload_timeout"]) + per_run * runs + margin))
+
+
+def pod_limits(settings):
+    """Return the grading container's caps from the worker's settings, as the docker executor's.
+
+    Memory: the kernel's ``memory`` plus the ``zygote_memory`` (the lab's
+    libraries, shared by the kernels it forks); CPU: ``cpu``; processes:
+    ``max_pids`` plus the worker's and zygote's own.
+
+    Returns
+    -------
+    dict
+        ``memory`` (bytes), ``cpu`` (cores), ``pids``, ``disk`` and ``tmp_disk`` (bytes).
+    """
+    from ai4scale.grading.sandbox import parse_size
+
+    from ._docker import OVERHEAD_PIDS
+
+    return {
+        "memory": parse_size(settings["memory"]) + parse_size(settings["zygote_memory"]),
+        "cpu": float(settings["cpu"]),
+        "pids": int(settings["max_pids"]) + OVERHEAD_PIDS,
+        "disk": parse_size(settings["disk"]),
+        "tmp_disk": parse_size(settings["tmp_disk"]),
+    }
+
+
+def worker_args(request_file):
+    """Return the container's arguments: make the grading dirs private, then the worker's file mode.
+
+    ``emptyDir`` volumes are created world-writable (0777); the docker
+    executor's tmpfs mounts have the modes the worker expects, so the
+    container's root (their owner: no capability needed) sets the same
+    ones before the worker starts. The image's entrypoint (tini, which
+    reaps what kernels leave behind) runs it all.
+    """
+    from ._confine import RUNS, WORK
+
+    modes = {RUNS: "0711", WORK: "1733", "/tmp": "1777", "/var/tmp": "1777", "/dev/shm": "1777"}
+    script = " && ".join(f"chmod {mode} {path}" for path, mode in modes.items())
+    return [
+        "/bin/sh",
+        "-c",
+        f'{script} && exec "$@"',
+        "ai4scale-grading",
+        "python",
+        "-P",
+        "-m",
+        "ai4scale.grading.containers",
+        "run",
+        "--request",
+        request_file,
+    ]
 
 
 def job_spec(
@@ -226,16 +270,9 @@ def job_spec(
     *,
     name,
     request_secret,
-    args,
     submissions=1,
-    notebook_timeout=300.0,
     lab=None,
     hub=DEFAULT_HUB,
-    run_as=None,
-    add_capabilities=(),
-    work_dir="/work",
-    disk="100M",
-    tmp_disk="20M",
     margin=STARTUP_MARGIN,
 ):
     """Return the ``batch/v1`` Job manifest that grades one request.
@@ -243,83 +280,80 @@ def job_spec(
     Parameters
     ----------
     settings : dict
-        Loaded settings: ``kubernetes.image``, ``limits.memory``,
-        ``limits.cpu``, ``limits.processes`` (as :data:`PIDS_ANNOTATION`).
+        The executor's settings, as the docker executor's ``settings()``
+        gives them: ``image`` (``[kubernetes] image`` on that profile) and the
+        worker's sandbox settings (``memory``, ``zygote_memory``, ``cpu``,
+        ``max_pids``, ``disk``, ``tmp_disk`` and the timeouts).
     name : str
         The Job's name, a DNS-1123 label (see :func:`job_name`).
     request_secret : str
         Name of the Secret holding the request (see :func:`request_secret`),
         mounted read-only at :data:`REQUEST_DIR`.
-    args : list of str
-        The in-container worker's file mode, reading the request from
-        ``REQUEST_DIR/REQUEST_KEY``; the image's entrypoint (tini, which
-        reaps what kernels leave behind) runs it.
     submissions : int
         Notebooks in the request (for the deadline).
-    notebook_timeout : float
-        Seconds one notebook may run.
     lab : str, optional
         The lab graded (a label, for ``kubectl get jobs -l``).
     hub : str
         The hub's name (a label, :data:`HUB_LABEL`).
-    run_as : tuple of int, optional
-        ``(uid, gid)`` of the container's processes. None: root in the
-        container, as the docker executor, for a zygote that drops each
-        kernel to the grading account (``add_capabilities`` then lists the
-        capabilities it needs; all others are dropped).
-    add_capabilities : sequence of str
-        Capabilities kept (``SETUID``, ``SETGID``...); ``ALL`` is dropped.
-    work_dir : str
-        The worker's working directory (a memory-backed ``emptyDir`` of ``disk``).
-    disk, tmp_disk : str
-        Sizes of the work dir and of ``/tmp`` (JupyterHub units: ``100M``);
-        they count towards the memory limit, as a tmpfs does.
     margin : int
-        Seconds added to the notebooks' time for the pod's start.
+        Seconds added for the pod's start (see :func:`active_deadline`).
 
     Returns
     -------
     dict
     """
-    limits = settings["limits"]
-    image = settings["kubernetes"]["image"]
+    from ._confine import RUNS, WORK
+    from ._docker import CAPABILITIES
+
+    caps = pod_limits(settings)
     labels = _labels(hub, lab)
-    resources = {"memory": _quantity(limits["memory"]), "cpu": _cpu(limits["cpu"])}
-
-    pod_security = {"seccompProfile": {"type": "RuntimeDefault"}}
-    if run_as is None:
-        pod_security.update(runAsUser=0, runAsGroup=0, runAsNonRoot=False)
-    else:
-        uid, gid = run_as
-        pod_security.update(runAsUser=int(uid), runAsGroup=int(gid), runAsNonRoot=True)
-    container_security = {
-        "privileged": False,
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
+    resources = {"memory": str(caps["memory"]), "cpu": _cpu(caps["cpu"])}
+    tmpfs = {  # mount point -> (volume, size): the docker executor's tmpfs mounts
+        RUNS: ("runs", caps["disk"]),
+        WORK: ("work", caps["disk"]),
+        "/tmp": ("tmp", caps["tmp_disk"]),
+        "/var/tmp": ("var-tmp", caps["tmp_disk"]),
+        "/dev/shm": ("shm", caps["tmp_disk"]),
     }
-    if add_capabilities:
-        container_security["capabilities"]["add"] = sorted(add_capabilities)
-
     container = {
         "name": CONTAINER,
-        "image": image,
+        "image": settings["image"],
         "imagePullPolicy": "IfNotPresent",
-        "args": list(args),
-        "workingDir": work_dir,
-        "env": [
-            {"name": "HOME", "value": work_dir},
-            {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
-        ],
+        "args": worker_args(f"{REQUEST_DIR}/{REQUEST_KEY}"),
+        "workingDir": "/",
         "resources": {"limits": dict(resources), "requests": dict(resources)},
-        "securityContext": container_security,
+        "securityContext": {
+            # Root in the container, as the docker executor: the zygote drops each
+            # kernel to the grading account, with these capabilities and no other.
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "runAsNonRoot": False,
+            "privileged": False,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": list(CAPABILITIES)},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "volumeMounts": [
             {"name": "request", "mountPath": REQUEST_DIR, "readOnly": True},
-            {"name": "work", "mountPath": work_dir},
-            {"name": "tmp", "mountPath": "/tmp"},
+            *({"name": vol, "mountPath": path} for path, (vol, _) in tmpfs.items()),
         ],
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    volumes = [
+        {
+            "name": "request",
+            "secret": {
+                "secretName": request_secret,
+                "defaultMode": 0o400,
+                "items": [{"key": REQUEST_KEY, "path": REQUEST_KEY}],
+            },
+        },
+        *(
+            {"name": vol, "emptyDir": {"medium": "Memory", "sizeLimit": str(size)}}
+            for vol, size in tmpfs.values()
+        ),
+    ]
     pod = {
         "metadata": {"labels": dict(labels)},
         "spec": {
@@ -327,20 +361,9 @@ def job_spec(
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": 5,
-            "securityContext": pod_security,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [container],
-            "volumes": [
-                {
-                    "name": "request",
-                    "secret": {
-                        "secretName": request_secret,
-                        "defaultMode": 0o400,
-                        "items": [{"key": REQUEST_KEY, "path": REQUEST_KEY}],
-                    },
-                },
-                {"name": "work", "emptyDir": {"medium": "Memory", "sizeLimit": _quantity(disk)}},
-                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": _quantity(tmp_disk)}},
-            ],
+            "volumes": volumes,
         },
     }
     return {
@@ -349,12 +372,12 @@ def job_spec(
         "metadata": {
             "name": name,
             "labels": labels,
-            "annotations": {PIDS_ANNOTATION: str(int(limits["processes"]))},
+            "annotations": {PIDS_ANNOTATION: str(caps["pids"])},
         },
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": active_deadline(
-                notebook_timeout=notebook_timeout, submissions=submissions, margin=margin
+                settings, submissions=submissions, margin=margin
             ),
             "ttlSecondsAfterFinished": TTL_AFTER_FINISHED,
             "template": pod,

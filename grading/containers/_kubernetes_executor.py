@@ -21,8 +21,6 @@ from pathlib import Path
 
 from ._kubernetes import (
     CONTAINER,
-    REQUEST_DIR,
-    REQUEST_KEY,
     job_name,
     job_spec,
     owner_reference,
@@ -37,17 +35,7 @@ from ._kubernetes_results import (
     unrun_result,
 )
 
-__all__ = ["MAX_REQUEST_BYTES", "WORKER_ARGS", "KubernetesJobExecutor", "namespace_of_pod"]
-
-#: The worker's file mode, reading the request Secret (the image's entrypoint, tini, stays).
-WORKER_ARGS = [
-    "python",
-    "-m",
-    "ai4scale.grading.containers",
-    "run",
-    "--request",
-    f"{REQUEST_DIR}/{REQUEST_KEY}",
-]
+__all__ = ["MAX_REQUEST_BYTES", "KubernetesJobExecutor", "namespace_of_pod"]
 
 #: Largest request a Secret holds (the API server refuses more than 1 MiB of data).
 MAX_REQUEST_BYTES = 1 << 20
@@ -68,45 +56,43 @@ def namespace_of_pod(default="default"):
 class KubernetesJobExecutor:
     """Run each notebook in a Kubernetes Job of the single-user image, without network.
 
+    The same interface and settings as the docker executor: the image and
+    the :class:`~ai4scale.grading.sandbox.Sandbox` settings of the worker,
+    which also size the pod (see :func:`~._kubernetes.job_spec`).
+
     Parameters
     ----------
-    settings : dict
-        Loaded settings (``[kubernetes] image``, ``[limits]``; see
-        :func:`~._kubernetes.job_spec`).
+    image : str
+        The single-user image (``[kubernetes] image``).
     namespace : str, optional
         Where the Jobs go; default :func:`namespace_of_pod`.
-    pod : dict, optional
-        Keywords of :func:`~._kubernetes.job_spec` for the pod's identity
-        (``run_as``, ``add_capabilities``, ``work_dir``), as the docker
-        executor runs its container.
     lab : str, optional
         The lab graded, for the Jobs' names and labels.
     poll_seconds : float
         Seconds between two looks at the Job.
     **config
-        Sandbox settings of the worker (``cell_timeout``, ``notebook_timeout``...,
-        see ``_protocol.SETTINGS``).
+        Sandbox traits (``cell_timeout``, ``notebook_timeout``, ``memory``,
+        ``cpu``, ``max_pids``...).
     """
 
     name = "kubernetes"
 
-    def __init__(self, settings, *, namespace=None, pod=None, lab=None, poll_seconds=2.0, **config):
-        self.scale_settings = settings
-        self.lab = lab
+    def __init__(self, *, image, namespace=None, lab=None, poll_seconds=2.0, **config):
+        from ai4scale.grading.sandbox import Sandbox
+
+        self.sandbox = Sandbox(**config)
+        self.image = image
         self.namespace = namespace or namespace_of_pod()
-        self.pod = dict(pod or {})
+        self.lab = lab
         self.poll_seconds = poll_seconds
-        self.config = config
         self.preload = ""
         self.files = None
 
     def settings(self):
-        """Return the settings a run depends on: the worker's, the image and the limits."""
-        return {
-            **self.config,
-            "image": self.scale_settings["kubernetes"]["image"],
-            "limits": dict(self.scale_settings["limits"]),
-        }
+        """Return the settings a run depends on: the image and the worker's sandbox settings."""
+        from ._protocol import SETTINGS
+
+        return {"image": self.image, **{n: getattr(self.sandbox, n) for n in SETTINGS}}
 
     def open_pool(self, *, preload, size=1, limit=None, workdir_files=None):
         """Remember the lab's imports and files: each Job's worker preloads them in its zygote."""
@@ -117,8 +103,13 @@ class KubernetesJobExecutor:
 
     def run(self, nb, *, workdir_files=None):
         """Execute ``nb`` in a Job; return its RunResult (a failed start is a result too)."""
+        if isinstance(nb, str) or hasattr(nb, "read_text"):
+            import nbformat
+
+            nb = nbformat.read(str(nb), as_version=4)
         files = workdir_files if workdir_files is not None else self.files
-        doc = request_document([("0", nb)], settings=self.config, preload=self.preload, files=files)
+        worker = {k: v for k, v in self.settings().items() if k != "image"}
+        doc = request_document([("0", nb)], settings=worker, preload=self.preload, files=files)
         if len(doc) > MAX_REQUEST_BYTES:
             return unrun_result(
                 nb,
@@ -127,7 +118,11 @@ class KubernetesJobExecutor:
                 f"most {MAX_REQUEST_BYTES} (make the lab's files smaller)",
             )
         started = time.monotonic()
-        job, pod, log = asyncio.run(self._run_job(doc, lab=self.lab))
+        try:
+            job, pod, log = asyncio.run(self._run_job(doc, lab=self.lab))
+        except Exception as e:  # no cluster, no right to create Jobs: said in the result
+            why = f"the grading Job could not run in namespace {self.namespace}: {e}"
+            return unrun_result(nb, "startup_failed", why)
         results, errors, _ = parse_results(log, ["0"])
         result = results["0"]
         if result is None:
@@ -143,16 +138,7 @@ class KubernetesJobExecutor:
         await _load_config()
         name = job_name(secrets.token_hex(4), lab=lab)
         ns = self.namespace
-        notebook_timeout = self.config.get("notebook_timeout", 300.0)
-        spec = job_spec(
-            self.scale_settings,
-            name=name,
-            request_secret=name,
-            args=WORKER_ARGS,
-            notebook_timeout=notebook_timeout,
-            lab=lab,
-            **self.pod,
-        )
+        spec = job_spec(self.settings(), name=name, request_secret=name, lab=lab)
         async with client.ApiClient() as api:
             core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
             plain = api.sanitize_for_serialization
