@@ -32,6 +32,12 @@ becomes an ipykernel kernel
 (``IPKernelApp`` with the run's connection file). Any failure before the
 kernel starts ends the process with the reason in ``kernel.log``.
 
+In a grading container (``"confine": "container"`` in the request, see
+:mod:`ai4scale.grading.containers`), the container is the namespace and the
+cgroup: the reaper neither joins a cgroup nor unshares, and the kernel only
+sets its rlimits, drops to the grading account and then makes the working
+directory and copies the lab's files into it itself (no mount, no chown).
+
 Protocol: JSON lines. On stdin, requests of the privileged side: first
 ``{"op": "preload", "code": ...}``, then ``{"op": "spawn", "id": ..., ...}``
 (one at a time: a spawn while a run is alive is refused, so the zygote never
@@ -200,12 +206,24 @@ def _kernel(req):
     dropped = False
     try:
         set_name("ai4scale-kernel")
-        _private_mounts(req)
-        os.chdir(req["workdir"])
-        _forget_shadowed(req["workdir"])
-        _limit_resources(req)
-        _drop_privileges(req)
-        dropped = True
+        if req.get("confine") == "container":
+            # The container gives the mounts, network and cgroup caps: only the
+            # account changes, and the working copy is made as the grader.
+            _limit_resources(req)
+            _drop_privileges(req)
+            dropped = True
+            os.umask(0o077)
+            os.mkdir(req["workdir"], 0o700)
+            shutil.copytree(req["stagedir"], req["workdir"], symlinks=False, dirs_exist_ok=True)
+            os.chdir(req["workdir"])
+            _forget_shadowed(req["workdir"])
+        else:
+            _private_mounts(req)
+            os.chdir(req["workdir"])
+            _forget_shadowed(req["workdir"])
+            _limit_resources(req)
+            _drop_privileges(req)
+            dropped = True
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.environ.clear()
         os.environ.update(req["env"])
@@ -274,7 +292,13 @@ def _reaper(req):
             with open(procs, "w") as f:
                 f.write(str(os.getpid()))
         os.setsid()
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+        if req.get("confine") == "container":
+            # One container per worker: its OOM killer should take the kernel.
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        else:
+            flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC
+            _check(_libc.unshare(flags), "unshare")
         pid = os.fork()
         if pid == 0:
             _kernel(req)
