@@ -54,7 +54,7 @@ _CONSTRAINTS = {
     ("course", "port"): {"minimum": 1, "maximum": 65535},
     ("course", "max_upload_mb"): {"minimum": 1, "maximum": 1024},
     ("course", "usecase_max_upload_mb"): {"minimum": 1, "maximum": 100_000},
-    ("course", "sandbox"): {"enum": ["auto", "sandbox", "kubernetes", "none", "local"]},
+    ("course", "sandbox"): {"enum": ["auto", "sandbox", "docker", "kubernetes", "none", "local"]},
     ("course", "grading_workers"): {"minimum": 1},
     ("local", "user_prefix"): {"pattern": r"^[a-z][a-z0-9-]{0,15}$"},
     ("local", "cgroup_parent"): {"pattern": r"^[A-Za-z0-9_.-]+$"},

@@ -97,6 +97,12 @@ class CourseConfig(Configurable):
         service's own account, and the instructor pages say so. For
         development only. ``"local"`` is the deprecated name of ``"none"``.
 
+        ``"docker"``: grading containers of :attr:`grading_image`, one per
+        grading worker (no network, read-only root, the sandbox's memory, cpu
+        and pids caps, the zygote inside); ``"auto"`` means it on the
+        ``docker`` profile (see :class:`ai4scale.grading.containers.DockerExecutor`).
+        A missing engine or image refuses grading with what to do.
+
         ``"kubernetes"``: each run in a Kubernetes Job of :attr:`grading_image`
         in the service's namespace, without network; ``"auto"`` means it on
         the ``kubernetes`` profile (see :mod:`ai4scale.grading.containers`).
@@ -104,7 +110,7 @@ class CourseConfig(Configurable):
         .. versionchanged:: issue 10
            ``"auto"`` no longer falls back to running without the sandbox.
         .. versionadded:: issue 15
-           ``"kubernetes"``.
+           ``"docker"``, ``"kubernetes"``.
         """,
     ).tag(config=True)
 

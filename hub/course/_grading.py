@@ -101,10 +101,16 @@ def _in_kubernetes_jobs(config):
     )
 
 
+def _in_grading_containers(config):
+    return config.sandbox == "docker" or (config.sandbox == "auto" and config.profile == "docker")
+
+
 def make_executor(config, **timeouts):
     """Return the grading executor the configuration asks for (see ``CourseConfig.sandbox``).
 
-    ``"kubernetes"``, or ``"auto"`` on the ``kubernetes`` profile: a Job per
+    ``"docker"``, or ``"auto"`` on the ``docker`` profile: grading containers
+    (:class:`~ai4scale.grading.containers.DockerExecutor`). ``"kubernetes"``,
+    or ``"auto"`` on the ``kubernetes`` profile: a Job per
     run (:class:`~ai4scale.grading.containers._kubernetes_executor.KubernetesJobExecutor`).
 
     Raises
@@ -120,6 +126,13 @@ def make_executor(config, **timeouts):
         from ai4scale.grading.containers._kubernetes_executor import KubernetesJobExecutor
 
         return KubernetesJobExecutor(image=config.grading_image, **timeouts)
+    if _in_grading_containers(config):
+        from ai4scale.grading.containers import DockerExecutor, DockerUnavailable
+
+        try:
+            return DockerExecutor(image=config.grading_image, **timeouts)
+        except DockerUnavailable as e:
+            raise Conflict(f"grading refused: {e}") from None
     try:
         return default_executor(sandbox=not _unsandboxed(config), **timeouts)
     except SandboxUnavailable as e:
@@ -139,6 +152,14 @@ def grading_notice(config):
         return UNSANDBOXED_WARNING
     if _in_kubernetes_jobs(config):
         return ""  # Jobs in the cluster: nothing of this pod's is needed
+    if _in_grading_containers(config):
+        from ai4scale.grading.containers import check_docker
+
+        try:
+            check_docker(config.grading_image)
+        except RuntimeError as e:
+            return f"Grading is refused: {e}."
+        return ""
     why = sandbox_unavailable_reason()
     if why:
         return f"Grading is refused: the grading sandbox cannot run here ({why})."
