@@ -40,16 +40,8 @@ def cmd_grade(args):
         glab = open_lab(lab_dir)
     except LabError as e:
         raise UserError(str(e)) from None
-    try:
-        executor = default_executor(
-            sandbox=not args.no_sandbox,
-            fork=not args.no_fork,
-            cell_timeout=args.cell_timeout,
-            notebook_timeout=args.timeout,
-        )
-    except SandboxUnavailable as e:
-        raise UserError(str(e)) from None
-    if args.no_sandbox:
+    executor = _executor(args, default_executor, SandboxUnavailable, UserError)
+    if args.no_sandbox or args.executor == "local":
         print(
             "warning: grading without the sandbox (--no-sandbox): learners' code runs "
             "as this account, unconfined. For development only.",
@@ -114,6 +106,27 @@ def _grade(args, glab, executor, grade_batch):
         gb.close()
 
 
+def _executor(args, default_executor, unavailable, user_error):
+    timeouts = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.timeout}
+    if args.executor == "docker":
+        if args.no_sandbox:
+            raise user_error("--no-sandbox and --executor docker do not go together")
+        from .containers import DockerExecutor, DockerUnavailable
+
+        try:
+            return DockerExecutor(image=args.image, **timeouts)
+        except DockerUnavailable as e:
+            raise user_error(str(e)) from None
+    try:
+        return default_executor(
+            sandbox=not (args.no_sandbox or args.executor == "local"),
+            fork=not args.no_fork,
+            **timeouts,
+        )
+    except unavailable as e:
+        raise user_error(str(e)) from None
+
+
 def register(subparsers):
     """Add ``ai4scale grade``."""
     p = subparsers.add_parser(
@@ -134,6 +147,20 @@ def register(subparsers):
         action="store_true",
         help="run kernels with nbclient as the current user (development only: no isolation); "
         "without it, grading refuses when the sandbox cannot run here and says why",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("sandbox", "docker", "local"),
+        default="sandbox",
+        help="what runs the notebooks: the grading sandbox on this machine (default), "
+        "grading containers of --image (docker: one per worker, no network), or nbclient "
+        "as the current user (local, the same as --no-sandbox)",
+    )
+    p.add_argument(
+        "--image",
+        default="ai4scale/singleuser:latest",
+        help="image of the grading containers with --executor docker "
+        "(default ai4scale/singleuser:latest; built by `ai4scale image build`)",
     )
     p.add_argument(
         "--no-fork",
