@@ -440,7 +440,7 @@ def run_nbgrader(course, env, *, poll=False):
     return seconds, poller, dict(rows)
 
 
-def run_ours(labs, subs, work, env, workers, *, fork=True, poll=False, tag="ours"):
+def run_ours(labs, subs, work, env, workers, *, fork=True, poll=False, tag="ours", extra=()):
     out = work / f"{tag}.json"
     db = work / (f"{tag}.sqlite" if fork else f"{tag}-no-fork.sqlite")
     cmd = [
@@ -461,6 +461,7 @@ def run_ours(labs, subs, work, env, workers, *, fork=True, poll=False, tag="ours
         cmd += ["--workers", str(workers)]
     if not fork:
         cmd.append("--no-fork")
+    cmd += list(extra)
     seconds, poller, _, err = timed(cmd, cwd=work, env=env, poll=poll)
     poller.selfcheck = next(
         (line for line in err.splitlines() if line.startswith("self-check:")), ""
@@ -576,6 +577,13 @@ def main(argv=None):
         default=6,
         help="submissions of the separate runs that poll memory (default 6; 0: none)",
     )
+    parser.add_argument(
+        "--executor",
+        choices=("sandbox", "docker"),
+        default="sandbox",
+        help="docker: also time ours in grading containers (ai4scale grade --executor docker) "
+        "against the local sandbox, with the same submissions and workers",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -624,6 +632,18 @@ def main(argv=None):
             f"(sanitise + kernel forked from the worker's zygote + cells, in one worker)"
         )
         breakdown(ours.timings, ours.per_submission, ours_s, workers)
+        if args.executor == "docker":
+            dock_s, dock, dock_totals, _, dock_name = run_ours(
+                work / "labs", work / "subs", work, env, args.workers, tag="docker",
+                extra=("--executor", "docker"),
+            )  # fmt: skip
+            _report_ours("  in containers", args.n, dock_s, dock, dock_name, workers, nbg_s)
+            print(f"  {dock.selfcheck}")
+            print(
+                f"docker vs sandbox  : {dock_s:.1f} s vs {ours_s:.1f} s; "
+                f"same totals: {dock_totals == ours_totals}"
+            )
+            breakdown(dock.timings, dock.per_submission, dock_s, workers)
         fresh_mem = None
         if args.no_fork:
             fresh_s, fresh, fresh_totals, _, _ = run_ours(
