@@ -332,6 +332,9 @@ class DockerExecutor:
         try:
             same = workdir_files == self._files
             result = container.run(nb, workdir_files=workdir_files, same_files=same)
+            if result.outcome == "memory_limit":
+                # Its OOM count would show the learners' memory notice in later kernels.
+                container.close()
         finally:
             if not container.alive():
                 container = self._replace(container)
