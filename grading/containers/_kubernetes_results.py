@@ -153,6 +153,13 @@ def job_failure(job, pod, *, log="", errors=()):
     -------
     tuple of str
         An outcome of :data:`ai4scale.grading.sandbox.OUTCOMES` and the reason in words.
+
+    Notes
+    -----
+    On cgroup v2 nodes (Kubernetes 1.28 and later) one OOM kill ends the whole
+    container (``memory.oom.group``), the worker with the kernel: a memory
+    bomb costs the pod, reported ``OOMKilled``; with one run per Job (as the
+    executor sends them) that is the bomb's run only.
     """
     terminated = _container_state(pod).get("terminated") or {}
     pod_status = (pod or {}).get("status") or {}
