@@ -135,6 +135,7 @@ class ContainerGroup:
             raise PermissionError(f"refusing to grade as {pw.pw_name!r}: it is root")
         self.pw = pw
         self._oom_before = container_oom_kills()
+        self._swept = False
 
     def oom_kills(self):
         """Return the OOM kills in the container since this run started."""
@@ -172,15 +173,21 @@ class ContainerGroup:
         )
 
     def kill_all(self, sig=None, timeout=None):
-        """Kill every process of the run (the signal is always SIGKILL)."""
-        self.sweep()
+        """Kill every process of the run and remove its files (the signal is always SIGKILL).
+
+        One sweep per run: later calls sweep again only if a process is left.
+        """
+        if self._swept and not self.pids():
+            return
+        self.sweep(wipe=True)
+        self._swept = True
 
     def create(self):
         """Nothing to create: the container is the group."""
 
     def remove(self):
         """Kill what is left of the run and remove the grading account's files."""
-        self.sweep(wipe=True)
+        self.kill_all()
 
 
 class ContainerZygote(Zygote):
