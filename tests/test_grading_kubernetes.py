@@ -549,3 +549,14 @@ def test_course_service_gets_the_api_address_and_namespace(monkeypatch, tmp_path
     [course] = c.JupyterHub.services
     assert {k: course["environment"][k] for k in KUBERNETES_ENV} == env
     assert course["environment"]["X"] == "1"
+
+
+def test_request_too_big_for_a_secret_is_refused_before_any_call(monkeypatch):
+    # No cluster is configured: a call would fail with another reason.
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    executor = KubernetesJobExecutor(image="img:1", namespace="ns")
+    big = {"table.csv": b"x" * (1 << 20)}
+    result = executor.run(notebook("import pandas", "1"), workdir_files=big)
+    assert result.outcome == "startup_failed"
+    assert "Kubernetes Secret holds at most 1048576" in result.reason
+    assert [c.status for c in result.cells] == ["not_run", "not_run"]
