@@ -86,7 +86,6 @@ class KubernetesJobExecutor:
         self.lab = lab
         self.poll_seconds = poll_seconds
         self.preload = ""
-        self.files = None
 
     def settings(self):
         """Return the settings a run depends on: the image and the worker's sandbox settings."""
@@ -95,8 +94,11 @@ class KubernetesJobExecutor:
         return {"image": self.image, **{n: getattr(self.sandbox, n) for n in SETTINGS}}
 
     def open_pool(self, *, preload, size=1, limit=None, workdir_files=None):
-        """Remember the lab's imports and files: each Job's worker preloads them in its zygote."""
-        self.preload, self.files = preload or "", workdir_files
+        """Remember the lab's imports: each Job's worker imports them in its zygote.
+
+        Nothing starts ahead: a Job lives for its one run (the files come with it).
+        """
+        self.preload = preload or ""
 
     def close_pool(self):
         """Nothing to close: each Job ends with its run."""
@@ -107,9 +109,10 @@ class KubernetesJobExecutor:
             import nbformat
 
             nb = nbformat.read(str(nb), as_version=4)
-        files = workdir_files if workdir_files is not None else self.files
         worker = {k: v for k, v in self.settings().items() if k != "image"}
-        doc = request_document([("0", nb)], settings=worker, preload=self.preload, files=files)
+        doc = request_document(
+            [("0", nb)], settings=worker, preload=self.preload, files=workdir_files
+        )
         if len(doc) > MAX_REQUEST_BYTES:
             return unrun_result(
                 nb,

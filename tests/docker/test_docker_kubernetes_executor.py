@@ -209,8 +209,10 @@ def notebook(*cells):
 
 def test_executor_grades_through_a_job_and_leaves_nothing(cluster, singleuser_image):
     ex = executor(singleuser_image, lab="03_Fairness Audit")
-    ex.open_pool(preload="import json", size=2, workdir_files={"data.csv": b"a,b\n1,2\n"})
-    result = ex.run(notebook("import json\nprint(open('data.csv').read().split()[1])", "1 / 0"))
+    files = {"data.csv": b"a,b\n1,2\n"}  # as grade_batch: to open_pool and to each run
+    ex.open_pool(preload="import json", size=2, workdir_files=files)
+    nb = notebook("import json\nprint(open('data.csv').read().split()[1])", "1 / 0")
+    result = ex.run(nb, workdir_files=files)
     assert result.outcome == "completed", result.reason
     assert [c.status for c in result.cells] == ["ok", "error"]
     assert result.cells[0].text().strip() == "1,2"  # the lab's file reached the pod
