@@ -60,7 +60,7 @@ DEFAULT_HUB = "ai4scale"
 #: Label naming the lab graded (a DNS label form of the lab id).
 LAB_LABEL = "ai4scale.eu/lab"
 
-#: Annotation carrying ``[limits] processes``: enforced by the kubelet's ``podPidsLimit``.
+#: Annotation carrying the docker executor's pids cap (the kubelet's ``podPidsLimit`` enforces one).
 PIDS_ANNOTATION = "ai4scale.eu/pids-limit"
 
 #: Name of the grading container in the pod.
@@ -79,8 +79,8 @@ STARTUP_MARGIN = 180
 #: Seconds a finished Job (and its pod and log) is kept if the hub did not delete it.
 TTL_AFTER_FINISHED = 600
 
-#: What the hub's service account must be allowed in its namespace to grade:
-#: the chart's hub Role already has secrets and pods; Jobs and pod logs are ours.
+#: What the hub's service account must be allowed in its namespace to grade
+#: (``hub/kubernetes-grading.yaml``): exactly the executor's API calls.
 HUB_ROLE_RULES = [
     {
         "apiGroups": ["batch"],
