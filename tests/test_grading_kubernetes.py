@@ -528,8 +528,16 @@ def test_role_allows_what_the_executor_calls():
     assert used == set(calls)
     for resource, group, verb in calls.values():
         assert verb in verbs(resource, group), (resource, verb)
-    assert verbs("secrets") == {"create", "patch", "delete"}  # never read others' secrets
-    assert not verbs("pods/exec") and not verbs("pods", "batch")
+    # Nothing more: every verb granted is one the executor uses.
+    granted = {
+        (resource, group, verb)
+        for rule in HUB_ROLE_RULES
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == set(calls.values())
+    assert "get" not in verbs("secrets")  # never reads a Secret, its own or the chart's
 
 
 def test_course_service_gets_the_api_address_and_namespace(monkeypatch, tmp_path):

@@ -82,14 +82,10 @@ TTL_AFTER_FINISHED = 600
 #: What the hub's service account must be allowed in its namespace to grade
 #: (``hub/kubernetes-grading.yaml``): exactly the executor's API calls.
 HUB_ROLE_RULES = [
-    {
-        "apiGroups": ["batch"],
-        "resources": ["jobs"],
-        "verbs": ["get", "list", "watch", "create", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "delete", "patch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create", "patch", "delete"]},
 ]
 
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
