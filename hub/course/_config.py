@@ -133,6 +133,16 @@ class CourseConfig(Configurable):
         """,
     ).tag(config=True)
 
+    datasets_dir = Unicode(
+        "/srv/ai4scale/datasets",
+        help="""The prepared datasets (``paths.datasets_dir``): mounted read-only in the
+        grading containers (``sandbox = "docker"``) at the same path, as in the
+        learners' servers of the ``docker`` profile.
+
+        .. versionadded:: issue 15
+        """,
+    ).tag(config=True)
+
     @default("labs_dir")
     def _default_labs_dir(self):
         return str(Path(self.course_dir).parent / "labs")
@@ -168,6 +178,7 @@ class CourseConfig(Configurable):
             "grading_image": settings[
                 "kubernetes" if settings["profile"] == "kubernetes" else "docker"
             ]["image"],
+            "datasets_dir": settings["paths"]["datasets_dir"],
         }
         kw["labs_dir"] = course["labs_dir"] or str(state / "labs")
         url = course["gradebook_url"] or os.environ.get("AI4SCALE_GRADEBOOK_URL", "")
