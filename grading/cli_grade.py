@@ -75,6 +75,19 @@ def cmd_grade(args):
     return 1 if failed else 0
 
 
+def _datasets_dir(args):
+    """Return ``--datasets-dir``, else the settings' ``paths.datasets_dir``."""
+    from ai4scale.hub._errors import UserError
+    from ai4scale.hub._settings import load_settings
+
+    if args.datasets_dir:
+        return str(args.datasets_dir)
+    try:
+        return load_settings(getattr(args, "config", None))["paths"]["datasets_dir"]
+    except Exception as e:  # noqa: BLE001 - say which settings could not be read
+        raise UserError(f"cannot read the settings for paths.datasets_dir: {e}") from None
+
+
 def _cache_dir(args):
     """Where passing self-checks are remembered: ``<state dir>/selfcheck`` (None if unknown)."""
     from ai4scale.hub._settings import load_settings
@@ -114,7 +127,7 @@ def _executor(args, default_executor, unavailable, user_error):
         from .containers import DockerExecutor, DockerUnavailable
 
         try:
-            return DockerExecutor(image=args.image, **timeouts)
+            return DockerExecutor(image=args.image, datasets_dir=_datasets_dir(args), **timeouts)
         except DockerUnavailable as e:
             raise user_error(str(e)) from None
     try:
@@ -161,6 +174,13 @@ def register(subparsers):
         default="ai4scale/singleuser:latest",
         help="image of the grading containers with --executor docker "
         "(default ai4scale/singleuser:latest; built by `ai4scale image build`)",
+    )
+    p.add_argument(
+        "--datasets-dir",
+        type=Path,
+        default=None,
+        help="prepared datasets mounted read-only in the grading containers with --executor "
+        "docker (default: the settings' paths.datasets_dir)",
     )
     p.add_argument(
         "--no-fork",

@@ -13,7 +13,11 @@ in-container zygote needs to drop each kernel to the grading account:
   empty the kernel's capability bounding set before it, which the drop
   checks); no ``KILL``, ``CHOWN``, ``DAC_OVERRIDE``: the sweeper kills the
   account's processes as the account, the kernel makes its own working copy;
-- ``--security-opt no-new-privileges``; no volume, no bind mount.
+- ``--security-opt no-new-privileges``; no volume, and one bind mount: the
+  prepared datasets (``paths.datasets_dir``) read-only at the same path,
+  with ``$AI4SCALE_DATASETS`` set for every kernel, as in the learners'
+  servers of the ``docker`` profile (a read-only bind is nothing a run can
+  write for the next one to read).
 
 Notebooks, the lab's files and results cross the container's stdin and
 stdout (``docker run -i``) in the JSON lines of ``_protocol``. A container
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import secrets
 import shutil
@@ -44,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: The single-user image (``ai4scale image build``); ``[docker] image`` in the settings.
 DEFAULT_IMAGE = "ai4scale/singleuser:latest"
+#: The prepared datasets (``paths.datasets_dir``'s default, ``ai4scale.datasets``'s too).
+DEFAULT_DATASETS = "/srv/ai4scale/datasets"
 #: Capabilities the in-container worker keeps (see the module docstring for why each).
 CAPABILITIES = ("SETUID", "SETGID", "SETPCAP")
 #: Label of every grading container.
@@ -61,8 +68,18 @@ def _docker_cli():
     return path
 
 
-def container_args(box, *, image, name):
-    """Return the ``docker run`` arguments of a grading container for sandbox ``box``."""
+def container_args(box, *, image, name, datasets_dir=""):
+    """Return the ``docker run`` arguments of a grading container for sandbox ``box``.
+
+    ``datasets_dir`` (a folder of the Docker host) is bind-mounted read-only at
+    the same path and named in ``$AI4SCALE_DATASETS``; empty: no mount.
+    """
+    datasets = []
+    if datasets_dir:
+        datasets = [
+            "--mount", f"type=bind,source={datasets_dir},target={datasets_dir},readonly",
+            "--env", f"AI4SCALE_DATASETS={datasets_dir}",
+        ]  # fmt: skip
     memory = parse_size(box.memory) + parse_size(box.zygote_memory)
     disk, tmp = parse_size(box.disk), parse_size(box.tmp_disk)
     args = [
@@ -79,6 +96,7 @@ def container_args(box, *, image, name):
         "--tmpfs", f"{WORK}:rw,nosuid,nodev,size={disk},mode=1733",
         "--tmpfs", f"{RUNS}:rw,nosuid,nodev,noexec,size={disk},mode=0711",
         "--log-driver", "none",
+        *datasets,
         image, "python", "-P", "-m", "ai4scale.grading.containers", "serve",
     ]  # fmt: skip
     return args
@@ -97,10 +115,13 @@ class GradingContainer:
         The lab's import lines (trusted).
     files : dict or list, optional
         The lab's working-directory files, sent once.
+    datasets_dir : str, optional
+        The prepared datasets, mounted read-only (see :func:`container_args`).
     """
 
-    def __init__(self, box, *, image, preload="", files=None):
+    def __init__(self, box, *, image, preload="", files=None, datasets_dir=""):
         self.box, self.image, self.preload, self.files = box, image, preload, files
+        self.datasets_dir = datasets_dir
         self.name = f"ai4scale-grading-{secrets.token_hex(6)}"
         self.proc = self.ready = None
         self._events = queue.Queue()
@@ -110,7 +131,7 @@ class GradingContainer:
     def start(self):
         """Start the container and wait for its zygote; return self (raises on failure)."""
         self.proc = subprocess.Popen(
-            [_docker_cli(), *container_args(self.box, image=self.image, name=self.name)],
+            [_docker_cli(), *self.args()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -130,6 +151,12 @@ class GradingContainer:
             raise DockerUnavailable(f"the grading container did not start: {why}")
         self.ready = event
         return self
+
+    def args(self):
+        """Return the ``docker run`` arguments of this container."""
+        return container_args(
+            self.box, image=self.image, name=self.name, datasets_dir=self.datasets_dir
+        )
 
     def _read(self):
         for line in self.proc.stdout:
@@ -244,12 +271,20 @@ class DockerExecutor:
     The same interface as :class:`~ai4scale.grading.autograde.SandboxExecutor`:
     :meth:`open_pool` starts ``size`` containers (one per grading worker), each
     with its zygote's imports done; :meth:`run` takes an idle one, and a run
-    without a pool uses a container of its own.
+    without a pool uses a container of its own. A container that dies is
+    replaced; when none is left and none can be started, :meth:`run` raises
+    :class:`DockerUnavailable` (the submission is an error, graded again
+    later) instead of waiting.
 
     Parameters
     ----------
     image : str
         The single-user image (``[docker] image``).
+    datasets_dir : str
+        The prepared datasets on the Docker host (``paths.datasets_dir``),
+        mounted read-only at the same path in every container, as in the
+        learners' servers; ``""``: none. A folder that does not exist is not
+        mounted (labs that load data then fail their self-check, saying so).
     **config
         :class:`~ai4scale.grading.sandbox.Sandbox` traits (``cell_timeout``,
         ``notebook_timeout``, ``memory``, ``cpu``, ``max_pids``...).
@@ -262,10 +297,12 @@ class DockerExecutor:
 
     name = "docker"
 
-    def __init__(self, *, image=DEFAULT_IMAGE, fork=True, **config):
+    def __init__(self, *, image=DEFAULT_IMAGE, datasets_dir=DEFAULT_DATASETS, fork=True, **config):
         self.sandbox = Sandbox(**config)
         self.image = image
+        self.datasets_dir = _existing(datasets_dir)
         self._idle = None
+        self._starting = 0
         self._containers = []
         self._preload, self._files = "", None
         self._lock = threading.Lock()
@@ -275,12 +312,19 @@ class DockerExecutor:
         """Return the settings a run depends on (the image and the sandbox's traits)."""
         from ._protocol import SETTINGS
 
-        return {"image": self.image, **{n: getattr(self.sandbox, n) for n in SETTINGS}}
+        return {
+            "image": self.image,
+            "datasets_dir": self.datasets_dir,
+            **{n: getattr(self.sandbox, n) for n in SETTINGS},
+        }
 
-    def _new(self):
-        box = self.sandbox
+    def _new(self, *, pooled=True):
         return GradingContainer(
-            box, image=self.image, preload=self._preload, files=self._files
+            self.sandbox,
+            image=self.image,
+            preload=self._preload if pooled else "",
+            files=self._files if pooled else None,
+            datasets_dir=self.datasets_dir,
         ).start()
 
     def open_pool(self, *, preload, size, limit=None, workdir_files=None):
@@ -323,12 +367,12 @@ class DockerExecutor:
             nb = nbformat.read(str(nb), as_version=4)
         idle = self._idle
         if idle is None:
-            container = GradingContainer(self.sandbox, image=self.image).start()
+            container = self._new(pooled=False)
             try:
                 return container.run(nb, workdir_files=workdir_files, same_files=False)
             finally:
                 container.close()
-        container = idle.get()
+        container = self._take(idle)
         try:
             same = workdir_files == self._files
             result = container.run(nb, workdir_files=workdir_files, same_files=same)
@@ -342,19 +386,59 @@ class DockerExecutor:
                 idle.put(container)
         return result
 
+    def _take(self, idle):
+        """Return an idle container of the pool; start one when none is left.
+
+        Waits while another run holds a container or one is being started;
+        when the pool has none at all, starts one, or raises
+        :class:`DockerUnavailable` saying why it could not.
+        """
+        while True:
+            try:
+                return idle.get(timeout=1)
+            except queue.Empty:
+                pass
+            with self._lock:
+                if self._containers or self._starting:
+                    continue  # a run or a start will give one back
+                self._starting += 1
+            try:
+                fresh = self._new()
+            except Exception as e:
+                raise DockerUnavailable(
+                    f"no grading container is left and none could be started: {e}"
+                ) from None
+            finally:
+                with self._lock:
+                    self._starting -= 1
+            with self._lock:
+                self._containers.append(fresh)
+            return fresh
+
     def _replace(self, dead):
         dead.close()
         with self._lock:
             if dead in self._containers:
                 self._containers.remove(dead)
+            self._starting += 1
         try:
             fresh = self._new()
-        except Exception as e:  # the next run waits for the other containers
+        except Exception as e:  # the next run starts one, or says why it cannot
             log.error("cannot start a grading container to replace one that died: %s", e)
             return None
+        finally:
+            with self._lock:
+                self._starting -= 1
         with self._lock:
             self._containers.append(fresh)
         return fresh
+
+
+def _existing(folder):
+    if folder and not os.path.isdir(folder):
+        log.warning("the datasets folder %s does not exist: not mounted", folder)
+        return ""
+    return str(folder or "")
 
 
 def check_docker(image):

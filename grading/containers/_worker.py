@@ -27,6 +27,17 @@ __all__ = ["Worker", "run_document", "serve"]
 
 log = logging.getLogger(__name__)
 
+#: Variables of the container's environment every kernel gets too (a kernel's
+#: environment is otherwise built from scratch): where the prepared datasets
+#: are mounted, as in the learners' servers.
+PASSED_ENV = ("AI4SCALE_DATASETS",)
+
+
+def kernel_env(environ=None):
+    """Return the variables of :data:`PASSED_ENV` set in ``environ`` (``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    return {k: environ[k] for k in PASSED_ENV if environ.get(k)}
+
 
 class Worker:
     """Serves ``open`` and ``run`` requests; :meth:`close` ends the zygote."""
@@ -108,7 +119,9 @@ class Worker:
             if not self.zygote.alive():
                 self._start_zygote()
             try:
-                kernel = self.sandbox.start(workdir_files=files, zygote=self.zygote)
+                kernel = self.sandbox.start(
+                    workdir_files=files, env=kernel_env(), zygote=self.zygote
+                )
             except ZygoteError as e:
                 if attempt == 2:
                     return RunResult("startup_failed", f"the kernel could not be forked: {e}")

@@ -130,7 +130,9 @@ def make_executor(config, **timeouts):
         from ai4scale.grading.containers import DockerExecutor, DockerUnavailable
 
         try:
-            return DockerExecutor(image=config.grading_image, **timeouts)
+            return DockerExecutor(
+                image=config.grading_image, datasets_dir=config.datasets_dir, **timeouts
+            )
         except DockerUnavailable as e:
             raise Conflict(f"grading refused: {e}") from None
     try:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from ai4scale.grading.labformat import find_labs
 from nbformat.v4 import new_code_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,10 +29,27 @@ def nb(*sources):
 
 
 @pytest.fixture
-def executor(docker_client, singleuser_image):
+def datasets(tmp_path):
+    """A prepared-datasets folder of the host (one file, read-only for the grader)."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    (folder / "hello.csv").write_text("a,b\n1,2\n")
+    folder.chmod(0o755)
+    tmp_path.chmod(0o755)
+    return folder
+
+
+@pytest.fixture
+def executor(docker_client, singleuser_image, datasets):
     from ai4scale.grading.containers import DockerExecutor
 
-    ex = DockerExecutor(image=singleuser_image, cell_timeout=5, notebook_timeout=60, memory="400M")
+    ex = DockerExecutor(
+        image=singleuser_image,
+        datasets_dir=str(datasets),
+        cell_timeout=5,
+        notebook_timeout=60,
+        memory="400M",
+    )
     ex.open_pool(preload="import pandas", size=1, workdir_files={"data.txt": b"lab file"})
     yield ex
     ex.close_pool()
@@ -41,7 +59,7 @@ def _run(ex, *sources):
     return ex.run(nb(*sources), workdir_files={"data.txt": b"lab file"})
 
 
-def test_grading_container_is_confined(executor, docker_client):
+def test_grading_container_is_confined(executor, docker_client, datasets):
     (container,) = executor._containers
     attrs = docker_client.api.inspect_container(container.name)
     host = attrs["HostConfig"]
@@ -53,17 +71,35 @@ def test_grading_container_is_confined(executor, docker_client):
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["Memory"] > 0 and host["MemorySwap"] == host["Memory"]
     assert host["NanoCpus"] == 1_000_000_000 and host["PidsLimit"] > 0
-    assert attrs["Mounts"] == [] and not host.get("Binds")
+    # The only mount besides the tmpfs: the prepared datasets, read-only, at the same path.
+    (mount,) = attrs["Mounts"]
+    assert (mount["Type"], mount["Source"], mount["Destination"]) == (
+        "bind",
+        str(datasets),
+        str(datasets),
+    )
+    assert mount["RW"] is False and not host.get("Binds")
+    assert host["Mounts"] == [
+        {"Type": "bind", "Source": str(datasets), "Target": str(datasets), "ReadOnly": True}
+    ]
     assert set(host["Tmpfs"]) == {"/tmp", "/var/tmp", "/grading/work", "/grading/runs"}
     result = _run(
         executor,
         "import os; print(os.getuid(), os.getcwd(), open('data.txt').read())",
         "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
+        "from ai4scale.datasets import get_data_home\n"
+        "print(os.environ['AI4SCALE_DATASETS'] == str(get_data_home()), "
+        "open(get_data_home() / 'hello.csv').read().split()[1])",
+        "try:\n    open(get_data_home() / 'mine.csv', 'w')\nexcept OSError as e:\n"
+        "    print('refused', e.errno)",
     )
     assert result.outcome == "completed", result.reason
     uid, cwd, *text = result.cells[0].text().split()
     assert int(uid) != 0 and cwd.startswith("/grading/work/") and text == ["lab", "file"]
     assert int(result.cells[1].text(), 16) == 0
+    assert result.cells[2].text() == "True 1,2\n"
+    assert result.cells[3].text() == "refused 30\n"  # EROFS: nothing written for the next run
+    assert not (datasets / "mine.csv").exists()
 
 
 def test_endless_loop_and_memory_bomb_cost_only_their_run(executor):
@@ -152,33 +188,50 @@ def test_tampering_does_not_reach_the_next_run(executor):
     assert second.cells[1].text() == "lab file\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the real labs read prepared datasets from /srv/ai4scale/datasets, which no "
-    "grading container has yet (no mounts; to be sent over stdin with the lab's files)",
-)
-def test_scores_equal_the_local_sandbox(docker_client, singleuser_image, lab_sandbox, tmp_path):
+#: Every real lab (each loads a prepared dataset; lab 04's hidden tests import its
+#: reference rule) and the example.
+SCORE_LABS = find_labs(REPO / "labs")
+
+
+@pytest.mark.parametrize("lab_dir", SCORE_LABS, ids=lambda p: p.name)
+def test_scores_equal_the_local_sandbox(
+    docker_client, singleuser_image, lab_sandbox, lab_dir, tmp_path
+):
+    """The reference, the learner's blank notebook, an honest messy one, an attack: same grades."""
     from ai4scale.grading.autograde import grade_batch, open_lab
     from ai4scale.grading.containers import DockerExecutor
-    from ai4scale.grading.labformat import find_labs
+    from ai4scale.grading.containers._docker import DEFAULT_DATASETS
+    from ai4scale.grading.labformat import learner_version
 
-    lab_dir = find_labs(REPO / "labs")[0]
     glab = open_lab(lab_dir)
     subs = tmp_path / "subs"
     for learner, build in {
         "reference": lambda n, s: messy.solved(s, n),
-        "blank": lambda n, s: s,
+        "blank": lambda n, s: learner_version(s, name=n),
         "kernel-exit": lambda n, s: _built(attacks.ATTACKS["kernel-exit"][0], messy.solved(s, n)),
     }.items():
         (subs / learner).mkdir(parents=True)
         for name, source in glab.sources.items():
             nbformat.write(build(name, source), subs / learner / name)
-    docker = DockerExecutor(image=singleuser_image, cell_timeout=120, notebook_timeout=600)
+    messy.write_variant(subs, "honest-everything", glab.sources, "everything", glab.id)
+    docker = DockerExecutor(
+        image=singleuser_image,
+        datasets_dir=DEFAULT_DATASETS,
+        cell_timeout=120,
+        notebook_timeout=600,
+    )
     in_docker = {g.learner: g for g in grade_batch(glab, subs, executor=docker, workers=2)}
     local = {g.learner: g for g in grade_batch(glab, subs, executor=lab_sandbox, workers=2)}
+    assert set(in_docker) == set(local) == {p.name for p in subs.iterdir()}
     for learner in local:
+        assert in_docker[learner].status == local[learner].status, learner
+        assert [r.score for r in in_docker[learner].results] == [
+            r.score for r in local[learner].results
+        ], learner
         assert in_docker[learner].total == local[learner].total, learner
         assert sorted(in_docker[learner].flags) == sorted(local[learner].flags), learner
+        assert "setup_failed" not in in_docker[learner].flags, in_docker[learner].flags
+    assert in_docker["reference"].total == in_docker["honest-everything"].total
     assert in_docker["reference"].total > in_docker["blank"].total
 
 
