@@ -28,9 +28,8 @@ a DockerSpawner) with
   containers share the machine's network. Each server listens on
   ``127.0.0.1`` at a port chosen free for each start, where the proxy
   reaches it; servers and their kernels reach the hub API and the course
-  service on ``127.0.0.1`` as on the local profile. Containers cannot reach
-  other machines' private services any less than a local server could: the
-  network boundary is the machine's.
+  service on ``127.0.0.1`` as on the local profile. A container reaches
+  what a local server reaches: the network boundary is the machine's.
 - a user-defined network (production elsewhere): the hub runs in a
   container named :data:`HUB_HOSTNAME` on that network, with the proxy
   beside it. The proxy reaches servers at their addresses on the network
