@@ -568,3 +568,30 @@ def test_request_too_big_for_a_secret_is_refused_before_any_call(monkeypatch):
     assert result.outcome == "startup_failed"
     assert "Kubernetes Secret holds at most 1048576" in result.reason
     assert [c.status for c in result.cells] == ["not_run", "not_run"]
+
+
+def test_datasets_claim_is_mounted_read_only_as_in_the_docker_executors_container(
+    settings, course_config
+):
+    executor = make_executor(course_config, **CHECK_TIMEOUTS)
+    # The profile's claim and folder reach the executor from the settings file.
+    assert executor.datasets_claim == "ai4scale-datasets"
+    assert executor.datasets_dir == "/srv/ai4scale/datasets"
+    job = spec_of(settings, datasets_claim="ds-claim", datasets_dir="/srv/data")
+    assert round_trip(job, "V1Job") == job
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "datasets")
+    assert mount == {"name": "datasets", "mountPath": "/srv/data", "readOnly": True}
+    volume = next(v for v in pod["volumes"] if v["name"] == "datasets")
+    assert volume["persistentVolumeClaim"] == {"claimName": "ds-claim", "readOnly": True}
+    assert {"name": "AI4SCALE_DATASETS", "value": "/srv/data"} in container["env"]
+    # The docker executor gives its containers the same folder, read-only, same variable.
+    args = container_args(
+        Sandbox(**sandbox_part(settings)), image="i", name="n", datasets_dir="/srv/data"
+    )
+    assert "type=bind,source=/srv/data,target=/srv/data,readonly" in flag_values(args, "--mount")
+    assert "AI4SCALE_DATASETS=/srv/data" in flag_values(args, "--env")
+    # Without a claim: no datasets volume at all.
+    bare = spec_of(settings)["spec"]["template"]["spec"]
+    assert not any(v["name"] == "datasets" for v in bare["volumes"])

@@ -270,6 +270,8 @@ def job_spec(
     lab=None,
     hub=DEFAULT_HUB,
     margin=STARTUP_MARGIN,
+    datasets_claim="",
+    datasets_dir="",
 ):
     """Return the ``batch/v1`` Job manifest that grades one request.
 
@@ -293,6 +295,11 @@ def job_spec(
         The hub's name (a label, :data:`HUB_LABEL`).
     margin : int
         Seconds added for the pod's start (see :func:`active_deadline`).
+    datasets_claim, datasets_dir : str, optional
+        The PersistentVolumeClaim of the prepared datasets (``[kubernetes]
+        datasets_claim``), mounted read-only at ``datasets_dir``
+        (``paths.datasets_dir``) and named in ``$AI4SCALE_DATASETS``, as in
+        learners' pods and the docker executor's containers. Empty: none.
 
     Returns
     -------
@@ -336,6 +343,18 @@ def job_spec(
         ],
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
+    datasets = []
+    if datasets_claim and datasets_dir:
+        container["volumeMounts"].append(
+            {"name": "datasets", "mountPath": datasets_dir, "readOnly": True}
+        )
+        container["env"] = [{"name": "AI4SCALE_DATASETS", "value": datasets_dir}]
+        datasets = [
+            {
+                "name": "datasets",
+                "persistentVolumeClaim": {"claimName": datasets_claim, "readOnly": True},
+            }
+        ]
     volumes = [
         {
             "name": "request",
@@ -349,6 +368,7 @@ def job_spec(
             {"name": vol, "emptyDir": {"medium": "Memory", "sizeLimit": str(size)}}
             for vol, size in tmpfs.values()
         ),
+        *datasets,
     ]
     pod = {
         "metadata": {"labels": dict(labels)},

@@ -68,6 +68,9 @@ class KubernetesJobExecutor:
         Where the Jobs go; default :func:`namespace_of_pod`.
     lab : str, optional
         The lab graded, for the Jobs' names and labels.
+    datasets_claim, datasets_dir : str, optional
+        The datasets' PersistentVolumeClaim, mounted read-only at
+        ``datasets_dir`` in every Job (see :func:`~._kubernetes.job_spec`).
     poll_seconds : float
         Seconds between two looks at the Job.
     **config
@@ -77,11 +80,23 @@ class KubernetesJobExecutor:
 
     name = "kubernetes"
 
-    def __init__(self, *, image, namespace=None, lab=None, poll_seconds=2.0, **config):
+    def __init__(
+        self,
+        *,
+        image,
+        namespace=None,
+        lab=None,
+        poll_seconds=2.0,
+        datasets_claim="",
+        datasets_dir="",
+        **config,
+    ):
         from ai4scale.grading.sandbox import Sandbox
 
         self.sandbox = Sandbox(**config)
         self.image = image
+        self.datasets_claim = datasets_claim
+        self.datasets_dir = datasets_dir
         self.namespace = namespace or namespace_of_pod()
         self.lab = lab
         self.poll_seconds = poll_seconds
@@ -141,7 +156,14 @@ class KubernetesJobExecutor:
         await _load_config()
         name = job_name(secrets.token_hex(4), lab=lab)
         ns = self.namespace
-        spec = job_spec(self.settings(), name=name, request_secret=name, lab=lab)
+        spec = job_spec(
+            self.settings(),
+            name=name,
+            request_secret=name,
+            lab=lab,
+            datasets_claim=self.datasets_claim,
+            datasets_dir=self.datasets_dir,
+        )
         async with client.ApiClient() as api:
             core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
             plain = api.sanitize_for_serialization

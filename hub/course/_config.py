@@ -133,6 +133,16 @@ class CourseConfig(Configurable):
         """,
     ).tag(config=True)
 
+    datasets_claim = Unicode(
+        "",
+        help="""The PersistentVolumeClaim of the prepared datasets on the ``kubernetes``
+        profile (``[kubernetes] datasets_claim``): mounted read-only at
+        :attr:`datasets_dir` in every grading Job, as in learners' pods.
+
+        .. versionadded:: issue 15
+        """,
+    ).tag(config=True)
+
     datasets_dir = Unicode(
         "/srv/ai4scale/datasets",
         help="""The prepared datasets (``paths.datasets_dir``): mounted read-only in the
@@ -179,6 +189,7 @@ class CourseConfig(Configurable):
                 "kubernetes" if settings["profile"] == "kubernetes" else "docker"
             ]["image"],
             "datasets_dir": settings["paths"]["datasets_dir"],
+            "datasets_claim": settings["kubernetes"]["datasets_claim"],
         }
         kw["labs_dir"] = course["labs_dir"] or str(state / "labs")
         url = course["gradebook_url"] or os.environ.get("AI4SCALE_GRADEBOOK_URL", "")

@@ -125,7 +125,12 @@ def make_executor(config, **timeouts):
     if _in_kubernetes_jobs(config):
         from ai4scale.grading.containers._kubernetes_executor import KubernetesJobExecutor
 
-        return KubernetesJobExecutor(image=config.grading_image, **timeouts)
+        return KubernetesJobExecutor(
+            image=config.grading_image,
+            datasets_claim=config.datasets_claim,
+            datasets_dir=config.datasets_dir,
+            **timeouts,
+        )
     if _in_grading_containers(config):
         from ai4scale.grading.containers import DockerExecutor, DockerUnavailable
 
