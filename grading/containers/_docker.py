@@ -83,7 +83,7 @@ def container_args(box, *, image, name, datasets_dir=""):
     memory = parse_size(box.memory) + parse_size(box.zygote_memory)
     disk, tmp = parse_size(box.disk), parse_size(box.tmp_disk)
     args = [
-        "run", "-i", "--name", name, "--label", f"{LABEL}=worker",
+        "run", "-i", "--pull", "never", "--name", name, "--label", f"{LABEL}=worker",
         "--user", "0:0", "--workdir", "/", "--network", "none", "--read-only",
         "--memory", str(memory), "--memory-swap", str(memory),
         "--cpus", str(box.cpu), "--pids-limit", str(box.max_pids + OVERHEAD_PIDS),
@@ -389,25 +389,28 @@ class DockerExecutor:
     def _take(self, idle):
         """Return an idle container of the pool; start one when none is left.
 
-        Waits while another run holds a container or one is being started;
-        when the pool has none at all, starts one, or raises
-        :class:`DockerUnavailable` saying why it could not.
+        Waits while another run holds a container or one is being started. A
+        container that died while idle (killed) is replaced for this run; when
+        the pool has none at all, one is started. Raises
+        :class:`DockerUnavailable`, saying why, when it cannot start.
         """
         while True:
             try:
-                return idle.get(timeout=1)
+                container = idle.get(timeout=1)
             except queue.Empty:
-                pass
+                container = None
+            if container is not None and container.alive():
+                return container
+            if container is not None:
+                self._forget(container)  # not this run's fault: it gets a fresh one
             with self._lock:
-                if self._containers or self._starting:
+                if container is None and (self._containers or self._starting):
                     continue  # a run or a start will give one back
                 self._starting += 1
             try:
                 fresh = self._new()
             except Exception as e:
-                raise DockerUnavailable(
-                    f"no grading container is left and none could be started: {e}"
-                ) from None
+                raise DockerUnavailable(f"no grading container could be started: {e}") from None
             finally:
                 with self._lock:
                     self._starting -= 1
@@ -415,11 +418,15 @@ class DockerExecutor:
                 self._containers.append(fresh)
             return fresh
 
-    def _replace(self, dead):
+    def _forget(self, dead):
         dead.close()
         with self._lock:
             if dead in self._containers:
                 self._containers.remove(dead)
+
+    def _replace(self, dead):
+        self._forget(dead)
+        with self._lock:
             self._starting += 1
         try:
             fresh = self._new()
