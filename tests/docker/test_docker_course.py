@@ -44,8 +44,8 @@ ROSTER = {
 }
 MEMORY = "700M"
 LAB = "example-intro"
-#: ``[course] sandbox`` of the hub, and the executor its grades name.
-GRADING, GRADING_EXECUTOR = "auto", "sandbox"
+#: ``[course] sandbox`` of the hub (grading containers), and the executor its grades name.
+GRADING, GRADING_EXECUTOR = "docker", "docker"
 NB = "approval-rates.ipynb"
 
 
@@ -345,6 +345,68 @@ def test_browser_login_reaches_jupyterlab_in_her_container(dhub, docker_client, 
         finally:
             browser.close()
     assert container_of(docker_client, "dk15cat").attrs["State"]["Running"]
+
+
+def nudge(kernel, timeout=5):
+    """Reconnect and ask for the kernel's info, as JupyterLab does; True once its broadcast came.
+
+    The reply's status broadcast (iopub) shows the new connection receives
+    the kernel's output; nothing runs in the kernel (its first cell stays first).
+    """
+    import json
+    import time
+    import uuid
+
+    import websocket
+
+    try:
+        kernel.reconnect()
+    except (OSError, websocket.WebSocketException):
+        return False
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "test"}
+    header.update(session=uuid.uuid4().hex, version="5.3", date="")
+    request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}}
+    kernel.ws.send(json.dumps({**request, "channel": "shell", "buffers": []}))
+    kernel.ws.settimeout(1)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                reply = json.loads(kernel.ws.recv() or "{}")
+            except websocket.WebSocketTimeoutException:
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                if reply.get("channel") == "iopub":
+                    return True
+        return False
+    except (OSError, websocket.WebSocketException, ValueError):
+        return False
+    finally:
+        kernel.ws.settimeout(120)
+
+
+def test_memory_limit_stops_her_kernel_and_the_next_cell_says_why(dhub, docker_client):
+    token = person(dhub, "dk15ann")
+    spawn(dhub, "dk15ann", token=token)
+    before = container_of(docker_client, "dk15ann").attrs
+    kernel = Kernel(dhub, "dk15ann", token)
+    try:
+        out = kernel.execute("big = b'x' * (1024**3)\nprint('kept')", timeout=120)
+        assert out["status"] in ("dead", "error") and "kept" not in out["stdout"], out
+
+        # Her server restarts the kernel; JupyterLab reconnects and asks for
+        # the kernel's info until its broadcasts arrive (the server skips that
+        # nudge when it still counts the kernel "busy", as it sometimes does
+        # after a restart), then her first cell explains.
+        assert wait_until(lambda: nudge(kernel), timeout=120, interval=1), "no kernel after restart"
+        out = kernel.execute("print('after')", timeout=60)
+    finally:
+        kernel.shutdown()
+    assert out["stdout"].strip() == "after", out
+    assert "reached its memory limit (700 MiB)" in out["stderr"], out
+    after = container_of(docker_client, "dk15ann").attrs
+    assert after["State"]["Running"] and after["State"]["StartedAt"] == before["State"]["StartedAt"]
 
 
 def test_idle_culler_stops_and_removes_the_container(dhub, docker_client):
