@@ -25,6 +25,7 @@ import docker
 import pytest
 import requests
 from coursetest import CourseAPI, answered, put_file, read_file, wait_job
+from dockercourse import container_of, nudge
 from hubtest import Kernel, login, prepare_state, spawn, start_hub, stop_hub, user_token, wait_until
 from yroom import RoomClient
 
@@ -119,14 +120,6 @@ def person(hub, name):
         assert r.status_code == 302, r.text
         _TOKENS[name] = user_token(s, hub, name)
     return _TOKENS[name]
-
-
-def container_of(client, username):
-    """Return the container of ``username``'s server (its name escapes the username)."""
-    for container in client.containers.list(all=True, filters={"name": "dk15"}):
-        if f"JUPYTERHUB_USER={username}" in container.attrs["Config"]["Env"]:
-            return container
-    raise docker.errors.NotFound(f"no container of {username}")
 
 
 def grade_locally(hub, notebook, folder, *, learner):
@@ -345,45 +338,6 @@ def test_browser_login_reaches_jupyterlab_in_her_container(dhub, docker_client, 
         finally:
             browser.close()
     assert container_of(docker_client, "dk15cat").attrs["State"]["Running"]
-
-
-def nudge(kernel, timeout=5):
-    """Reconnect and ask for the kernel's info, as JupyterLab does; True once its broadcast came.
-
-    The reply's status broadcast (iopub) shows the new connection receives
-    the kernel's output; nothing runs in the kernel (its first cell stays first).
-    """
-    import json
-    import time
-    import uuid
-
-    import websocket
-
-    try:
-        kernel.reconnect()
-    except (OSError, websocket.WebSocketException):
-        return False
-    msg_id = uuid.uuid4().hex
-    header = {"msg_id": msg_id, "msg_type": "kernel_info_request", "username": "test"}
-    header.update(session=uuid.uuid4().hex, version="5.3", date="")
-    request = {"header": header, "parent_header": {}, "metadata": {}, "content": {}}
-    kernel.ws.send(json.dumps({**request, "channel": "shell", "buffers": []}))
-    kernel.ws.settimeout(1)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            try:
-                reply = json.loads(kernel.ws.recv() or "{}")
-            except websocket.WebSocketTimeoutException:
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                if reply.get("channel") == "iopub":
-                    return True
-        return False
-    except (OSError, websocket.WebSocketException, ValueError):
-        return False
-    finally:
-        kernel.ws.settimeout(120)
 
 
 def test_memory_limit_stops_her_kernel_and_the_next_cell_says_why(dhub, docker_client):
