@@ -219,29 +219,6 @@ class ContainerZygote(Zygote):
             self.close()
             raise
 
-    def _start_reader_and_preload(self, started):
-        import queue
-        import threading
-
-        box = self.sandbox
-        self._reader = threading.Thread(
-            target=self._read, name="ai4scale-zygote-reader", daemon=True
-        )
-        self._reader.start()
-        self._send(op="preload", code=self.preload or "")
-        try:
-            event = self._events.get(timeout=box.preload_timeout)
-        except queue.Empty:
-            raise ZygoteError(
-                f"the zygote did not import the lab's libraries within {box.preload_timeout} s"
-            ) from None
-        if event.get("event") != "ready":
-            raise ZygoteError(
-                f"the zygote did not start: {event.get('message')}; log: {self.log_tail()}"
-            )
-        self.ready = event
-        self.startup_seconds = time.monotonic() - started
-
     def _spawn_request(self, run, argv, *, pw, rundir, cgroup, env):
         from ai4scale.grading.sandbox import parse_size
 

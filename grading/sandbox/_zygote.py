@@ -256,28 +256,33 @@ class Zygote:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-            self._reader = threading.Thread(
-                target=self._read, name="ai4scale-zygote-reader", daemon=True
-            )
-            self._reader.start()
-            self._send(op="preload", code=self.preload or "")
-            try:
-                event = self._events.get(timeout=box.preload_timeout)
-            except queue.Empty:
-                raise ZygoteError(
-                    f"the zygote did not import the lab's libraries within {box.preload_timeout} s"
-                ) from None
-            if event.get("event") != "ready":
-                raise ZygoteError(
-                    f"the zygote did not start: {event.get('message')}; log: {self.log_tail()}"
-                )
-            self.ready = event
-            self.startup_seconds = time.monotonic() - started
+            self._start_reader_and_preload(started)
             log.debug("zygote %s ready in %.1f s", self.home.name, self.startup_seconds)
             return self
         except BaseException:
             self.close()
             raise
+
+    def _start_reader_and_preload(self, started):
+        """Read the zygote's events, send it the lab's imports, wait until it is ready."""
+        box = self.sandbox
+        self._reader = threading.Thread(
+            target=self._read, name="ai4scale-zygote-reader", daemon=True
+        )
+        self._reader.start()
+        self._send(op="preload", code=self.preload or "")
+        try:
+            event = self._events.get(timeout=box.preload_timeout)
+        except queue.Empty:
+            raise ZygoteError(
+                f"the zygote did not import the lab's libraries within {box.preload_timeout} s"
+            ) from None
+        if event.get("event") != "ready":
+            raise ZygoteError(
+                f"the zygote did not start: {event.get('message')}; log: {self.log_tail()}"
+            )
+        self.ready = event
+        self.startup_seconds = time.monotonic() - started
 
     def alive(self):
         """Whether the zygote is ready and running."""

@@ -39,7 +39,8 @@ ROSTER = {
 DEATH_WORDS = "ai4scale-test: this server cannot start (on purpose)"
 
 #: Hub configuration of this module: the sandbox's, and a start command that
-#: fails at once for ``dkpdead`` only.
+#: fails at once for ``dkpdead`` only (both lines on stderr: Docker keeps
+#: no order between its stdout and stderr streams).
 CONFIG = textwrap.dedent(
     f"""
     from ai4scale.hub import apply_config
@@ -49,7 +50,8 @@ CONFIG = textwrap.dedent(
 
     def _broken_start(spawner):
         if spawner.user.name.startswith("dkpdead"):
-            spawner.cmd = ["sh", "-c", "sleep 2; echo line-one; echo '{DEATH_WORDS}' >&2; exit 3"]
+            script = "exec >&2; sleep 2; echo line-one; echo '{DEATH_WORDS}'; exit 3"
+            spawner.cmd = ["sh", "-c", script]
 
 
     c.Spawner.pre_spawn_hook = _broken_start  # noqa: F821
