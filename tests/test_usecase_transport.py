@@ -358,10 +358,19 @@ def test_local_servers_reach_the_service_directly_with_a_token_scoped_to_it(tmp_
 
 
 def test_docker_servers_reach_it_through_the_proxy_in_the_hubs_container(tmp_path):
-    c = configure(tmp_path, 'profile = "docker"\n[hub]\nport = 8443')
+    # A named network: the hub (and its proxy) in a container of that network.
+    c = configure(
+        tmp_path, 'profile = "docker"\n[hub]\nport = 8443\n[docker]\nnetwork = "ai4scale"'
+    )
     url = c.Spawner.environment["AI4SCALE_COURSE_URL"]
     assert url == "http://ai4scale-hub:8443/services/course/"
     assert "access:services!service=course" in c.Spawner.server_token_scopes
+
+
+def test_docker_servers_on_the_host_network_reach_it_on_the_loopback(tmp_path):
+    # The default: containers share this machine's loopback, as local servers do.
+    c = configure(tmp_path, 'profile = "docker"\n[course]\nport = 8092')
+    assert c.Spawner.environment["AI4SCALE_COURSE_URL"] == "http://127.0.0.1:8092/services/course/"
 
 
 def test_kubernetes_servers_reach_it_through_the_proxy_service(tmp_path):
