@@ -392,8 +392,11 @@ def test_idle_culler_stops_and_removes_the_container(dhub, docker_client):
             return False
 
         assert wait_until(gone, timeout=90, interval=1), "the culled container is still there"
-        model = dhub.admin("GET", "/users/dk15dan").json()
-        assert not model.get("server")
+
+        def stopped():  # the hub records the stop once the spawner's stop returned
+            return not dhub.admin("GET", "/users/dk15dan").json().get("server")
+
+        assert wait_until(stopped, timeout=30, interval=0.5), "the hub still lists her server"
     finally:
         culler.terminate()
         culler.wait(10)
