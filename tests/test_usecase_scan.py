@@ -415,3 +415,13 @@ def test_scan_text_finds_every_identifier_and_nothing_in_clean_text():
         + " ".join(broken(make(rng)) for make, _ in VALID.values())
     )
     assert scan_text(clean) == []
+
+
+def test_hex_digests_in_free_text_are_not_phone_numbers():
+    from ai4scale.hub.usecase._scan import scan_text
+
+    # A sha256 that starts like a Dutch mobile number (a dossier's provenance.json).
+    digest = "0612345678" + "ab" * 27
+    assert scan_text(f'{{"files": {{"report.html": "{digest}"}}}}') == []
+    # The same number standing alone is one.
+    assert [h["kind"] for h in scan_text('{"phone": "0612345678"}')] == ["phone"]

@@ -466,8 +466,11 @@ def scan_frame(df, *, roles=None, k=5, sample_size=SAMPLE, random_state=0):
 
 _TEXT_TOKEN = re.compile(r"(?<![\w@])[A-Za-z0-9][A-Za-z0-9.\-]*[A-Za-z0-9](?![\w@])")
 _TEXT_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
+#: A phone number stands alone: not glued to letters or digits on either side
+#: (the start of a hex digest, ``"0612345678ab…"``, is no phone number).
 _TEXT_PHONE = re.compile(
-    r"(?<![\w+])(?:\+|00)[1-9][\d \-()/.]{6,18}\d|(?<![\w.\-])0[1-9][\d \-()/]{6,14}\d"
+    r"(?<![\w+])(?:\+|00)[1-9][\d \-()/.]{6,18}\d(?!\w)"
+    r"|(?<![\w.\-])0[1-9][\d \-()/]{6,14}\d(?!\w)"
 )
 _TEXT_DIGIT_RUN = re.compile(r"(?<![\w.\-])\d{2,4}(?:[ .\-]\d{1,4}){1,6}(?![\w])")
 #: A number with one decimal point (a rate in a results file, ``0.3912439614``): its
