@@ -296,17 +296,7 @@ class ContainerKernel(SandboxKernel):
 class ContainerSandbox(Sandbox):
     """The :class:`Sandbox` inside a grading container: kernels are forked, confined by it."""
 
-    def start(self, *, workdir_files=None, env=None, preload=None, zygote=None):
-        """Return a :class:`ContainerKernel` forked from ``zygote`` (see :meth:`Sandbox.start`)."""
-        kernel = ContainerKernel(self)
-        try:
-            kernel._start(workdir_files, env, preload, zygote)
-        except _Stop as stop:
-            kernel.failed = stop
-        except BaseException:
-            kernel.close()
-            raise
-        return kernel
+    kernel_class = ContainerKernel
 
     def run(self, nb, *, workdir_files=None, env=None):
         """Refused: a grading container runs kernels forked from its zygote only."""

@@ -80,6 +80,10 @@ class Sandbox(LoggingConfigurable):
     independent: several may go on at once from different threads.
     """
 
+    #: The kernel class :meth:`start` makes (None: :class:`SandboxKernel`); a
+    #: subclass confined otherwise names its own.
+    kernel_class = None
+
     user = Unicode(
         GRADER_ACCOUNT,
         help="""System account that runs the kernels; created if missing (never root,
@@ -206,7 +210,7 @@ class Sandbox(LoggingConfigurable):
             Always close it (:meth:`SandboxKernel.close`). A kernel that failed
             to start is returned too: its ``execute`` reports why.
         """
-        kernel = SandboxKernel(self)
+        kernel = (self.kernel_class or SandboxKernel)(self)
         try:
             kernel._start(workdir_files, env, preload, zygote)
         except _Stop as stop:
